@@ -1,0 +1,27 @@
+"""Dockyard: a Docker engine behind a documented HTTP API."""
+
+import logging
+
+from flask import Flask
+
+from .blueprints import register_blueprints
+from .config import load_settings
+from .extensions import Api
+from .gateway import DockerGateway
+
+
+def create_app(config=None):
+    """Build the app: settings (defaults, DOCKYARD_* environment, then ``config``),
+    the docker gateway, the API with its blueprints and error handlers."""
+    app = Flask(__name__)
+    load_settings(app.config, config)
+    logging.basicConfig(level=str(app.config["LOG_LEVEL"]).upper())
+
+    # the gateway opens no connection here: each worker connects on first use, after the fork
+    app.extensions["docker_gateway"] = DockerGateway.from_config(app.config)
+
+    # answer fields in the order the schemas declare them
+    app.json.sort_keys = False
+    api = Api(app)
+    register_blueprints(app, api)
+    return app

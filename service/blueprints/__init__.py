@@ -1,0 +1,12 @@
+"""Every resource's blueprint, registered in this order."""
+
+from . import docs, system
+
+MODULES = (system,)
+
+
+def register_blueprints(app, api):
+    for module in MODULES:
+        api.register_blueprint(module.blp)
+    # not part of the API: the files of the interactive docs
+    app.register_blueprint(docs.blp)

@@ -1,0 +1,73 @@
+"""Liveness, readiness and the engine's summary: /health, /ready, /system/*."""
+
+from flask import current_app
+from flask.views import MethodView
+from flask_smorest import abort
+from flask_smorest.error_handler import ErrorSchema
+
+from ..errors import DAEMON_ERRORS, describe
+from ..extensions import RETRY_AFTER_HEADER, Blueprint, gateway
+from ..schemas import system as schemas
+
+blp = Blueprint("system", __name__, description="The service and the engine behind it")
+
+
+@blp.route("/health")
+class Health(MethodView):
+    @blp.response(200, schemas.HealthSchema)
+    def get(self):
+        """Liveness: the process serves, whether the daemon answers or not"""
+        return {"status": "ok"}
+
+
+@blp.route("/ready")
+class Ready(MethodView):
+    @blp.response(200, schemas.ReadySchema)
+    @blp.alt_response(
+        503,
+        schema=ErrorSchema,
+        description="the Docker daemon does not answer its ping",
+        headers={"Retry-After": RETRY_AFTER_HEADER},
+    )
+    def get(self):
+        """Readiness: the Docker daemon answers its ping"""
+        try:
+            if gateway().ping():
+                return {"status": "ready"}
+            reason = "the Docker daemon answered its ping with an error"
+        except DAEMON_ERRORS as exc:
+            # a slow daemon is as unready as an absent one
+            reason = describe(exc).message
+        abort(503, message=reason, headers={"Retry-After": str(current_app.config["RETRY_AFTER"])})
+
+
+@blp.route("/system/info")
+class Info(MethodView):
+    @blp.response(200, schemas.InfoSchema)
+    @blp.daemon_call
+    def get(self):
+        """Engine summary (docker info)"""
+        return gateway().info()
+
+
+@blp.route("/system/version")
+class Version(MethodView):
+    @blp.response(200, schemas.VersionSchema)
+    @blp.daemon_call
+    def get(self):
+        """Versions of the service, the engine and the API"""
+        versions = gateway().version()
+        versions["service"] = {
+            "name": current_app.config["API_TITLE"],
+            "version": current_app.config["API_VERSION"],
+        }
+        return versions
+
+
+@blp.route("/system/df")
+class DiskUsage(MethodView):
+    @blp.response(200, schemas.DiskUsageSchema)
+    @blp.daemon_call
+    def get(self):
+        """Disk usage by images, containers, volumes and build cache (docker system df)"""
+        return gateway().disk_usage()

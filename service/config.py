@@ -1,0 +1,60 @@
+"""Settings with defaults, overridable from DOCKYARD_* environment variables.
+
+Precedence, lowest first: the defaults below, the environment (read when the app or the
+gunicorn configuration is created, never at import), then the mapping given to create_app.
+Environment values are parsed as JSON when they can be (``DOCKYARD_DOCKER_TIMEOUT=10`` is a
+number), otherwise kept as strings.
+"""
+
+import flask
+
+ENV_PREFIX = "DOCKYARD"
+
+
+class Config:
+    # where the docker engine listens: unix:///path, tcp://host:port
+    DOCKER_URL = "unix:///var/run/docker.sock"
+    # engine api version to speak; "auto" negotiates with the daemon on first use
+    DOCKER_API_VERSION = "auto"
+    # seconds to wait for the daemon on control calls (inspect, list, start...)
+    DOCKER_TIMEOUT = 30
+    # seconds to wait between two chunks of a long call (pull, build, push, streams)
+    DOCKER_LONG_TIMEOUT = 3600
+    # seconds the readiness probe waits for the daemon's _ping
+    READY_TIMEOUT = 3
+    # connections kept to the daemon per worker process and client; 0 means THREADS + 8,
+    # so that every thread plus a few open streams has a connection of its own
+    DOCKER_POOL_SIZE = 0
+    # seconds a client is told to wait (Retry-After) when the daemon cannot be reached
+    RETRY_AFTER = 5
+
+    # gunicorn: address to serve on, worker processes, threads per worker
+    BIND = "127.0.0.1:8000"
+    WORKERS = 2
+    THREADS = 32
+    # gunicorn: seconds a worker gets to finish its requests on shutdown
+    GRACEFUL_TIMEOUT = 30
+    LOG_LEVEL = "info"
+
+    # flask-smorest / OpenAPI document (not meant to be changed by operators)
+    API_TITLE = "Dockyard"
+    API_VERSION = "0.1.0"
+    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_URL_PREFIX = "/"
+    OPENAPI_JSON_PATH = "openapi.json"
+    OPENAPI_SWAGGER_UI_PATH = "/docs"
+    OPENAPI_SWAGGER_UI_URL = "/docs/assets/"
+
+
+def load_settings(target: flask.Config, overrides=None) -> flask.Config:
+    """Fill ``target`` with the defaults, then the environment, then ``overrides``."""
+    target.from_object(Config)
+    target.from_prefixed_env(ENV_PREFIX)
+    if overrides:
+        target.update(overrides)
+    return target
+
+
+def current_settings(overrides=None) -> flask.Config:
+    """The settings outside of an app (the gunicorn configuration reads them here)."""
+    return load_settings(flask.Config("."), overrides)

@@ -1,0 +1,86 @@
+"""The one translation from docker-py and requests errors to HTTP answers.
+
+Views do not catch daemon errors: they reach the Api's handler, which asks ``describe``.
+Streams, which cannot change their status once started, use ``describe`` to end with the same
+error object in the stream.
+"""
+
+from dataclasses import dataclass, field
+
+import docker.errors
+import requests.exceptions
+from flask import current_app
+from werkzeug.exceptions import default_exceptions
+
+# what talking to the daemon can raise (docker.errors.APIError is both)
+DAEMON_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException)
+
+# daemon statuses passed on as they are; any other 4xx is a bad request, any 5xx an upstream failure
+_PASSED_ON = {400, 403, 404, 409}
+
+
+@dataclass
+class Failure:
+    code: int
+    message: str
+    headers: dict = field(default_factory=dict)
+
+
+def describe(exc: Exception) -> Failure:
+    """The HTTP status and message for an error raised while talking to the daemon."""
+    if isinstance(exc, docker.errors.APIError):
+        reason = _reason(exc)
+        status = exc.status_code or 502
+        if status in _PASSED_ON:
+            return Failure(status, reason)
+        if 400 <= status < 500:
+            return Failure(400, reason)
+        return Failure(502, f"the Docker daemon failed: {reason}")
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        return Failure(504, "the Docker daemon did not answer in time")
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        # ConnectTimeout is a ConnectionError too: the daemon cannot be reached either way
+        return Failure(
+            503,
+            f"the Docker daemon cannot be reached at {_daemon_url()}: {_root_cause(exc)}",
+            {"Retry-After": str(current_app.config["RETRY_AFTER"])},
+        )
+    if isinstance(exc, requests.exceptions.RequestException):
+        return Failure(502, f"talking to the Docker daemon failed: {_root_cause(exc)}")
+    if isinstance(exc, docker.errors.DockerException):
+        # raised by docker-py itself before any call, from values it refuses
+        return Failure(400, str(exc))
+    return Failure(500, "internal error")
+
+
+def http_exception(failure: Failure):
+    """A werkzeug HTTPException that flask-smorest's handler renders in the common shape."""
+    exc = default_exceptions[failure.code]()
+    exc.data = {"message": failure.message, "headers": failure.headers}
+    return exc
+
+
+def _reason(exc: docker.errors.APIError) -> str:
+    explanation = exc.explanation
+    if isinstance(explanation, bytes):
+        explanation = explanation.decode("utf-8", "replace")
+    return (explanation or str(exc)).strip()
+
+
+def _root_cause(exc: BaseException) -> str:
+    # requests nests the socket error a few levels deep; the innermost says what happened
+    seen = exc
+    while True:
+        inner = seen.__cause__ or seen.__context__
+        if inner is None and seen.args and isinstance(seen.args[0], BaseException):
+            inner = seen.args[0]
+        if inner is None or inner is seen:
+            break
+        seen = inner
+    if isinstance(seen, OSError) and seen.strerror:
+        return seen.strerror
+    return str(seen) or type(seen).__name__
+
+
+def _daemon_url() -> str:
+    return current_app.config["DOCKER_URL"]

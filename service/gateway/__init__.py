@@ -1,0 +1,27 @@
+"""The gateway: the only code that speaks docker-py. No Flask in here.
+
+Each resource's verbs live in a module of their own and are gathered on DockerGateway.
+Errors are docker-py's and requests' own; service.errors turns them into HTTP answers.
+"""
+
+from .client import DaemonClients, DaemonSettings
+from .system import SystemVerbs
+
+
+class DockerGateway(SystemVerbs):
+    def __init__(self, settings: DaemonSettings):
+        self.clients = DaemonClients(settings)
+
+    @classmethod
+    def from_config(cls, config) -> "DockerGateway":
+        return cls(DaemonSettings.from_config(config))
+
+    @property
+    def url(self) -> str:
+        return self.clients.settings.url
+
+    def close(self):
+        self.clients.close()
+
+
+__all__ = ["DockerGateway", "DaemonSettings"]

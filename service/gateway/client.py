@@ -1,0 +1,95 @@
+"""The connection to the daemon: docker-py low-level clients, made lazily, one set per process.
+
+Made on first use rather than at import so that each gunicorn worker, after the fork, opens its
+own connections. Two clients share the negotiated API version: one with a short timeout for
+control calls, one with a long timeout for pull, build, push and streams.
+"""
+
+import os
+import threading
+from dataclasses import dataclass
+
+import docker
+from docker.constants import DEFAULT_DOCKER_API_VERSION, MINIMUM_DOCKER_API_VERSION
+from docker.utils import version_lt
+
+
+@dataclass(frozen=True)
+class DaemonSettings:
+    url: str
+    api_version: str
+    timeout: float
+    long_timeout: float
+    ready_timeout: float
+    pool_size: int
+
+    @classmethod
+    def from_config(cls, config) -> "DaemonSettings":
+        pool_size = int(config["DOCKER_POOL_SIZE"]) or int(config["THREADS"]) + 8
+        return cls(
+            url=str(config["DOCKER_URL"]),
+            api_version=str(config["DOCKER_API_VERSION"]),
+            timeout=float(config["DOCKER_TIMEOUT"]),
+            long_timeout=float(config["DOCKER_LONG_TIMEOUT"]),
+            ready_timeout=float(config["READY_TIMEOUT"]),
+            pool_size=pool_size,
+        )
+
+
+class DaemonClients:
+    def __init__(self, settings: DaemonSettings):
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._pid = None
+        self._control = None
+        self._long = None
+
+    def _make(self, version, timeout):
+        return docker.APIClient(
+            base_url=self.settings.url,
+            version=version,
+            timeout=timeout,
+            max_pool_size=self.settings.pool_size,
+        )
+
+    def _negotiate(self):
+        """The API version to speak: the configured one, or the daemon's capped at docker-py's."""
+        if self.settings.api_version != "auto":
+            return self.settings.api_version
+        probe = self._make(MINIMUM_DOCKER_API_VERSION, self.settings.timeout)
+        try:
+            server = probe.version(api_version=False)["ApiVersion"]
+        finally:
+            probe.close()
+        if version_lt(DEFAULT_DOCKER_API_VERSION, server):
+            return DEFAULT_DOCKER_API_VERSION
+        return server
+
+    def _ensure(self):
+        if self._pid == os.getpid() and self._control is not None:
+            return
+        with self._lock:
+            if self._pid == os.getpid() and self._control is not None:
+                return
+            # a daemon that is down raises here; nothing is cached and the next call retries
+            version = self._negotiate()
+            self._long = self._make(version, self.settings.long_timeout)
+            self._control = self._make(version, self.settings.timeout)
+            self._pid = os.getpid()
+
+    @property
+    def control(self) -> docker.APIClient:
+        self._ensure()
+        return self._control
+
+    @property
+    def long(self) -> docker.APIClient:
+        self._ensure()
+        return self._long
+
+    def close(self):
+        with self._lock:
+            for client in (self._control, self._long):
+                if client is not None:
+                    client.close()
+            self._control = self._long = self._pid = None

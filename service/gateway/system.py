@@ -1,0 +1,105 @@
+"""System verbs: ping, engine summary, versions, disk usage."""
+
+import docker
+
+
+class SystemVerbs:
+    def ping(self) -> bool:
+        client = self.clients.control
+        answer = client.get(f"{client.base_url}/_ping", timeout=self.clients.settings.ready_timeout)
+        return answer.status_code == 200 and answer.text == "OK"
+
+    def info(self) -> dict:
+        info = self.clients.control.info()
+        swarm = info.get("Swarm") or {}
+        return {
+            "name": info.get("Name"),
+            "server_version": info.get("ServerVersion"),
+            "api_version": self.clients.control.api_version,
+            "os": info.get("OSType"),
+            "operating_system": info.get("OperatingSystem"),
+            "kernel_version": info.get("KernelVersion"),
+            "architecture": info.get("Architecture"),
+            "cpus": info.get("NCPU"),
+            "memory_bytes": info.get("MemTotal"),
+            "containers": info.get("Containers"),
+            "containers_running": info.get("ContainersRunning"),
+            "containers_paused": info.get("ContainersPaused"),
+            "containers_stopped": info.get("ContainersStopped"),
+            "images": info.get("Images"),
+            "storage_driver": info.get("Driver"),
+            "logging_driver": info.get("LoggingDriver"),
+            "cgroup_driver": info.get("CgroupDriver"),
+            "docker_root_dir": info.get("DockerRootDir"),
+            "swarm": swarm.get("LocalNodeState") or "inactive",
+        }
+
+    def version(self) -> dict:
+        client = self.clients.control
+        engine = client.version()
+        return {
+            "engine": {
+                "version": engine.get("Version"),
+                "api_version": engine.get("ApiVersion"),
+                "min_api_version": engine.get("MinAPIVersion"),
+                "git_commit": engine.get("GitCommit"),
+                "go_version": engine.get("GoVersion"),
+                "os": engine.get("Os"),
+                "arch": engine.get("Arch"),
+                "kernel_version": engine.get("KernelVersion"),
+            },
+            "api_version": client.api_version,
+            "sdk_version": docker.__version__,
+        }
+
+    def disk_usage(self) -> dict:
+        df = self.clients.control.df()
+        images = df.get("Images") or []
+        containers = df.get("Containers") or []
+        volumes = df.get("Volumes") or []
+        cache = df.get("BuildCache") or []
+
+        layers = df.get("LayersSize") or 0
+        # what images in use hold exclusively cannot be reclaimed (docker system df's arithmetic)
+        held = sum(
+            max(i.get("Size", 0) - max(i.get("SharedSize", 0), 0), 0)
+            for i in images
+            if i.get("Containers", 0) > 0
+        )
+        volume_sizes = [(v.get("UsageData") or {}) for v in volumes]
+        return {
+            "images": _usage(
+                count=len(images),
+                active=sum(1 for i in images if i.get("Containers", 0) > 0),
+                size=layers,
+                reclaimable=max(layers - held, 0),
+            ),
+            "containers": _usage(
+                count=len(containers),
+                active=sum(1 for c in containers if c.get("State") == "running"),
+                size=sum(c.get("SizeRw", 0) or 0 for c in containers),
+                reclaimable=sum(
+                    c.get("SizeRw", 0) or 0 for c in containers if c.get("State") != "running"
+                ),
+            ),
+            "volumes": _usage(
+                count=len(volumes),
+                active=sum(1 for u in volume_sizes if u.get("RefCount", 0) > 0),
+                size=sum(max(u.get("Size", 0), 0) for u in volume_sizes),
+                reclaimable=sum(
+                    max(u.get("Size", 0), 0) for u in volume_sizes if u.get("RefCount", 0) == 0
+                ),
+            ),
+            "build_cache": _usage(
+                count=len(cache),
+                active=sum(1 for b in cache if b.get("InUse")),
+                size=sum(b.get("Size", 0) for b in cache if not b.get("Shared")),
+                reclaimable=sum(
+                    b.get("Size", 0) for b in cache if not b.get("InUse") and not b.get("Shared")
+                ),
+            ),
+        }
+
+
+def _usage(count, active, size, reclaimable):
+    return {"count": count, "active": active, "size": size, "reclaimable": reclaimable}

@@ -1,0 +1,29 @@
+"""Schemas, one module per resource, all built on these two bases."""
+
+import marshmallow as ma
+
+
+class Schema(ma.Schema):
+    """Bodies in and out: an unknown field in a request body is a 422, not silently dropped."""
+
+    class Meta:
+        unknown = ma.RAISE
+        ordered = True
+
+
+class QueryArgsSchema(ma.Schema):
+    """Query strings: parameters this operation does not know are left aside."""
+
+    class Meta:
+        unknown = ma.EXCLUDE
+        ordered = True
+
+
+Str = ma.fields.String
+Int = ma.fields.Integer
+Bool = ma.fields.Boolean
+
+
+def doc(text: str) -> dict:
+    """Field keywords that put ``text`` in the OpenAPI document."""
+    return {"metadata": {"description": text}}

@@ -1,0 +1,70 @@
+import marshmallow as ma
+
+from . import Int, Schema, Str, doc
+
+
+class HealthSchema(Schema):
+    status = Str(required=True, **doc("`ok` while the process serves"))
+
+
+class ReadySchema(Schema):
+    status = Str(required=True, **doc("`ready` when the Docker daemon answers its ping"))
+
+
+class InfoSchema(Schema):
+    name = Str(**doc("host name of the engine's machine"))
+    server_version = Str(**doc("Docker Engine version, e.g. 20.10.24"))
+    api_version = Str(**doc("Engine API version this service speaks to the daemon"))
+    os = Str(**doc("operating system type of the engine (linux, windows)"))
+    operating_system = Str(**doc("operating system name of the engine's host"))
+    kernel_version = Str(**doc("kernel version of the engine's host"))
+    architecture = Str(**doc("hardware architecture of the engine's host, e.g. x86_64"))
+    cpus = Int(**doc("CPUs available to the engine"))
+    memory_bytes = Int(**doc("memory of the engine's host, in bytes"))
+    containers = Int(**doc("containers of any state"))
+    containers_running = Int(**doc("running containers"))
+    containers_paused = Int(**doc("paused containers"))
+    containers_stopped = Int(**doc("stopped containers"))
+    images = Int(**doc("images, intermediate layers included"))
+    storage_driver = Str(**doc("storage driver, e.g. overlay2"))
+    logging_driver = Str(**doc("default logging driver of containers"))
+    cgroup_driver = Str(**doc("cgroup driver: cgroupfs or systemd"))
+    docker_root_dir = Str(**doc("the engine's data directory on its host"))
+    swarm = Str(**doc("swarm state of this node: inactive, pending, active, error or locked"))
+
+
+class ServiceVersionSchema(Schema):
+    name = Str(**doc("name of this service"))
+    version = Str(**doc("version of this service"))
+
+
+class EngineVersionSchema(Schema):
+    version = Str(**doc("Docker Engine version"))
+    api_version = Str(**doc("newest Engine API version the daemon speaks"))
+    min_api_version = Str(**doc("oldest Engine API version the daemon speaks"))
+    git_commit = Str(**doc("source commit the engine was built from"))
+    go_version = Str(**doc("Go version the engine was built with"))
+    os = Str(**doc("operating system type of the engine"))
+    arch = Str(**doc("architecture of the engine"))
+    kernel_version = Str(**doc("kernel version of the engine's host"))
+
+
+class VersionSchema(Schema):
+    service = ma.fields.Nested(ServiceVersionSchema, **doc("this service"))
+    engine = ma.fields.Nested(EngineVersionSchema, **doc("the Docker engine"))
+    api_version = Str(**doc("Engine API version this service speaks to the daemon"))
+    sdk_version = Str(**doc("version of the Docker SDK for Python in use"))
+
+
+class UsageSchema(Schema):
+    count = Int(**doc("how many objects of this kind there are"))
+    active = Int(**doc("how many are in use"))
+    size = Int(**doc("disk space they take, in bytes"))
+    reclaimable = Int(**doc("bytes a prune of the unused ones would free"))
+
+
+class DiskUsageSchema(Schema):
+    images = ma.fields.Nested(UsageSchema, **doc("image layers"))
+    containers = ma.fields.Nested(UsageSchema, **doc("containers' writable layers"))
+    volumes = ma.fields.Nested(UsageSchema, **doc("local volumes"))
+    build_cache = ma.fields.Nested(UsageSchema, **doc("the builder's cache"))
