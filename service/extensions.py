@@ -5,6 +5,8 @@ import logging
 import flask_smorest
 from flask import current_app
 from flask_smorest.error_handler import ErrorSchema
+from webargs import core
+from webargs.flaskparser import FlaskParser, abort
 
 from .errors import DAEMON_ERRORS, describe, http_exception
 from .gateway import DockerGateway
@@ -27,9 +29,36 @@ class Api(flask_smorest.Api):
     def handle_http_exception(self, error):
         # one shape everywhere: message and errors are always there
         payload, code, headers = super().handle_http_exception(error)
-        payload.setdefault("message", error.description)
+        if "message" not in payload:
+            payload["message"] = _message_for(payload.get("errors")) or error.description
         payload.setdefault("errors", {})
         return payload, code, headers
+
+
+def _message_for(errors) -> str | None:
+    """A sentence out of a validation error: the invalid fields, or what is wrong with the body."""
+    if not errors:
+        return None
+    parts = []
+    for location, messages in errors.items():
+        if isinstance(messages, dict):
+            where = "" if location == "json" else f"{location} "
+            parts += [f"{where}{name}" for name in messages]
+        else:
+            parts += [f"{location}: {message}" for message in messages]
+    return "invalid input: " + ", ".join(parts)
+
+
+class Parser(FlaskParser):
+    """A body sent with another content type than JSON is an error, not an empty body."""
+
+    def _raw_load_json(self, req):
+        if not core.is_json(req.mimetype) and req.get_data(cache=True):
+            abort(
+                400,
+                messages={"json": [f"expected application/json, got {req.mimetype or 'none'}"]},
+            )
+        return super()._raw_load_json(req)
 
 
 RETRY_AFTER_HEADER = {
@@ -39,6 +68,8 @@ RETRY_AFTER_HEADER = {
 
 
 class Blueprint(flask_smorest.Blueprint):
+    ARGUMENTS_PARSER = Parser()
+
     def daemon_call(self, func):
         """Document the answers any view that talks to the daemon may give when it fails."""
         func = self.alt_response(

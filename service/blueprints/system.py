@@ -71,3 +71,19 @@ class DiskUsage(MethodView):
     def get(self):
         """Disk usage by images, containers, volumes and build cache (docker system df)"""
         return gateway().disk_usage()
+
+
+@blp.route("/system/prune")
+class Prune(MethodView):
+    @blp.arguments(schemas.PruneSchema)
+    @blp.response(200, schemas.PruneReportSchema)
+    @blp.daemon_call
+    def post(self, args):
+        """Remove stopped containers, unused networks, dangling images (volumes if asked)"""
+        return gateway().prune(
+            volumes=args["volumes"],
+            all_images=args["all_images"],
+            build_cache=args["build_cache"],
+            labels=args["label"],
+            until=args.get("until"),
+        )

@@ -100,6 +100,52 @@ class SystemVerbs:
             ),
         }
 
+    def prune(self, volumes, all_images, build_cache, labels, until) -> dict:
+        """docker system prune: containers, networks, then volumes and images, then cache."""
+        api = self.clients.long
+        scope = {"label": labels} if labels else {}
+        dated = {**scope, "until": until} if until else scope
+        report = {key: [] for key in PRUNE_REPORT_LISTS}
+        reclaimed = 0
+
+        containers = api.prune_containers(filters=dated)
+        report["containers_deleted"] = containers.get("ContainersDeleted") or []
+        reclaimed += containers.get("SpaceReclaimed") or 0
+
+        networks = api.prune_networks(filters=dated)
+        report["networks_deleted"] = networks.get("NetworksDeleted") or []
+
+        if volumes:
+            pruned = api.prune_volumes(filters=scope)
+            report["volumes_deleted"] = pruned.get("VolumesDeleted") or []
+            reclaimed += pruned.get("SpaceReclaimed") or 0
+
+        images = api.prune_images(filters={**dated, "dangling": not all_images})
+        for entry in images.get("ImagesDeleted") or []:
+            if entry.get("Deleted"):
+                report["images_deleted"].append(entry["Deleted"])
+            if entry.get("Untagged"):
+                report["images_untagged"].append(entry["Untagged"])
+        reclaimed += images.get("SpaceReclaimed") or 0
+
+        if build_cache:
+            cache = api.prune_builds()
+            report["build_cache_deleted"] = cache.get("CachesDeleted") or []
+            reclaimed += cache.get("SpaceReclaimed") or 0
+
+        report["space_reclaimed"] = reclaimed
+        return report
+
+
+PRUNE_REPORT_LISTS = (
+    "containers_deleted",
+    "images_deleted",
+    "images_untagged",
+    "networks_deleted",
+    "volumes_deleted",
+    "build_cache_deleted",
+)
+
 
 def _usage(count, active, size, reclaimable):
     return {"count": count, "active": active, "size": size, "reclaimable": reclaimable}

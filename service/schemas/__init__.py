@@ -27,3 +27,18 @@ Bool = ma.fields.Boolean
 def doc(text: str) -> dict:
     """Field keywords that put ``text`` in the OpenAPI document."""
     return {"metadata": {"description": text}}
+
+
+# label keys as docker accepts them: reverse-DNS-ish, no spaces or control characters
+LABEL_KEY = r"[A-Za-z0-9][A-Za-z0-9._/-]{0,254}"
+
+
+def label_filter(**kwargs):
+    """A ``key`` or ``key=value`` label filter, as ``docker ... --filter label=...`` takes it."""
+    return Str(
+        validate=ma.validate.Regexp(
+            rf"^{LABEL_KEY}(=[^\x00-\x1f]{{0,1024}})?$",
+            error="a label filter is `key` or `key=value`",
+        ),
+        **kwargs,
+    )

@@ -1,6 +1,6 @@
 import marshmallow as ma
 
-from . import Int, Schema, Str, doc
+from . import Bool, Int, Schema, Str, doc, label_filter
 
 
 class HealthSchema(Schema):
@@ -68,3 +68,37 @@ class DiskUsageSchema(Schema):
     containers = ma.fields.Nested(UsageSchema, **doc("containers' writable layers"))
     volumes = ma.fields.Nested(UsageSchema, **doc("local volumes"))
     build_cache = ma.fields.Nested(UsageSchema, **doc("the builder's cache"))
+
+
+class PruneSchema(Schema):
+    volumes = Bool(load_default=False, **doc("also remove volumes no container uses"))
+    all_images = Bool(
+        load_default=False,
+        **doc("remove every image no container uses, not only dangling ones (prune -a)"),
+    )
+    build_cache = Bool(
+        load_default=False, **doc("also remove the builder's unused cache (ignores `label`)")
+    )
+    label = ma.fields.List(
+        label_filter(),
+        load_default=list,
+        **doc("only objects carrying these labels (`key` or `key=value`); all must match"),
+    )
+    until = Str(
+        validate=ma.validate.Regexp(
+            r"^(\d{1,12}(\.\d{1,9})?|(\d{1,6}(\.\d{1,9})?(ns|us|ms|s|m|h)){1,6}"
+            r"|\d{4}-\d\d-\d\d(T\d\d:\d\d(:\d\d(\.\d{1,9})?)?(Z|[+-]\d\d:\d\d)?)?)$",
+            error="`until` is a unix time, a duration such as `24h`, or an RFC 3339 date",
+        ),
+        **doc("only objects created before this time (not applied to volumes)"),
+    )
+
+
+class PruneReportSchema(Schema):
+    containers_deleted = ma.fields.List(Str(), **doc("ids of the containers removed"))
+    images_deleted = ma.fields.List(Str(), **doc("ids of the images deleted"))
+    images_untagged = ma.fields.List(Str(), **doc("references untagged"))
+    networks_deleted = ma.fields.List(Str(), **doc("names of the networks removed"))
+    volumes_deleted = ma.fields.List(Str(), **doc("names of the volumes removed"))
+    build_cache_deleted = ma.fields.List(Str(), **doc("ids of the build cache records removed"))
+    space_reclaimed = Int(**doc("bytes freed"))

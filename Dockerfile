@@ -1,0 +1,32 @@
+# The service's image. It talks to the host's engine through the socket mounted into it:
+#   docker run -d --name dockyard -p 127.0.0.1:8000:8000 \
+#     -v /var/run/docker.sock:/var/run/docker.sock \
+#     --group-add "$(stat -c %g /var/run/docker.sock)" dockyard
+#
+# BASE_IMAGE must provide python3 with venv. Where the build cannot reach PyPI, put wheels
+# (pip wheel -w wheels .) in ./wheels and they are installed with --no-index.
+ARG BASE_IMAGE=python:3.11-slim
+FROM ${BASE_IMAGE}
+
+WORKDIR /app
+COPY wheels/ /wheels/
+COPY pyproject.toml README.md ./
+COPY service/ service/
+COPY deploy/gunicorn.conf.py deploy/gunicorn.conf.py
+
+RUN python3 -m venv /opt/venv \
+ && if ls /wheels/*.whl >/dev/null 2>&1; then \
+      /opt/venv/bin/pip install --no-cache-dir --no-index --find-links /wheels . ; \
+    else \
+      /opt/venv/bin/pip install --no-cache-dir . ; \
+    fi \
+ && rm -rf /wheels build
+
+# not root: access to the engine comes from the socket's group (--group-add above)
+USER 10001:10001
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    DOCKYARD_BIND=0.0.0.0:8000
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=5s CMD python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=4)"
+CMD ["gunicorn", "-c", "deploy/gunicorn.conf.py"]

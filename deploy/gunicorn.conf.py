@@ -1,0 +1,23 @@
+"""gunicorn settings, from the service's own settings (defaults, then DOCKYARD_* variables).
+
+gthread workers: each request has a thread, so a log, event or progress stream that lasts for
+minutes holds one thread while the others keep serving; the worker's heartbeat runs apart
+from the request threads, so a long stream does not get the worker killed.
+"""
+
+from service.config import current_settings
+
+_settings = current_settings()
+
+wsgi_app = "service:create_app()"
+bind = str(_settings["BIND"]).split(",")
+workers = int(_settings["WORKERS"])
+worker_class = "gthread"
+threads = int(_settings["THREADS"])
+graceful_timeout = int(_settings["GRACEFUL_TIMEOUT"])
+keepalive = 5
+loglevel = str(_settings["LOG_LEVEL"])
+accesslog = "-"
+errorlog = "-"
+# the app is created in each worker, after the fork: no docker connection crosses it
+preload_app = False

@@ -1,0 +1,102 @@
+# Shared steps of serve.sh and test.sh: system packages, the venv, a Docker engine.
+# Sourced, not run. Idempotent: each step does nothing when its work is already done.
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+VENV="$ROOT/.venv"
+RUN_DIR="$ROOT/.run"
+DOCKER_URL="${DOCKYARD_DOCKER_URL:-unix:///var/run/docker.sock}"
+
+log() { printf '[dockyard] %s\n' "$*" >&2; }
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# docker.io (engine), busybox-static (test image), docker-registry (loopback registry),
+# curl (probes), python3-venv (where python lacks venv)
+ensure_packages() {
+    local missing=()
+    command -v curl >/dev/null || missing+=(curl)
+    if engine_is_local; then
+        command -v dockerd >/dev/null || missing+=(docker.io)
+    fi
+    if [ "${1:-}" = test ]; then
+        [ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx httpd || missing+=(busybox-static)
+        command -v docker-registry >/dev/null || missing+=(docker-registry)
+    fi
+    command -v python3 >/dev/null || missing+=(python3)
+    if [ ! -x "$VENV/bin/python" ] && ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
+        missing+=(python3-venv)
+    fi
+    if [ ${#missing[@]} -gt 0 ]; then
+        log "installing ${missing[*]}"
+        as_root apt-get update -qq
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    fi
+}
+
+# the venv with the service (and, for tests, its test extra); reinstalled when pyproject changes
+ensure_venv() {
+    local extra=${1:-} stamp="$VENV/.installed" want
+    want="$(sha256sum "$ROOT/pyproject.toml" | cut -c1-16)$extra"
+    [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+    if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+        log "installing the service into $VENV"
+        "$VENV/bin/pip" install -q --disable-pip-version-check --upgrade pip
+        "$VENV/bin/pip" install -q --disable-pip-version-check -e "$ROOT${extra:+[$extra]}"
+        echo "$want" >"$stamp"
+    fi
+}
+
+engine_is_local() {
+    case "$DOCKER_URL" in unix://*) return 0 ;; *) return 1 ;; esac
+}
+
+engine_ping() {
+    case "$DOCKER_URL" in
+        unix://*) curl -sf --max-time 3 --unix-socket "${DOCKER_URL#unix://}" http://engine/_ping >/dev/null ;;
+        tcp://*) curl -sf --max-time 3 "http://${DOCKER_URL#tcp://}/_ping" >/dev/null ;;
+        *) return 1 ;;
+    esac
+}
+
+# use the engine that answers; else start one (only for the default local socket)
+# sets ENGINE_STARTED=1 and ENGINE_PID when this script started it
+ENGINE_STARTED=0
+ensure_engine() {
+    if engine_ping 2>/dev/null; then
+        log "using the Docker engine at $DOCKER_URL"
+        return 0
+    fi
+    if ! engine_is_local || [ "$DOCKER_URL" != unix:///var/run/docker.sock ]; then
+        log "no Docker engine answers at $DOCKER_URL, and it is not one this script starts"
+        return 1
+    fi
+    mkdir -p "$RUN_DIR"
+    log "starting dockerd (log: $RUN_DIR/dockerd.log)"
+    as_root setsid dockerd >"$RUN_DIR/dockerd.log" 2>&1 < /dev/null &
+    ENGINE_PID=$!
+    ENGINE_STARTED=1
+    echo "$ENGINE_PID" >"$RUN_DIR/dockerd.pid"
+    for _ in $(seq 1 120); do
+        engine_ping 2>/dev/null && { log "dockerd is up (pid $ENGINE_PID)"; return 0; }
+        kill -0 "$ENGINE_PID" 2>/dev/null || break
+        sleep 0.5
+    done
+    log "dockerd did not come up; the end of its log:"
+    tail -n 20 "$RUN_DIR/dockerd.log" >&2
+    return 1
+}
+
+# stop the engine this script started, and wait for it to be gone
+stop_engine() {
+    [ "$ENGINE_STARTED" = 1 ] || return 0
+    log "stopping the dockerd this run started (pid $ENGINE_PID)"
+    as_root kill -TERM "$ENGINE_PID" 2>/dev/null || return 0
+    for _ in $(seq 1 60); do
+        kill -0 "$ENGINE_PID" 2>/dev/null || { rm -f "$RUN_DIR/dockerd.pid"; return 0; }
+        sleep 0.5
+    done
+    as_root kill -KILL "$ENGINE_PID" 2>/dev/null
+    rm -f "$RUN_DIR/dockerd.pid"
+}

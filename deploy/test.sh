@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The same set-up as serve.sh, plus the test tools, then the whole suite against the real engine.
+# The suite itself starts the loopback registry and builds the busybox test image, and removes
+# both, with everything else it created, when it ends. Extra arguments go to pytest.
+#
+# Tests that could remove objects they did not create run only against an engine this script
+# started, or one given explicitly with DOCKYARD_TEST_ENGINE_OWNED=1.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+ensure_packages test
+ensure_venv test
+ensure_engine
+trap stop_engine EXIT
+
+export DOCKYARD_TEST_DOCKER_URL="$DOCKER_URL"
+if [ "$ENGINE_STARTED" = 1 ]; then
+    export DOCKYARD_TEST_ENGINE_OWNED=1
+fi
+cd "$ROOT"
+"$VENV/bin/ruff" check .
+"$VENV/bin/ruff" format --check .
+"$VENV/bin/pytest" "$@"

@@ -1,0 +1,170 @@
+"""The test harness: the real engine, the loopback registry, the busybox test image.
+
+Every engine object a test creates carries the label ``dockyard.test=<run id>``; after each test
+every object with that label is removed, and the engine is checked for leftovers. Objects the
+whole session shares carry ``dockyard.test.session=<run id>`` and go when the session ends.
+"""
+
+import io
+import os
+import shutil
+import socket
+import subprocess
+import tarfile
+import time
+import urllib.request
+import uuid
+
+import docker
+import pytest
+
+from service import create_app
+
+ENGINE_URL = os.environ.get("DOCKYARD_TEST_DOCKER_URL", "unix:///var/run/docker.sock")
+RUN_ID = uuid.uuid4().hex[:10]
+TEST_LABEL = "dockyard.test"
+SESSION_LABEL = "dockyard.test.session"
+LABELS = {TEST_LABEL: RUN_ID}
+BUSYBOX = os.environ.get("DOCKYARD_TEST_BUSYBOX", "/bin/busybox")
+
+
+@pytest.fixture(scope="session")
+def docker_api():
+    """A docker-py client of the tests' own, to arrange and to check the engine's state."""
+    client = docker.APIClient(base_url=ENGINE_URL, version="auto", timeout=120)
+    if not client.ping():
+        pytest.exit(f"the Docker engine at {ENGINE_URL} does not answer", returncode=3)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def app():
+    return create_app({"TESTING": True, "DOCKER_URL": ENGINE_URL})
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def labels():
+    """Labels to put on every object a test creates: teardown removes what carries them."""
+    return dict(LABELS)
+
+
+@pytest.fixture(autouse=True)
+def engine_cleanup(docker_api):
+    yield
+    leftovers = remove_labelled(docker_api, f"{TEST_LABEL}={RUN_ID}")
+    assert not leftovers, f"objects still on the engine after teardown: {leftovers}"
+
+
+def remove_labelled(api, label):
+    """Remove every container, network, volume and image with ``label``; return what stayed."""
+    scope = {"label": label}
+    for container in api.containers(all=True, filters=scope):
+        api.remove_container(container["Id"], force=True, v=True)
+    for network in api.networks(filters=scope):
+        api.remove_network(network["Id"])
+    for volume in api.volumes(filters=scope).get("Volumes") or []:
+        api.remove_volume(volume["Name"], force=True)
+    for image in api.images(filters=scope):
+        try:
+            api.remove_image(image["Id"], force=True)
+        except docker.errors.NotFound:
+            pass  # gone with a parent removed just before
+    return (
+        [c["Id"] for c in api.containers(all=True, filters=scope)]
+        + [n["Name"] for n in api.networks(filters=scope)]
+        + [v["Name"] for v in api.volumes(filters=scope).get("Volumes") or []]
+        + [i["Id"] for i in api.images(filters=scope)]
+    )
+
+
+@pytest.fixture
+def owned_engine():
+    """Refuse to run a test that could remove objects it did not create on an engine the
+    harness did not start (deploy/test.sh sets this), unless one was explicitly given."""
+    if os.environ.get("DOCKYARD_TEST_ENGINE_OWNED") != "1":
+        pytest.skip(
+            "refusing to run against an engine the harness did not start; "
+            "set DOCKYARD_TEST_ENGINE_OWNED=1 to allow it on this engine"
+        )
+
+
+@pytest.fixture(scope="session")
+def busybox_image(docker_api):
+    """The test image: a static busybox on scratch (sh, sleep, httpd, nc, tar...)."""
+    tag = f"dockyard-test/busybox:{RUN_ID}"
+    dockerfile = (
+        b"FROM scratch\n"
+        b"COPY busybox /bin/busybox\n"
+        b'RUN ["/bin/busybox", "--install", "-s", "/bin"]\n'
+        b'CMD ["/bin/sh"]\n'
+    )
+    context = io.BytesIO()
+    with tarfile.open(fileobj=context, mode="w") as tar:
+        info = tarfile.TarInfo("Dockerfile")
+        info.size = len(dockerfile)
+        tar.addfile(info, io.BytesIO(dockerfile))
+        tar.add(os.path.realpath(BUSYBOX), arcname="busybox")
+    context.seek(0)
+    log = list(
+        docker_api.build(
+            fileobj=context,
+            custom_context=True,
+            tag=tag,
+            labels={SESSION_LABEL: RUN_ID},
+            rm=True,
+            forcerm=True,
+            decode=True,
+        )
+    )
+    errors = [line["error"] for line in log if "error" in line]
+    assert not errors, f"the busybox test image did not build: {errors}"
+    yield tag
+    remove_labelled(docker_api, f"{SESSION_LABEL}={RUN_ID}")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_http(url, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as answer:
+                return answer
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory):
+    """A real distribution registry on loopback, for the session: yields ``127.0.0.1:PORT``."""
+    binary = shutil.which("docker-registry")
+    if binary is None:
+        pytest.fail("docker-registry is not installed (deploy/test.sh installs it)")
+    root = tmp_path_factory.mktemp("registry")
+    address = f"127.0.0.1:{free_port()}"
+    config = root / "config.yml"
+    config.write_text(
+        "version: 0.1\n"
+        f"storage: {{filesystem: {{rootdirectory: {root / 'data'}}}, delete: {{enabled: true}}}}\n"
+        f"http: {{addr: {address}}}\n"
+    )
+    with open(root / "registry.log", "wb") as log:
+        process = subprocess.Popen([binary, "serve", str(config)], stdout=log, stderr=log)
+    try:
+        wait_for_http(f"http://{address}/v2/")
+        yield address
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
