@@ -61,7 +61,7 @@ engine_ping() {
 }
 
 # use the engine that answers; else start one (only for the default local socket)
-# sets ENGINE_STARTED=1 and ENGINE_PID when this script started it
+# sets ENGINE_STARTED=1 and ENGINE_PID (from dockerd's own pidfile) when this script started it
 ENGINE_STARTED=0
 ensure_engine() {
     if engine_ping 2>/dev/null; then
@@ -74,13 +74,15 @@ ensure_engine() {
     fi
     mkdir -p "$RUN_DIR"
     log "starting dockerd (log: $RUN_DIR/dockerd.log)"
-    as_root setsid dockerd >"$RUN_DIR/dockerd.log" 2>&1 < /dev/null &
-    ENGINE_PID=$!
+    # its own session, so that stopping a foreground gunicorn does not stop the engine
+    as_root setsid -f dockerd --pidfile /var/run/docker.pid >"$RUN_DIR/dockerd.log" 2>&1 </dev/null
     ENGINE_STARTED=1
-    echo "$ENGINE_PID" >"$RUN_DIR/dockerd.pid"
     for _ in $(seq 1 120); do
-        engine_ping 2>/dev/null && { log "dockerd is up (pid $ENGINE_PID)"; return 0; }
-        kill -0 "$ENGINE_PID" 2>/dev/null || break
+        ENGINE_PID=$(cat /var/run/docker.pid 2>/dev/null || true)
+        if [ -n "$ENGINE_PID" ] && engine_ping 2>/dev/null; then
+            log "dockerd is up (pid $ENGINE_PID)"
+            return 0
+        fi
         sleep 0.5
     done
     log "dockerd did not come up; the end of its log:"
@@ -90,13 +92,13 @@ ensure_engine() {
 
 # stop the engine this script started, and wait for it to be gone
 stop_engine() {
-    [ "$ENGINE_STARTED" = 1 ] || return 0
+    [ "$ENGINE_STARTED" = 1 ] && [ -n "${ENGINE_PID:-}" ] || return 0
     log "stopping the dockerd this run started (pid $ENGINE_PID)"
     as_root kill -TERM "$ENGINE_PID" 2>/dev/null || return 0
     for _ in $(seq 1 60); do
-        kill -0 "$ENGINE_PID" 2>/dev/null || { rm -f "$RUN_DIR/dockerd.pid"; return 0; }
+        kill -0 "$ENGINE_PID" 2>/dev/null || return 0
         sleep 0.5
     done
-    as_root kill -KILL "$ENGINE_PID" 2>/dev/null
-    rm -f "$RUN_DIR/dockerd.pid"
+    log "dockerd did not stop in 30 s: killing it"
+    as_root kill -KILL "$ENGINE_PID" 2>/dev/null || true
 }
