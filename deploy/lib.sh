@@ -37,14 +37,16 @@ ensure_packages() {
 
 # the venv with the service (and, for tests, its test extra); reinstalled when pyproject changes
 ensure_venv() {
-    local extra=${1:-} stamp="$VENV/.installed" want
-    want="$(sha256sum "$ROOT/pyproject.toml" | cut -c1-16)$extra"
+    local extra=${1:-} stamp="$VENV/.installed" hash have
+    hash=$(sha256sum "$ROOT/pyproject.toml" | cut -c1-16)
+    have=$(cat "$stamp" 2>/dev/null || true)
     [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
-    if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    # up to date when pyproject is unchanged and the extra asked for is there (test covers none)
+    if [ "${have%%:*}" != "$hash" ] || { [ -n "$extra" ] && [ "${have#*:}" != "$extra" ]; }; then
         log "installing the service into $VENV"
         "$VENV/bin/pip" install -q --disable-pip-version-check --upgrade pip
         "$VENV/bin/pip" install -q --disable-pip-version-check -e "$ROOT${extra:+[$extra]}"
-        echo "$want" >"$stamp"
+        echo "$hash:$extra" >"$stamp"
     fi
 }
 
