@@ -28,6 +28,13 @@ class Config:
     # seconds a client is told to wait (Retry-After) when the daemon cannot be reached
     RETRY_AFTER = 5
 
+    # bytes a JSON request body may hold (a JSON build's files included); larger is a 413
+    MAX_CONTENT_LENGTH = 8 * 1024 * 1024
+    # bytes an uploaded tar (build context, image archive) may hold; larger is a 413
+    MAX_UPLOAD_BYTES = 16 * 1024**3
+    # seconds between heartbeat comments of an event stream while the daemon is quiet
+    STREAM_HEARTBEAT = 15
+
     # gunicorn: address to serve on, worker processes, threads per worker
     BIND = "127.0.0.1:8000"
     WORKERS = 2

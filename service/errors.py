@@ -12,6 +12,8 @@ import requests.exceptions
 from flask import current_app
 from werkzeug.exceptions import default_exceptions
 
+from .gateway.streams import StreamError
+
 # what talking to the daemon can raise (docker.errors.APIError is both)
 DAEMON_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException)
 
@@ -24,10 +26,17 @@ class Failure:
     code: int
     message: str
     headers: dict = field(default_factory=dict)
+    errors: dict = field(default_factory=dict)
+
+
+# whose fault a failure reported inside a daemon stream is, as an HTTP status
+_STREAM_FAILURES = {"not_found": 404, "invalid": 400, "build": 422, "upstream": 502}
 
 
 def describe(exc: Exception) -> Failure:
     """The HTTP status and message for an error raised while talking to the daemon."""
+    if isinstance(exc, StreamError):
+        return Failure(_STREAM_FAILURES.get(exc.kind, 502), exc.message, errors=exc.details)
     if isinstance(exc, docker.errors.APIError):
         reason = _reason(exc)
         status = exc.status_code or 502
@@ -56,7 +65,7 @@ def describe(exc: Exception) -> Failure:
 def http_exception(failure: Failure):
     """A werkzeug HTTPException that flask-smorest's handler renders in the common shape."""
     exc = default_exceptions[failure.code]()
-    exc.data = {"message": failure.message, "headers": failure.headers}
+    exc.data = {"message": failure.message, "headers": failure.headers, "errors": failure.errors}
     return exc
 
 

@@ -85,6 +85,23 @@ class Blueprint(flask_smorest.Blueprint):
             504, schema=ErrorSchema, description="the Docker daemon did not answer in time"
         )(func)
 
+    def progress_stream(self, status, event_schema):
+        """Document that the answer may also be a stream of events, on request."""
+
+        def decorator(func):
+            for content_type in ("application/x-ndjson", "text/event-stream"):
+                func = self.alt_response(
+                    status,
+                    schema=event_schema,
+                    content_type=content_type,
+                    success=True,
+                    description="the result as JSON; or, asked for in Accept, progress events "
+                    "then the result",
+                )(func)
+            return func
+
+        return decorator
+
 
 def gateway() -> DockerGateway:
     """The docker gateway of the app serving the current request."""

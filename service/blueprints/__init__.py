@@ -1,8 +1,8 @@
 """Every resource's blueprint, registered in this order."""
 
-from . import docs, system
+from . import docs, images, system
 
-MODULES = (system,)
+MODULES = (system, images)
 
 
 def register_blueprints(app, api):

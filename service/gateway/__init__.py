@@ -5,10 +5,11 @@ Errors are docker-py's and requests' own; service.errors turns them into HTTP an
 """
 
 from .client import DaemonClients, DaemonSettings
+from .images import ImageVerbs
 from .system import SystemVerbs
 
 
-class DockerGateway(SystemVerbs):
+class DockerGateway(SystemVerbs, ImageVerbs):
     def __init__(self, settings: DaemonSettings):
         self.clients = DaemonClients(settings)
 

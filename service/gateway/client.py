@@ -10,6 +10,8 @@ import threading
 from dataclasses import dataclass
 
 import docker
+import docker.errors
+import requests.exceptions
 from docker.constants import DEFAULT_DOCKER_API_VERSION, MINIMUM_DOCKER_API_VERSION
 from docker.utils import version_lt
 
@@ -93,3 +95,28 @@ class DaemonClients:
                 if client is not None:
                     client.close()
             self._control = self._long = self._pid = None
+
+    def open_stream(self, method, path, *path_args, params=None, data=None, headers=None):
+        """A daemon call whose answer is read as it comes (progress, tar, logs).
+
+        The caller owns the response and closes it, which frees the connection at once even
+        when the body was not read to its end (a client that left mid-stream).
+        """
+        client = self.long
+        response = client.request(
+            method,
+            client._url(path, *path_args),
+            params=params,
+            data=data,
+            headers=headers,
+            stream=True,
+        )
+        if response.status_code >= 400:
+            # read the daemon's message, then raise docker-py's own error class for it
+            try:
+                response.raise_for_status()
+            except requests.exceptions.HTTPError as exc:
+                docker.errors.create_api_error_from_http_exception(exc)
+            finally:
+                response.close()
+        return response

@@ -1,6 +1,6 @@
 import marshmallow as ma
 
-from . import Bool, Int, Schema, Str, doc, label_filter
+from . import Bool, Int, Schema, Str, doc, label_filters, until_filter
 
 
 class HealthSchema(Schema):
@@ -79,19 +79,8 @@ class PruneSchema(Schema):
     build_cache = Bool(
         load_default=False, **doc("also remove the builder's unused cache (ignores `label`)")
     )
-    label = ma.fields.List(
-        label_filter(),
-        load_default=list,
-        **doc("only objects carrying these labels (`key` or `key=value`); all must match"),
-    )
-    until = Str(
-        validate=ma.validate.Regexp(
-            r"^(\d{1,12}(\.\d{1,9})?|(\d{1,6}(\.\d{1,9})?(ns|us|ms|s|m|h)){1,6}"
-            r"|\d{4}-\d\d-\d\d(T\d\d:\d\d(:\d\d(\.\d{1,9})?)?(Z|[+-]\d\d:\d\d)?)?)$",
-            error="`until` is a unix time, a duration such as `24h`, or an RFC 3339 date",
-        ),
-        **doc("only objects created before this time (not applied to volumes)"),
-    )
+    label = label_filters(doc("only objects carrying these labels (`key` or `key=value`)"))
+    until = until_filter(doc("only objects created before this time (not applied to volumes)"))
 
 
 class PruneReportSchema(Schema):

@@ -1,0 +1,307 @@
+"""/images: docker images, inspect, history, pull, build, tag, push, rmi, prune, save, load."""
+
+import io
+import re
+import tarfile
+
+import marshmallow as ma
+from flask import Response, request
+from flask.views import MethodView
+from flask_smorest import abort
+from flask_smorest.error_handler import ErrorSchema
+
+from ..extensions import Blueprint, gateway
+from ..gateway.images import split_reference
+from ..gateway.streams import StreamError
+from ..schemas import images as schemas
+from ..streaming import TAR_TYPES, progress, tar_upload
+
+blp = Blueprint(
+    "images",
+    __name__,
+    url_prefix="/images",
+    description="Images: list, inspect, pull, build, tag, push, remove, prune, save and load",
+)
+
+
+TAR_BODY = {"schema": {"type": "string", "format": "binary"}}
+
+
+def image_ref(ref: str) -> str:
+    """The {ref} of a path, checked: an image id or reference, else a 400."""
+    if not schemas.is_image_ref(ref):
+        abort(400, message=f"`{ref}` is not an image id or reference (such as `team/app:1.0`)")
+    return ref
+
+
+def named_ref(ref: str) -> tuple[str, str]:
+    """A reference that names a repository, split into repository and tag (`latest`)."""
+    image_ref(ref)
+    repository, tag = split_reference(ref)
+    if "@" in ref or not re.fullmatch(schemas.REPOSITORY, repository):
+        abort(400, message=f"`{ref}` must be a repository name with an optional tag")
+    return repository, tag or "latest"
+
+
+def not_found(what):
+    return blp.alt_response(404, schema=ErrorSchema, description=f"no such {what}")
+
+
+@blp.route("")
+class Images(MethodView):
+    @blp.arguments(schemas.ImageListArgsSchema, location="query")
+    @blp.response(200, schemas.ImageSchema(many=True))
+    @blp.daemon_call
+    def get(self, args):
+        """List images (docker images)
+
+        Answered by one call to the daemon, however many images there are.
+        """
+        filters = {key: args[key] for key in ("reference", "label") if args[key]}
+        if "dangling" in args:
+            filters["dangling"] = args["dangling"]
+        return gateway().list_images(all=args["all"], filters=filters)
+
+
+@blp.route("/pull")
+class Pull(MethodView):
+    @blp.arguments(schemas.PullSchema)
+    @blp.response(200, schemas.ImageDetailSchema)
+    @blp.progress_stream(200, schemas.EventSchema)
+    @not_found("image or repository in the registry")
+    @blp.daemon_call
+    def post(self, args):
+        """Pull an image from its registry (docker pull)
+
+        With `Accept: application/x-ndjson` or `text/event-stream`, the daemon's progress is
+        streamed (per-layer status, current and total bytes), then the result or the error.
+        """
+        image = args["image"]
+        if "@" in image:
+            repository, tag, ref = image, None, image
+        else:
+            repository, tag = split_reference(image)
+            tag = tag or args.get("tag") or "latest"
+            ref = f"{repository}:{tag}"
+        events = gateway().pull_image(
+            repository, tag, args.get("platform"), schemas.auth_config(args.get("auth"))
+        )
+        return progress(
+            events, lambda seen: gateway().inspect_image(ref), schemas.ImageDetailSchema()
+        )
+
+
+@blp.route("/build")
+class Build(MethodView):
+    @blp.arguments(schemas.BuildQuerySchema, location="query")
+    @blp.response(201, schemas.BuiltSchema)
+    @blp.progress_stream(201, schemas.EventSchema)
+    @blp.doc(
+        requestBody={
+            "required": True,
+            "content": {
+                "application/json": {"schema": schemas.BuildJsonSchema},
+                "application/x-tar": TAR_BODY,
+            },
+        }
+    )
+    @blp.alt_response(400, schema=ErrorSchema, description="the context is not a tar archive")
+    @blp.alt_response(413, schema=ErrorSchema, description="the context is too large")
+    @blp.alt_response(
+        422,
+        schema=ErrorSchema,
+        description="invalid options, or the build failed: `errors` has the step and the log",
+    )
+    @blp.daemon_call
+    def post(self, query):
+        """Build an image (docker build)
+
+        The context is either a tar archive (`Content-Type: application/x-tar`, may be
+        compressed), streamed to the daemon as it arrives, with the options in the query
+        string; or JSON with the Dockerfile's text, the other files as text, and the options.
+        """
+        if request.mimetype == "application/json":
+            try:
+                body = schemas.BuildJsonSchema().load(request.get_json(silent=True) or {})
+            except ma.ValidationError as exc:
+                abort(422, errors={"json": exc.messages})
+            options = {**body, "dockerfile": None}
+            context = json_context(body["dockerfile"], body["files"])
+        elif request.mimetype in TAR_TYPES:
+            options = {
+                **query,
+                "build_args": dict(arg.split("=", 1) for arg in query["build_arg"]),
+                "labels": dict(label.split("=", 1) for label in query["label"]),
+            }
+            context = tar_upload("the build context")
+        else:
+            abort(400, message="send the context as application/x-tar, or JSON")
+
+        def finish(seen):
+            built = [event["id"] for event in seen if event["type"] == "built"]
+            if not built:
+                raise StreamError("the build ended without producing an image", "build")
+            image = gateway().inspect_image(built[-1])
+            image["log"] = [event["line"] for event in seen if event["type"] == "log"]
+            return image
+
+        events = gateway().build_image(context, options)
+        return progress(events, finish, schemas.BuiltSchema(), status=201)
+
+
+def json_context(dockerfile: str, files: dict) -> bytes:
+    """A tar build context out of the Dockerfile's text and text files."""
+    if "Dockerfile" in files:
+        abort(422, errors={"json": {"files": ["the Dockerfile goes in `dockerfile`"]}})
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for path, text in {"Dockerfile": dockerfile, **files}.items():
+            data = text.encode()
+            info = tarfile.TarInfo(path)
+            info.size = len(data)
+            info.mode = 0o644
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+@blp.route("/prune")
+class Prune(MethodView):
+    @blp.arguments(schemas.ImagePruneSchema)
+    @blp.response(200, schemas.ImagePruneReportSchema)
+    @blp.daemon_call
+    def post(self, args):
+        """Remove unused images: dangling ones, or with `all` every one no container uses"""
+        filters = {"dangling": not args["all"]}
+        if args["label"]:
+            filters["label"] = args["label"]
+        if args.get("until"):
+            filters["until"] = args["until"]
+        return gateway().prune_images(filters)
+
+
+@blp.route("/import")
+class Import(MethodView):
+    @blp.response(200, schemas.LoadedSchema)
+    @blp.progress_stream(200, schemas.EventSchema)
+    @blp.doc(
+        requestBody={
+            "required": True,
+            "content": {"application/x-tar": TAR_BODY},
+        }
+    )
+    @blp.alt_response(400, schema=ErrorSchema, description="the body is not an image archive")
+    @blp.alt_response(413, schema=ErrorSchema, description="the archive is too large")
+    @blp.daemon_call
+    def post(self):
+        """Load images from a tar archive (docker load)
+
+        The archive is the one `GET /images/{ref}/export` (docker save) writes, streamed to the
+        daemon as it arrives.
+        """
+        if request.mimetype not in TAR_TYPES:
+            abort(400, message="send the archive as application/x-tar")
+        events = gateway().load_images(tar_upload("the image archive"))
+
+        def finish(seen):
+            loaded = [
+                line.split(":", 1)[1].strip()
+                for line in (event["line"] for event in seen if event["type"] == "log")
+                if line.startswith(("Loaded image:", "Loaded image ID:"))
+            ]
+            if not loaded:
+                raise StreamError("the archive held no image", "invalid")
+            return {"loaded": loaded, "images": [gateway().inspect_image(r) for r in loaded]}
+
+        return progress(events, finish, schemas.LoadedSchema())
+
+
+@blp.route("/<path:ref>")
+class Image(MethodView):
+    @blp.response(200, schemas.ImageDetailSchema)
+    @not_found("image")
+    @blp.daemon_call
+    def get(self, ref):
+        """Inspect an image, by id or reference"""
+        return gateway().inspect_image(image_ref(ref))
+
+    @blp.arguments(schemas.RemoveArgsSchema, location="query")
+    @blp.response(200, schemas.RemovedSchema)
+    @not_found("image")
+    @blp.alt_response(
+        409, schema=ErrorSchema, description="a container uses the image (use `force`)"
+    )
+    @blp.daemon_call
+    def delete(self, args, ref):
+        """Remove an image (docker rmi; `force=true` is docker rmi -f)"""
+        return gateway().remove_image(image_ref(ref), force=args["force"], noprune=args["noprune"])
+
+
+@blp.route("/<path:ref>/history")
+class History(MethodView):
+    @blp.response(200, schemas.HistorySchema(many=True))
+    @not_found("image")
+    @blp.daemon_call
+    def get(self, ref):
+        """The image's layers, newest first (docker history)"""
+        return gateway().image_history(image_ref(ref))
+
+
+@blp.route("/<path:ref>/tag")
+class Tag(MethodView):
+    @blp.arguments(schemas.TagSchema)
+    @blp.response(201, schemas.ImageDetailSchema)
+    @not_found("image")
+    @blp.daemon_call
+    def post(self, args, ref):
+        """Give an image another name (docker tag)"""
+        gateway().tag_image(image_ref(ref), args["repository"], args["tag"])
+        return gateway().inspect_image(f"{args['repository']}:{args['tag']}")
+
+
+@blp.route("/<path:ref>/push")
+class Push(MethodView):
+    @blp.arguments(schemas.PushSchema)
+    @blp.response(200, schemas.PushResultSchema)
+    @blp.progress_stream(200, schemas.EventSchema)
+    @not_found("image")
+    @blp.daemon_call
+    def post(self, args, ref):
+        """Push a tag to its registry (docker push); `latest` when the reference has no tag"""
+        repository, tag = named_ref(ref)
+        events = gateway().push_image(repository, tag, schemas.auth_config(args.get("auth")))
+
+        def finish(seen):
+            pushed = [event for event in seen if event["type"] == "pushed"]
+            if not pushed:
+                raise StreamError("the push ended without the registry's digest")
+            return {
+                "repository": repository,
+                "tag": pushed[-1]["tag"] or tag,
+                "digest": pushed[-1]["digest"],
+                "size": pushed[-1]["size"],
+            }
+
+        return progress(events, finish, schemas.PushResultSchema())
+
+
+@blp.route("/<path:ref>/export")
+class Export(MethodView):
+    @blp.doc(
+        responses={
+            "200": {
+                "description": "the image as a tar archive (docker save)",
+                "content": {"application/x-tar": TAR_BODY},
+            }
+        }
+    )
+    @not_found("image")
+    @blp.daemon_call
+    def get(self, ref):
+        """Save an image as a tar archive (docker save), streamed"""
+        stream = gateway().export_image(image_ref(ref))
+        filename = re.sub(r"[^A-Za-z0-9._-]+", "_", ref) + ".tar"
+        return Response(
+            stream,
+            mimetype="application/x-tar",
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        )

@@ -1,0 +1,254 @@
+import re
+
+import marshmallow as ma
+
+from . import Bool, Int, QueryArgsSchema, Schema, Str, doc, label_filters, until_filter
+
+# docker's reference grammar (distribution/reference): [host[:port]/]path[:tag][@digest]
+_HOST_PART = r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)"
+# as docker reads it: a first component is a host only with a dot, a port, or as localhost
+_PORT = r"(?::[0-9]{1,5})"
+_HOST = (
+    rf"(?:{_HOST_PART}(?:\.{_HOST_PART})+{_PORT}?|{_HOST_PART}{_PORT}"
+    rf"|localhost{_PORT}?|\[[a-fA-F0-9:]+\]{_PORT}?)"
+)
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+REPOSITORY = rf"(?:{_HOST}/)?{_COMPONENT}(?:/{_COMPONENT})*"
+TAG = r"[\w][\w.-]{0,127}"
+DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
+IMAGE_ID = r"(?:sha256:)?[0-9a-f]{4,64}"
+REFERENCE = rf"{REPOSITORY}(?::{TAG})?(?:@{DIGEST})?"
+
+_REF_OR_ID = re.compile(rf"^(?:{IMAGE_ID}|{REFERENCE})$")
+_NAME_MAX = 255
+
+
+def is_image_ref(value: str) -> bool:
+    """An image id (full, short, sha256:) or a reference, as the daemon would accept it."""
+    return len(value) <= _NAME_MAX + 200 and bool(_REF_OR_ID.match(value))
+
+
+def _regexp(pattern, error):
+    return ma.validate.Regexp(rf"^(?:{pattern})$", error=error)
+
+
+reference_field = _regexp(REFERENCE, "not an image reference such as `registry:5000/team/app:1.0`")
+repository_field = _regexp(REPOSITORY, "not a repository name such as `registry:5000/team/app`")
+tag_field = _regexp(TAG, "a tag is up to 128 letters, digits, `_`, `.` and `-`")
+stage_field = _regexp(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}", "not a build stage name")
+
+
+class ImageConfigSchema(Schema):
+    cmd = ma.fields.List(Str(), allow_none=True, **doc("default command"))
+    entrypoint = ma.fields.List(Str(), allow_none=True, **doc("entrypoint"))
+    env = ma.fields.Dict(Str(), Str(), **doc("environment variables, by name"))
+    exposed_ports = ma.fields.List(Str(), **doc("ports the image exposes, e.g. `80/tcp`"))
+    working_dir = Str(**doc("working directory of the command"))
+    user = Str(**doc("user the command runs as"))
+    volumes = ma.fields.List(Str(), **doc("paths declared as volumes"))
+    stop_signal = Str(allow_none=True, **doc("signal that stops a container of this image"))
+
+
+class ImageSchema(Schema):
+    id = Str(**doc("image id, `sha256:` and 64 hex digits"))
+    short_id = Str(**doc("the id's first 12 hex digits, as `docker images` shows it"))
+    tags = ma.fields.List(Str(), **doc("references that name this image (`repo:tag`)"))
+    digests = ma.fields.List(Str(), **doc("registry digests (`repo@sha256:...`)"))
+    created = ma.fields.DateTime(allow_none=True, **doc("when the image was built"))
+    size = Int(**doc("bytes the image takes, its layers included"))
+    labels = ma.fields.Dict(Str(), Str(), **doc("the image's labels"))
+
+
+class ImageDetailSchema(ImageSchema):
+    architecture = Str(**doc("CPU architecture, e.g. amd64"))
+    os = Str(**doc("operating system, e.g. linux"))
+    parent = Str(allow_none=True, **doc("id of the parent image, for locally built images"))
+    comment = Str(**doc("comment recorded with the image"))
+    author = Str(**doc("author recorded with the image"))
+    config = ma.fields.Nested(ImageConfigSchema, **doc("how containers of this image run"))
+    layers = ma.fields.List(Str(), **doc("digests of the image's filesystem layers, base first"))
+
+
+class ImageListArgsSchema(QueryArgsSchema):
+    all = Bool(load_default=False, **doc("also intermediate images (`docker images -a`)"))
+    reference = ma.fields.List(
+        Str(validate=ma.validate.Length(max=512)),
+        load_default=list,
+        **doc("only images whose reference matches this pattern, e.g. `busybox:*` (repeatable)"),
+    )
+    dangling = Bool(**doc("only untagged images (true) or only tagged ones (false)"))
+    label = label_filters(doc("only images with this label, `key` or `key=value` (repeatable)"))
+
+
+class HistorySchema(Schema):
+    id = Str(allow_none=True, **doc("id of the image this layer made, when known locally"))
+    created = ma.fields.DateTime(allow_none=True, **doc("when the layer was made"))
+    created_by = Str(**doc("the instruction that made the layer"))
+    size = Int(**doc("bytes the layer adds"))
+    tags = ma.fields.List(Str(), **doc("tags of the image this layer made"))
+    comment = Str(**doc("comment recorded with the layer"))
+
+
+class RegistryAuthSchema(Schema):
+    username = Str(validate=ma.validate.Length(max=256), **doc("registry user"))
+    password = Str(
+        load_only=True, validate=ma.validate.Length(max=4096), **doc("registry password")
+    )
+    identity_token = Str(
+        load_only=True,
+        validate=ma.validate.Length(max=8192),
+        **doc("registry identity token, instead of username and password"),
+    )
+    server_address = Str(
+        validate=ma.validate.Length(max=512), **doc("registry address these credentials are for")
+    )
+
+
+def auth_config(auth: dict | None) -> dict | None:
+    """The credentials as the daemon's X-Registry-Auth wants them."""
+    if not auth:
+        return None
+    names = {
+        "username": "username",
+        "password": "password",
+        "identity_token": "identitytoken",
+        "server_address": "serveraddress",
+    }
+    return {names[key]: value for key, value in auth.items()}
+
+
+class PullSchema(Schema):
+    image = Str(
+        required=True,
+        validate=reference_field,
+        **doc("what to pull: `repo`, `repo:tag`, `repo@digest`, with a registry host if any"),
+    )
+    tag = Str(validate=tag_field, **doc("tag to pull, when `image` has none; `latest` if absent"))
+    platform = Str(
+        validate=_regexp(r"[a-z0-9_]+(?:/[a-z0-9_.-]+){0,2}", "a platform is os[/arch[/variant]]"),
+        **doc("platform to pull for a multi-platform image, e.g. `linux/amd64`"),
+    )
+    auth = ma.fields.Nested(RegistryAuthSchema, **doc("credentials for this request only"))
+
+    @ma.validates_schema
+    def _one_tag(self, data, **kwargs):
+        image = data.get("image", "")
+        has_tag = "@" in image or ":" in image.rsplit("/", 1)[-1]
+        if has_tag and data.get("tag"):
+            raise ma.ValidationError("give the tag in `image` or in `tag`, not both", "tag")
+
+
+class PushSchema(Schema):
+    auth = ma.fields.Nested(RegistryAuthSchema, **doc("credentials for this request only"))
+
+
+class PushResultSchema(Schema):
+    repository = Str(**doc("repository pushed"))
+    tag = Str(**doc("tag pushed"))
+    digest = Str(**doc("digest of the manifest the registry stored"))
+    size = Int(allow_none=True, **doc("bytes of the manifest"))
+
+
+class TagSchema(Schema):
+    repository = Str(required=True, validate=repository_field, **doc("repository of the new name"))
+    tag = Str(load_default="latest", validate=tag_field, **doc("tag of the new name"))
+
+
+class RemoveArgsSchema(QueryArgsSchema):
+    force = Bool(load_default=False, **doc("remove even when used or tagged many times (rmi -f)"))
+    noprune = Bool(load_default=False, **doc("keep untagged parent images"))
+
+
+class RemovedSchema(Schema):
+    untagged = ma.fields.List(Str(), **doc("references removed"))
+    deleted = ma.fields.List(Str(), **doc("ids of the images and layers deleted"))
+
+
+class ImagePruneSchema(Schema):
+    all = Bool(load_default=False, **doc("every image no container uses, not only dangling ones"))
+    label = label_filters(doc("only images with these labels (`key` or `key=value`)"))
+    until = until_filter(doc("only images created before this time"))
+
+
+class ImagePruneReportSchema(RemovedSchema):
+    space_reclaimed = Int(**doc("bytes freed"))
+
+
+class BuildOptionsSchema(Schema):
+    tag = Str(validate=reference_field, **doc("name of the image built, e.g. `team/app:1.0`"))
+    build_args = ma.fields.Dict(
+        Str(validate=_regexp(r"[A-Za-z_][A-Za-z0-9_]{0,127}", "not a build argument name")),
+        Str(validate=ma.validate.Length(max=65536)),
+        load_default=dict,
+        **doc("values of the Dockerfile's ARG instructions"),
+    )
+    labels = ma.fields.Dict(
+        Str(validate=_regexp(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,254}", "not a label key")),
+        Str(validate=ma.validate.Length(max=4096)),
+        load_default=dict,
+        **doc("labels to set on the image"),
+    )
+    target = Str(validate=stage_field, **doc("build stage to stop at"))
+    no_cache = Bool(load_default=False, **doc("do not use the build cache"))
+    pull = Bool(load_default=False, **doc("pull newer versions of the base images first"))
+
+
+_FILE_PATH = r"(?!/)(?!.*(?:^|/)\.\.(?:/|$))[^\x00]{1,255}"
+
+
+class BuildJsonSchema(BuildOptionsSchema):
+    dockerfile = Str(
+        required=True,
+        validate=ma.validate.Length(min=1, max=1024 * 1024),
+        **doc("the Dockerfile's text"),
+    )
+    files = ma.fields.Dict(
+        Str(validate=_regexp(_FILE_PATH, "a file path is relative, without `..`")),
+        Str(),
+        load_default=dict,
+        **doc("other files of the build context: relative path to text content"),
+    )
+
+
+class BuildQuerySchema(QueryArgsSchema):
+    tag = Str(validate=reference_field, **doc("name of the image built, e.g. `team/app:1.0`"))
+    dockerfile = Str(
+        validate=_regexp(_FILE_PATH, "a path inside the context, relative, without `..`"),
+        **doc("path of the Dockerfile in the tar context; `Dockerfile` by default"),
+    )
+    build_arg = ma.fields.List(
+        Str(validate=_regexp(r"[A-Za-z_][A-Za-z0-9_]{0,127}=.*", "a build argument is NAME=value")),
+        load_default=list,
+        **doc("NAME=value for an ARG instruction (repeatable)"),
+    )
+    label = ma.fields.List(
+        Str(validate=_regexp(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,254}=.*", "a label is key=value")),
+        load_default=list,
+        **doc("key=value label to set on the image (repeatable)"),
+    )
+    target = Str(validate=stage_field, **doc("build stage to stop at"))
+    no_cache = Bool(load_default=False, **doc("do not use the build cache"))
+    pull = Bool(load_default=False, **doc("pull newer versions of the base images first"))
+
+
+class BuiltSchema(ImageDetailSchema):
+    log = ma.fields.List(Str(), **doc("the build's output, line by line"))
+
+
+class LoadedSchema(Schema):
+    loaded = ma.fields.List(Str(), **doc("references (or ids) the archive held"))
+    images = ma.fields.List(ma.fields.Nested(ImageDetailSchema), **doc("the images now present"))
+
+
+class EventSchema(Schema):
+    type = Str(
+        **doc("progress, log, built, pushed, then one last event: result or error"),
+    )
+    status = Str(**doc("progress: what the daemon is doing, e.g. Downloading"))
+    id = Str(**doc("progress: the layer it concerns; built: the image id"))
+    current = Int(**doc("progress: bytes done"))
+    total = Int(**doc("progress: bytes in all"))
+    line = Str(**doc("log: one line of output"))
+    code = Int(**doc("error: the HTTP status the failure would have had"))
+    message = Str(**doc("error: what went wrong"))
+    errors = ma.fields.Dict(**doc("error: details (the failing build step and log)"))

@@ -1,0 +1,188 @@
+"""Long work over HTTP: a plain JSON answer at the end, or progress as it happens.
+
+The client chooses with its Accept header: ``application/x-ndjson`` (one JSON object a line) or
+``text/event-stream`` (SSE, with a heartbeat comment while the daemon is quiet). Otherwise the
+request waits and gets the final result as JSON.
+
+In a stream, the first event is read before the answer starts, so an error the daemon reports
+at once still gets a real error status. After that, a failure ends the stream with an
+``{"type": "error", ...}`` event, and success with ``{"type": "result", "result": {...}}``
+holding what the plain JSON request would have answered.
+"""
+
+import itertools
+import json
+import logging
+import queue
+import threading
+from collections.abc import Callable, Iterator
+
+from flask import Response, current_app, request, stream_with_context
+from flask_smorest import abort
+
+from .errors import describe
+
+log = logging.getLogger(__name__)
+
+NDJSON = "application/x-ndjson"
+SSE = "text/event-stream"
+_END = object()
+_HEARTBEAT = object()
+
+
+def wanted_stream() -> str | None:
+    """The stream type the client asked for, or None for a plain JSON answer."""
+    best = request.accept_mimetypes.best_match(["application/json", NDJSON, SSE])
+    return best if best in (NDJSON, SSE) and request.accept_mimetypes[best] > 0 else None
+
+
+def progress(events: Iterator[dict], finish: Callable[[list[dict]], dict], schema, status=200):
+    """Answer long work. ``finish`` makes the result out of the events that were not
+    byte counts (log lines, built, pushed); ``schema`` dumps it."""
+    kind = wanted_stream()
+    if kind is None:
+        try:
+            seen = [event for event in events if event["type"] != "progress"]
+        finally:
+            events.close()
+        return finish(seen), status
+
+    # an immediate failure raises here, before any byte: the client gets an error status
+    try:
+        first = next(events, None)
+    except BaseException:
+        events.close()
+        raise
+    heartbeat = float(current_app.config["STREAM_HEARTBEAT"])
+    body = _stream_body(first, events, lambda seen: schema.dump(finish(seen)), kind, heartbeat)
+    return Response(
+        stream_with_context(body),
+        status=status,
+        mimetype=kind,
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+def _stream_body(first, events, finish, kind, heartbeat):
+    render = _sse if kind == SSE else _ndjson
+    pump = _Pump(events)
+    seen = []
+    try:
+        for item in itertools.chain([first] if first else [], pump.items(heartbeat)):
+            if item is _HEARTBEAT:
+                if kind == SSE:
+                    yield b": heartbeat\n\n"
+                continue
+            if item["type"] != "progress":
+                seen.append(item)
+            yield render(item)
+        yield render({"type": "result", "result": finish(seen)})
+    except Exception as exc:
+        failure = describe(exc)
+        if failure.code >= 500:
+            log.warning("stream ended by an error %s: %r", failure.code, exc)
+        yield render(
+            {
+                "type": "error",
+                "code": failure.code,
+                "message": failure.message,
+                "errors": failure.errors,
+            }
+        )
+    finally:
+        pump.close()
+
+
+def _ndjson(event: dict) -> bytes:
+    return json.dumps(event, default=str).encode() + b"\n"
+
+
+def _sse(event: dict) -> bytes:
+    return f"event: {event['type']}\ndata: {json.dumps(event, default=str)}\n\n".encode()
+
+
+class _Pump:
+    """Reads the daemon's events in a thread of its own, so that the answer can send a
+    heartbeat while the daemon says nothing. Closing it closes the daemon's stream, which
+    ends the thread even when it is blocked reading."""
+
+    def __init__(self, events: Iterator[dict]):
+        self._events = events
+        self._queue = queue.Queue(maxsize=64)
+        self._closed = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        try:
+            for event in self._events:
+                if not self._put(event):
+                    return
+            self._put(_END)
+        except BaseException as exc:  # handed to the answering thread, which reports it
+            self._put(exc)
+
+    def _put(self, item) -> bool:
+        while not self._closed.is_set():
+            try:
+                self._queue.put(item, timeout=0.5)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def items(self, heartbeat: float):
+        while True:
+            try:
+                item = self._queue.get(timeout=heartbeat)
+            except queue.Empty:
+                yield _HEARTBEAT
+                continue
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def close(self):
+        self._closed.set()
+        self._events.close()
+        self._thread.join(timeout=5)
+
+
+# content types a tar body may come with
+TAR_TYPES = (
+    "application/x-tar",
+    "application/tar",
+    "application/gzip",
+    "application/x-gzip",
+    "application/octet-stream",
+)
+# how archives docker reads begin: gzip, bzip2, xz, zstd; a tar says `ustar` at byte 257
+_COMPRESSED = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"\x28\xb5\x2f\xfd")
+_UPLOAD_CHUNK = 64 * 1024
+
+
+def tar_upload(what: str) -> Iterator[bytes]:
+    """The request body, a tar archive, read in chunks as the daemon takes it (never whole
+    in memory), up to MAX_UPLOAD_BYTES. An empty body or one that is not an archive is a 400
+    before anything reaches the daemon."""
+    request.max_content_length = current_app.config["MAX_UPLOAD_BYTES"]
+    stream = request.stream
+    head = b""
+    while len(head) < 512:
+        chunk = stream.read(512 - len(head))
+        if not chunk:
+            break
+        head += chunk
+    if not head:
+        abort(400, message=f"the body is empty: send {what} as a tar archive")
+    if not (head.startswith(_COMPRESSED) or head[257:262] == b"ustar"):
+        abort(400, message=f"the body is not a tar archive (nor gzip, bzip2, xz, zstd): {what}")
+
+    def chunks():
+        yield head
+        while chunk := stream.read(_UPLOAD_CHUNK):
+            yield chunk
+
+    return chunks()

@@ -1,0 +1,367 @@
+"""/images against the real engine and the loopback registry."""
+
+import io
+import json
+import re
+import tarfile
+
+import docker
+import pytest
+
+from tests.conftest import TEST_LABEL
+
+
+def build_json(client, labels, dockerfile, files=None, tag=None, **options):
+    body = {"dockerfile": dockerfile, "files": files or {}, "labels": labels, **options}
+    if tag:
+        body["tag"] = tag
+    return client.post("/images/build", json=body)
+
+
+def run_and_read(docker_api, image, command, labels):
+    container = docker_api.create_container(image, command=command, labels=labels)
+    docker_api.start(container["Id"])
+    assert docker_api.wait(container["Id"], timeout=30)["StatusCode"] == 0
+    return docker_api.logs(container["Id"], stderr=False).decode()
+
+
+def tar_of(files: dict) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for path, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(path)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def built(client, busybox_image, labels):
+    """An image built by the service, tagged dockyard-test/app:<run id>."""
+    tag = f"dockyard-test/app:{labels[TEST_LABEL]}"
+    answer = build_json(
+        client,
+        labels,
+        f"FROM {busybox_image}\nCOPY hello.txt /hello.txt\nRUN echo built > /built.txt\n",
+        {"hello.txt": "hello from the context\n"},
+        tag=tag,
+    )
+    assert answer.status_code == 201, answer.json
+    return answer.json
+
+
+def test_build_from_json_then_run_it(built, docker_api, labels):
+    assert built["id"].startswith("sha256:")
+    assert built["tags"] == [f"dockyard-test/app:{labels[TEST_LABEL]}"]
+    assert built["labels"][TEST_LABEL] == labels[TEST_LABEL]
+    assert any(re.match(r"Step 3/\d : RUN echo built", line) for line in built["log"])
+    out = run_and_read(docker_api, built["id"], ["cat", "/hello.txt", "/built.txt"], labels)
+    assert out == "hello from the context\nbuilt\n"
+
+
+def test_build_from_a_tar_context(client, docker_api, busybox_image, labels):
+    context = tar_of(
+        {
+            "docker/App.dockerfile": f"FROM {busybox_image}\nARG WHO\nCOPY data /data\n"
+            'RUN echo "$WHO" > /who\n',
+            "data/file.txt": "from the tar\n",
+        }
+    )
+    query = "&".join(
+        [
+            "dockerfile=docker/App.dockerfile",
+            "build_arg=WHO=tar-builder",
+            f"label={TEST_LABEL}={labels[TEST_LABEL]}",
+            f"tag=dockyard-test/tarapp:{labels[TEST_LABEL]}",
+        ]
+    )
+    answer = client.post(f"/images/build?{query}", data=context, content_type="application/x-tar")
+    assert answer.status_code == 201, answer.json
+    out = run_and_read(docker_api, answer.json["id"], ["cat", "/data/file.txt", "/who"], labels)
+    assert out == "from the tar\ntar-builder\n"
+
+
+def test_failing_build_step_is_422_with_the_step_and_its_output(client, busybox_image, labels):
+    answer = build_json(
+        client,
+        labels,
+        f"FROM {busybox_image}\nRUN echo about to fail && exit 7\n",
+    )
+    assert answer.status_code == 422
+    errors = answer.json["errors"]
+    assert re.match(r"Step 2/\d : RUN echo about to fail", errors["step"])
+    assert "about to fail" in "\n".join(errors["log"])
+    assert "returned a non-zero code: 7" in answer.json["message"]
+
+
+def test_build_streams_its_log_as_ndjson(client, busybox_image, labels):
+    answer = client.post(
+        "/images/build",
+        json={"dockerfile": f"FROM {busybox_image}\nRUN echo streaming-build\n", "labels": labels},
+        headers={"Accept": "application/x-ndjson"},
+    )
+    assert answer.status_code == 201
+    assert answer.mimetype == "application/x-ndjson"
+    events = [json.loads(line) for line in answer.get_data(as_text=True).splitlines()]
+    assert any(e["type"] == "log" and e["line"] == "streaming-build" for e in events)
+    assert events[-1]["type"] == "result"
+    assert events[-1]["result"]["id"].startswith("sha256:")
+
+
+def test_build_failure_in_a_stream_ends_with_an_error_event(client, busybox_image, labels):
+    answer = client.post(
+        "/images/build",
+        json={"dockerfile": f"FROM {busybox_image}\nRUN exit 3\n", "labels": labels},
+        headers={"Accept": "text/event-stream"},
+    )
+    assert answer.status_code == 201  # the stream had begun
+    text = answer.get_data(as_text=True)
+    assert text.rstrip().split("\n\n")[-1].startswith("event: error\ndata: ")
+    last = json.loads(text.rstrip().split("\n\n")[-1].split("data: ", 1)[1])
+    assert last["code"] == 422 and "RUN exit 3" in last["errors"]["step"]
+
+
+@pytest.mark.parametrize(
+    "body, content_type, status",
+    [
+        (b"", "application/x-tar", 400),
+        (b"this is not a tar archive at all" * 40, "application/x-tar", 400),
+        (b"FROM scratch", "text/plain", 400),
+    ],
+)
+def test_build_refuses_bad_contexts(client, docker_api, body, content_type, status):
+    before = len(docker_api.images(all=True))
+    answer = client.post("/images/build", data=body, content_type=content_type)
+    assert answer.status_code == status
+    assert answer.json["message"]
+    assert len(docker_api.images(all=True)) == before
+
+
+def test_build_json_validation(client):
+    answer = client.post(
+        "/images/build",
+        json={"dockerfile": "FROM x", "files": {"../escape": "x"}, "tag": "Bad Tag", "nope": 1},
+    )
+    assert answer.status_code == 422
+    assert {"files", "tag", "nope"} <= set(answer.json["errors"]["json"])
+
+
+def test_build_context_over_the_limit_is_413(busybox_image):
+    from service import create_app
+    from tests.conftest import ENGINE_URL
+
+    app = create_app({"TESTING": True, "DOCKER_URL": ENGINE_URL, "MAX_UPLOAD_BYTES": 4096})
+    context = tar_of({"Dockerfile": f"FROM {busybox_image}\n", "big": "x" * 20000})
+    answer = app.test_client().post("/images/build", data=context, content_type="application/x-tar")
+    assert answer.status_code == 413
+
+
+def test_list_inspect_history(client, built, labels):
+    listed = client.get(f"/images?label={TEST_LABEL}={labels[TEST_LABEL]}")
+    assert listed.status_code == 200
+    assert [image["id"] for image in listed.json] == [built["id"]]
+    assert listed.json[0]["short_id"] == built["id"][7:19]
+
+    by_ref = client.get(f"/images?reference=dockyard-test/app:{labels[TEST_LABEL]}")
+    assert [image["id"] for image in by_ref.json] == [built["id"]]
+
+    for ref in (built["tags"][0], built["id"], built["id"][7:19], built["id"][7:]):
+        answer = client.get(f"/images/{ref}")
+        assert answer.status_code == 200, ref
+        assert answer.json["id"] == built["id"]
+        assert answer.json["config"]["cmd"] == ["/bin/sh"]
+        assert answer.json["os"] == "linux"
+        assert len(answer.json["layers"]) >= 2
+
+    history = client.get(f"/images/{built['tags'][0]}/history")
+    assert history.status_code == 200
+    steps = [layer["created_by"] for layer in history.json]
+    assert any("echo built > /built.txt" in step for step in steps)
+    assert any("COPY" in step for step in steps)
+
+
+def test_list_is_one_daemon_call(client, built, app, monkeypatch):
+    calls = []
+    session = app.extensions["docker_gateway"].clients.control
+    original = session.send
+
+    def counting(request, **kwargs):
+        calls.append(request.url)
+        return original(request, **kwargs)
+
+    monkeypatch.setattr(session, "send", counting)
+    assert client.get("/images?all=true").status_code == 200
+    assert len(calls) == 1 and "/images/json" in calls[0]
+
+
+def test_unknown_and_malformed_references(client):
+    assert client.get("/images/dockyard-test/none:nope").status_code == 404
+    assert client.get("/images/sha256:" + "0" * 64).status_code == 404
+    answer = client.get("/images/Not A Ref")
+    assert answer.status_code == 400
+    assert "not an image id or reference" in answer.json["message"]
+    assert client.post("/images/pull", json={"image": "UPPER/case"}).status_code == 422
+
+
+def test_tag_push_remove_pull_back(client, built, registry, docker_api, labels):
+    remote = f"{registry}/team/app"
+    tagged = client.post(f"/images/{built['id']}/tag", json={"repository": remote, "tag": "1.0"})
+    assert tagged.status_code == 201
+    assert f"{remote}:1.0" in tagged.json["tags"]
+
+    pushed = client.post(f"/images/{remote}:1.0/push")
+    assert pushed.status_code == 200, pushed.json
+    assert pushed.json["digest"].startswith("sha256:")
+    assert pushed.json["tag"] == "1.0"
+
+    removed = client.delete(f"/images/{remote}:1.0")
+    assert removed.status_code == 200
+    assert f"{remote}:1.0" in removed.json["untagged"]
+    # the id is still tagged by the build: only the name went
+    assert docker_api.inspect_image(built["id"])
+
+    # pull it back, with the progress as ndjson
+    docker_api.remove_image(built["id"], force=True)
+    answer = client.post(
+        "/images/pull",
+        json={"image": f"{remote}:1.0"},
+        headers={"Accept": "application/x-ndjson"},
+    )
+    assert answer.status_code == 200
+    events = [json.loads(line) for line in answer.get_data(as_text=True).splitlines()]
+    assert all(e["type"] in {"progress", "result"} for e in events)
+    assert any(e.get("status") == "Download complete" for e in events)
+    assert events[-1]["type"] == "result"
+    assert events[-1]["result"]["id"] == built["id"]
+    assert docker_api.inspect_image(f"{remote}:1.0")["Id"] == built["id"]
+    docker_api.remove_image(f"{remote}:1.0", force=True)
+
+
+def test_plain_pull_answers_the_image(client, built, registry, docker_api):
+    remote = f"{registry}/team/plain"
+    docker_api.tag(built["id"], remote, "2.0")
+    assert client.post(f"/images/{remote}:2.0/push").status_code == 200
+    docker_api.remove_image(f"{remote}:2.0")
+    answer = client.post("/images/pull", json={"image": remote, "tag": "2.0"})
+    assert answer.status_code == 200
+    assert answer.json["id"] == built["id"]
+    assert f"{remote}:2.0" in answer.json["tags"]
+    docker_api.remove_image(f"{remote}:2.0")
+
+
+def test_pull_from_a_registry_that_does_not_exist(client):
+    from tests.conftest import free_port
+
+    answer = client.post("/images/pull", json={"image": f"127.0.0.1:{free_port()}/no/such:1"})
+    assert answer.status_code in (404, 502)
+    assert "connection refused" in answer.json["message"]
+
+
+def test_pull_of_a_missing_repository_is_404(client, registry):
+    answer = client.post("/images/pull", json={"image": f"{registry}/no/such:1"})
+    assert answer.status_code == 404
+    assert answer.json["message"]
+
+
+def test_export_remove_import_gives_the_same_image(client, built, docker_api):
+    ref = built["tags"][0]
+    exported = client.get(f"/images/{ref}/export")
+    assert exported.status_code == 200
+    assert exported.mimetype == "application/x-tar"
+    archive = exported.get_data()
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        assert "manifest.json" in tar.getnames()
+
+    docker_api.remove_image(built["id"], force=True)
+    loaded = client.post("/images/import", data=archive, content_type="application/x-tar")
+    assert loaded.status_code == 200, loaded.json
+    assert loaded.json["loaded"] == [ref]
+    assert loaded.json["images"][0]["id"] == built["id"]
+    assert docker_api.inspect_image(ref)["Id"] == built["id"]
+
+
+def test_import_refuses_what_is_not_an_image_archive(client):
+    empty = client.post("/images/import", data=b"", content_type="application/x-tar")
+    assert empty.status_code == 400
+    answer = client.post("/images/import", data=b"x" * 2048, content_type="application/x-tar")
+    assert answer.status_code == 400
+    not_images = tar_of({"readme.txt": "no image in here"})
+    answer = client.post("/images/import", data=not_images, content_type="application/x-tar")
+    assert answer.status_code == 400
+    assert answer.json["message"]
+
+
+def test_export_of_a_missing_image_is_404(client):
+    assert client.get("/images/dockyard-test/none:1/export").status_code == 404
+
+
+def test_remove_an_image_in_use_is_409_then_force(client, built, docker_api, labels):
+    docker_api.create_container(built["id"], command=["true"], labels=labels)
+    answer = client.delete(f"/images/{built['id']}")
+    assert answer.status_code == 409
+    assert "container" in answer.json["message"]
+    assert docker_api.inspect_image(built["id"])
+
+    forced = client.delete(f"/images/{built['tags'][0]}?force=true")
+    assert forced.status_code == 200
+    assert built["tags"][0] in forced.json["untagged"]
+    with pytest.raises(docker.errors.ImageNotFound):
+        docker_api.inspect_image(built["tags"][0])
+
+
+def test_prune_removes_a_dangling_image_and_keeps_a_tagged_one(
+    client, built, busybox_image, labels, docker_api
+):
+    dangling = build_json(client, labels, f"FROM {busybox_image}\nRUN echo dangling > /d\n")
+    assert dangling.status_code == 201
+    assert dangling.json["tags"] == []
+    answer = client.post("/images/prune", json={"label": [f"{TEST_LABEL}={labels[TEST_LABEL]}"]})
+    assert answer.status_code == 200
+    assert dangling.json["id"] in answer.json["deleted"]
+    with pytest.raises(docker.errors.ImageNotFound):
+        docker_api.inspect_image(dangling.json["id"])
+    assert docker_api.inspect_image(built["id"])
+
+
+def test_sse_sends_heartbeats_while_the_daemon_is_quiet(busybox_image, labels):
+    from service import create_app
+    from tests.conftest import ENGINE_URL
+
+    app = create_app({"TESTING": True, "DOCKER_URL": ENGINE_URL, "STREAM_HEARTBEAT": 0.2})
+    answer = app.test_client().post(
+        "/images/build",
+        json={"dockerfile": f"FROM {busybox_image}\nRUN sleep 1.5\n", "labels": labels},
+        headers={"Accept": "text/event-stream"},
+    )
+    assert answer.mimetype == "text/event-stream"
+    text = answer.get_data(as_text=True)
+    assert ": heartbeat\n\n" in text
+    assert text.rstrip().split("\n\n")[-1].startswith("event: result\n")
+
+
+def test_credentials_go_with_the_request_only(client, app, built, registry):
+    remote = f"{registry}/team/auth"
+    client.post(f"/images/{built['id']}/tag", json={"repository": remote, "tag": "1"})
+    auth = {"username": "someone", "password": "secret", "server_address": registry}
+    answer = client.post(f"/images/{remote}:1/push", json={"auth": auth})
+    assert answer.status_code == 200
+    answer = client.post("/images/pull", json={"image": f"{remote}:1", "auth": auth})
+    assert answer.status_code == 200
+    # nothing was stored on the shared clients for the next caller
+    clients = app.extensions["docker_gateway"].clients
+    for api in (clients.control, clients.long):
+        assert not api._auth_configs.get_all_credentials()
+    client.delete(f"/images/{remote}:1")
+
+
+def test_json_body_over_the_limit_is_413(busybox_image):
+    from service import create_app
+    from tests.conftest import ENGINE_URL
+
+    app = create_app({"TESTING": True, "DOCKER_URL": ENGINE_URL, "MAX_CONTENT_LENGTH": 1024})
+    answer = app.test_client().post(
+        "/images/build", json={"dockerfile": f"FROM {busybox_image}\n", "files": {"a": "x" * 4096}}
+    )
+    assert answer.status_code == 413
+    assert answer.json["code"] == 413
