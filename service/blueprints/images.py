@@ -171,12 +171,7 @@ class Prune(MethodView):
     @blp.daemon_call
     def post(self, args):
         """Remove unused images: dangling ones, or with `all` every one no container uses"""
-        filters = {"dangling": not args["all"]}
-        if args["label"]:
-            filters["label"] = args["label"]
-        if args.get("until"):
-            filters["until"] = args["until"]
-        return gateway().prune_images(filters)
+        return gateway().prune_images(args["all"], args["label"], args.get("until"))
 
 
 @blp.route("/import")

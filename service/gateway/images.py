@@ -99,7 +99,9 @@ class ImageVerbs:
             "deleted": [e["Deleted"] for e in report if e.get("Deleted")],
         }
 
-    def prune_images(self, filters) -> dict:
+    def prune_images(self, all=False, labels=(), until=None) -> dict:
+        """Dangling images, or with ``all`` every image no container uses."""
+        filters = {**prune_filters(labels, until), "dangling": not all}
         pruned = self.clients.long.prune_images(filters=filters)
         entries = pruned.get("ImagesDeleted") or []
         return {
@@ -143,6 +145,14 @@ def _build_events(events: Iterator[dict]) -> Iterator[dict]:
         ) from exc
 
 
+def prune_filters(labels=(), until=None) -> dict:
+    """The daemon's prune filters: objects with all these labels, created before ``until``."""
+    filters = {"label": list(labels)} if labels else {}
+    if until:
+        filters["until"] = until
+    return filters
+
+
 def split_reference(ref: str) -> tuple[str, str | None]:
     """``host:port/team/app:1.0`` -> (``host:port/team/app``, ``1.0``); a digest stays whole."""
     if "@" in ref:
@@ -180,22 +190,21 @@ def from_rfc3339(text) -> datetime | None:
     return datetime.fromisoformat(f"{stamp}.{(fraction or '0')[:6]:0<6}{zone}").astimezone(UTC)
 
 
-def _tags(image: dict) -> list[str]:
-    return [t for t in image.get("RepoTags") or [] if t != "<none>:<none>"]
-
-
-def _digests(image: dict) -> list[str]:
-    return [d for d in image.get("RepoDigests") or [] if d != "<none>@<none>"]
+def _names(image: dict) -> dict:
+    """What a list entry and an inspect answer share (under the same daemon names)."""
+    return {
+        "id": image["Id"],
+        "short_id": short_id(image["Id"]),
+        "tags": [t for t in image.get("RepoTags") or [] if t != "<none>:<none>"],
+        "digests": [d for d in image.get("RepoDigests") or [] if d != "<none>@<none>"],
+        "size": image.get("Size", 0),
+    }
 
 
 def image_summary(image: dict) -> dict:
     return {
-        "id": image["Id"],
-        "short_id": short_id(image["Id"]),
-        "tags": _tags(image),
-        "digests": _digests(image),
+        **_names(image),
         "created": from_unix(image.get("Created")),
-        "size": image.get("Size", 0),
         "labels": image.get("Labels") or {},
     }
 
@@ -203,12 +212,8 @@ def image_summary(image: dict) -> dict:
 def image_detail(image: dict) -> dict:
     config = image.get("Config") or {}
     return {
-        "id": image["Id"],
-        "short_id": short_id(image["Id"]),
-        "tags": _tags(image),
-        "digests": _digests(image),
+        **_names(image),
         "created": from_rfc3339(image.get("Created")),
-        "size": image.get("Size", 0),
         "labels": config.get("Labels") or {},
         "architecture": image.get("Architecture"),
         "os": image.get("Os"),

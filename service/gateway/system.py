@@ -2,6 +2,8 @@
 
 import docker
 
+from .images import prune_filters
+
 
 class SystemVerbs:
     def ping(self) -> bool:
@@ -103,8 +105,8 @@ class SystemVerbs:
     def prune(self, volumes, all_images, build_cache, labels, until) -> dict:
         """docker system prune: containers, networks, then volumes and images, then cache."""
         api = self.clients.long
-        scope = {"label": labels} if labels else {}
-        dated = {**scope, "until": until} if until else scope
+        scope = prune_filters(labels)
+        dated = prune_filters(labels, until)
         report = {key: [] for key in PRUNE_REPORT_LISTS}
         reclaimed = 0
 
@@ -120,13 +122,10 @@ class SystemVerbs:
             report["volumes_deleted"] = pruned.get("VolumesDeleted") or []
             reclaimed += pruned.get("SpaceReclaimed") or 0
 
-        images = api.prune_images(filters={**dated, "dangling": not all_images})
-        for entry in images.get("ImagesDeleted") or []:
-            if entry.get("Deleted"):
-                report["images_deleted"].append(entry["Deleted"])
-            if entry.get("Untagged"):
-                report["images_untagged"].append(entry["Untagged"])
-        reclaimed += images.get("SpaceReclaimed") or 0
+        images = self.prune_images(all=all_images, labels=labels, until=until)
+        report["images_deleted"] = images["deleted"]
+        report["images_untagged"] = images["untagged"]
+        reclaimed += images["space_reclaimed"]
 
         if build_cache:
             cache = api.prune_builds()
