@@ -44,7 +44,15 @@ def named_ref(ref: str) -> tuple[str, str]:
 
 
 def not_found(what):
-    return blp.alt_response(404, schema=ErrorSchema, description=f"no such {what}")
+    """Document the answers of an operation on one image: it may not exist, or be misspelt."""
+
+    def decorator(func):
+        func = blp.alt_response(404, schema=ErrorSchema, description=f"no such {what}")(func)
+        return blp.alt_response(
+            400, schema=ErrorSchema, description="not an image id or reference"
+        )(func)
+
+    return decorator
 
 
 @blp.route("")
@@ -255,7 +263,7 @@ class Tag(MethodView):
 
 @blp.route("/<path:ref>/push")
 class Push(MethodView):
-    @blp.arguments(schemas.PushSchema)
+    @blp.arguments(schemas.PushSchema, required=False)
     @blp.response(200, schemas.PushResultSchema)
     @blp.progress_stream(200, schemas.EventSchema)
     @not_found("image")
