@@ -32,6 +32,12 @@ class Config:
     MAX_CONTENT_LENGTH = 8 * 1024 * 1024
     # bytes an uploaded tar (build context, image archive) may hold; larger is a 413
     MAX_UPLOAD_BYTES = 16 * 1024**3
+    # host address published ports bind to when a request names none
+    PUBLISH_HOST_IP = "127.0.0.1"
+    # host directories under which bind mounts are allowed; none by default (bind mounts off)
+    ALLOWED_BIND_ROOTS = []
+    # bytes of an exec's output kept (stdout and stderr together); the rest is cut
+    EXEC_OUTPUT_LIMIT = 16 * 1024 * 1024
     # seconds between heartbeat comments of an event stream while the daemon is quiet
     STREAM_HEARTBEAT = 15
 

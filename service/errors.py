@@ -5,6 +5,7 @@ Streams, which cannot change their status once started, use ``describe`` to end 
 error object in the stream.
 """
 
+import re
 from dataclasses import dataclass, field
 
 import docker.errors
@@ -30,7 +31,15 @@ class Failure:
 
 
 # whose fault a failure reported inside a daemon stream is, as an HTTP status
-_STREAM_FAILURES = {"not_found": 404, "invalid": 400, "build": 422, "upstream": 502}
+_STREAM_FAILURES = {
+    "not_found": 404,
+    "invalid": 400,
+    "build": 422,
+    "upstream": 502,
+    "timeout": 504,
+}
+# daemon 500s that are in fact a container's state forbidding the action
+_STATE_CONFLICT = re.compile(r"is not paused|is not running|is already|is paused|is restarting")
 
 
 def describe(exc: Exception) -> Failure:
@@ -44,6 +53,8 @@ def describe(exc: Exception) -> Failure:
             return Failure(status, reason)
         if 400 <= status < 500:
             return Failure(400, reason)
+        if _STATE_CONFLICT.search(reason):
+            return Failure(409, reason)
         return Failure(502, f"the Docker daemon failed: {reason}")
     if isinstance(exc, requests.exceptions.ReadTimeout):
         return Failure(504, "the Docker daemon did not answer in time")

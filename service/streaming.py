@@ -14,7 +14,10 @@ import itertools
 import json
 import logging
 import queue
+import select
+import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 
 from flask import Response, current_app, request, stream_with_context
@@ -27,7 +30,8 @@ log = logging.getLogger(__name__)
 NDJSON = "application/x-ndjson"
 SSE = "text/event-stream"
 _END = object()
-_HEARTBEAT = object()
+HEARTBEAT = object()
+_IDLE = object()
 
 
 def wanted_stream() -> str | None:
@@ -65,11 +69,10 @@ def progress(events: Iterator[dict], finish: Callable[[list[dict]], dict], schem
 
 def _stream_body(first, events, finish, kind, heartbeat):
     render = _sse if kind == SSE else _ndjson
-    pump = _Pump(events)
     seen = []
     try:
-        for item in itertools.chain([first] if first else [], pump.items(heartbeat)):
-            if item is _HEARTBEAT:
+        for item in itertools.chain([first] if first else [], pumped(events, heartbeat)):
+            if item is HEARTBEAT:
                 if kind == SSE:
                     yield b": heartbeat\n\n"
                 continue
@@ -78,19 +81,81 @@ def _stream_body(first, events, finish, kind, heartbeat):
             yield render(item)
         yield render({"type": "result", "result": finish(seen)})
     except Exception as exc:
-        failure = describe(exc)
-        if failure.code >= 500:
-            log.warning("stream ended by an error %s: %r", failure.code, exc)
-        yield render(
-            {
-                "type": "error",
-                "code": failure.code,
-                "message": failure.message,
-                "errors": failure.errors,
-            }
-        )
+        yield render(error_event(exc))
+
+
+def error_event(exc: Exception) -> dict:
+    """The last event of a stream that a failure ended."""
+    failure = describe(exc)
+    if failure.code >= 500:
+        log.warning("stream ended by an error %s: %r", failure.code, exc)
+    return {
+        "type": "error",
+        "code": failure.code,
+        "message": failure.message,
+        "errors": failure.errors,
+    }
+
+
+def pumped(items, heartbeat, client=None):
+    """The daemon's items as they come, read in a thread of their own; HEARTBEAT after each
+    ``heartbeat`` s of quiet; an end as soon as the client has left. The daemon's stream is
+    closed however this ends."""
+    client = client if client is not None else request.environ.get("gunicorn.socket")
+    pump = _Pump(items)
+    try:
+        for item in pump.items(min(heartbeat, 1.0), heartbeat):
+            if item is _IDLE:
+                if _client_gone(client):
+                    return
+            else:
+                yield item
     finally:
         pump.close()
+
+
+def _client_gone(sock) -> bool:
+    """Whether the client closed its connection (seen without reading its bytes)."""
+    if sock is None:
+        return False
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+        return bool(readable) and sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except BlockingIOError:
+        return False
+    except (OSError, ValueError):
+        return True
+
+
+def live(items, kind: str, render=None):
+    """Answer with items as the daemon produces them (logs, stats, events), as ``kind``,
+    until the daemon ends the stream or the client leaves. ``render`` turns an item into
+    bytes (by default, a JSON line or an SSE event)."""
+    render = render or (_sse if kind == SSE else _ndjson)
+    heartbeat = float(current_app.config["STREAM_HEARTBEAT"])
+    client = request.environ.get("gunicorn.socket")
+
+    def body():
+        # an empty first chunk makes the server send the headers now, not at the first item
+        yield b""
+        try:
+            for item in pumped(items, heartbeat, client):
+                if item is HEARTBEAT:
+                    if kind == SSE:
+                        yield b": heartbeat\n\n"
+                    continue
+                yield render(item)
+        except Exception as exc:
+            if kind in (SSE, NDJSON):
+                yield (_sse if kind == SSE else _ndjson)(error_event(exc))
+            else:
+                log.warning("text stream ended by an error: %r", exc)
+
+    return Response(
+        stream_with_context(body()),
+        mimetype=kind,
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
 
 
 def _ndjson(event: dict) -> bytes:
@@ -131,13 +196,19 @@ class _Pump:
                 continue
         return False
 
-    def items(self, heartbeat: float):
+    def items(self, poll: float, heartbeat: float):
+        """Items, with _IDLE every ``poll`` s and HEARTBEAT every ``heartbeat`` s of quiet."""
+        quiet_since = time.monotonic()
         while True:
             try:
-                item = self._queue.get(timeout=heartbeat)
+                item = self._queue.get(timeout=poll)
             except queue.Empty:
-                yield _HEARTBEAT
+                yield _IDLE
+                if time.monotonic() - quiet_since >= heartbeat:
+                    quiet_since = time.monotonic()
+                    yield HEARTBEAT
                 continue
+            quiet_since = time.monotonic()
             if item is _END:
                 return
             if isinstance(item, BaseException):

@@ -138,8 +138,7 @@ def wait_for_http(url, timeout=20.0):
     deadline = time.monotonic() + timeout
     while True:
         try:
-            with urllib.request.urlopen(url, timeout=2) as answer:
-                return answer
+            return urllib.request.urlopen(url, timeout=2)
         except OSError:
             if time.monotonic() > deadline:
                 raise
@@ -163,7 +162,7 @@ def registry(tmp_path_factory):
     with open(root / "registry.log", "wb") as log:
         process = subprocess.Popen([binary, "serve", str(config)], stdout=log, stderr=log)
     try:
-        wait_for_http(f"http://{address}/v2/")
+        wait_for_http(f"http://{address}/v2/").close()
         yield address
     finally:
         process.terminate()

@@ -33,7 +33,7 @@ def served():
         stderr=subprocess.PIPE,
     )
     try:
-        wait_for_http(f"http://{address}/health")
+        wait_for_http(f"http://{address}/health").close()
         yield f"http://{address}"
     finally:
         process.terminate()

@@ -1,8 +1,8 @@
 """Every resource's blueprint, registered in this order."""
 
-from . import docs, images, system
+from . import containers, docs, images, system
 
-MODULES = (system, images)
+MODULES = (system, images, containers)
 
 
 def register_blueprints(app, api):

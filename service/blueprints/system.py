@@ -7,7 +7,9 @@ from flask_smorest.error_handler import ErrorSchema
 
 from ..errors import DAEMON_ERRORS, describe
 from ..extensions import RETRY_AFTER_HEADER, Blueprint, gateway
+from ..schemas import containers
 from ..schemas import system as schemas
+from ..streaming import NDJSON, SSE, live, wanted_stream
 
 blp = Blueprint("system", __name__, description="The service and the engine behind it")
 
@@ -87,3 +89,39 @@ class Prune(MethodView):
             labels=args["label"],
             until=args.get("until"),
         )
+
+
+@blp.route("/system/events")
+class Events(MethodView):
+    @blp.arguments(containers.EventsArgsSchema, location="query")
+    @blp.doc(
+        responses={
+            "200": {
+                "description": "engine events as they happen: SSE by default (the event name "
+                "is the object type, with a heartbeat comment while quiet), JSON lines with "
+                "Accept: application/x-ndjson",
+                "content": {
+                    SSE: {"schema": containers.EngineEventSchema},
+                    NDJSON: {"schema": containers.EngineEventSchema},
+                },
+            }
+        }
+    )
+    @blp.daemon_call
+    def get(self, args):
+        """Engine events as they happen (docker events)"""
+        filters = {
+            daemon_name: args[name] for name, daemon_name in EVENT_FILTERS.items() if args.get(name)
+        }
+        events = gateway().events(filters, since=args.get("since"), until=args.get("until"))
+        return live(events, NDJSON if wanted_stream() == NDJSON else SSE)
+
+
+# the service's filter names and the daemon's
+EVENT_FILTERS = {
+    "type": "type",
+    "action": "event",
+    "label": "label",
+    "container": "container",
+    "image": "image",
+}

@@ -5,11 +5,12 @@ Errors are docker-py's and requests' own; service.errors turns them into HTTP an
 """
 
 from .client import DaemonClients, DaemonSettings
+from .containers import ContainerVerbs
 from .images import ImageVerbs
 from .system import SystemVerbs
 
 
-class DockerGateway(SystemVerbs, ImageVerbs):
+class DockerGateway(SystemVerbs, ImageVerbs, ContainerVerbs):
     def __init__(self, settings: DaemonSettings):
         self.clients = DaemonClients(settings)
 

@@ -96,21 +96,30 @@ class DaemonClients:
                     client.close()
             self._control = self._long = self._pid = None
 
-    def open_stream(self, method, path, *path_args, params=None, data=None, headers=None):
+    def open_stream(self, method, path, *path_args, **kwargs):
         """A daemon call whose answer is read as it comes (progress, tar, logs).
 
         The caller owns the response and closes it, which frees the connection at once even
         when the body was not read to its end (a client that left mid-stream).
         """
-        client = self.long
-        response = client.request(
+        return self._request(self.long, method, path, *path_args, stream=True, **kwargs)
+
+    def call(self, method, path, *path_args, timeout=None, **kwargs):
+        """A daemon call docker-py has no verb for (or not with these parameters): its JSON."""
+        response = self._request(
+            self.control,
             method,
-            client._url(path, *path_args),
-            params=params,
-            data=data,
-            headers=headers,
-            stream=True,
+            path,
+            *path_args,
+            timeout=timeout or self.settings.timeout,
+            **kwargs,
         )
+        with response:
+            return response.json() if response.content else None
+
+    @staticmethod
+    def _request(client, method, path, *path_args, **kwargs):
+        response = client.request(method, client._url(path, *path_args), **kwargs)
         if response.status_code >= 400:
             # read the daemon's message, then raise docker-py's own error class for it
             try:

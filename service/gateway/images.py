@@ -44,6 +44,21 @@ class ImageVerbs:
         )
         return DaemonStream(progress_events(response), response)
 
+    def ensure_image(self, ref) -> None:
+        """Pull ``ref`` unless it is present; wait until the pull is over."""
+        try:
+            self.clients.control.inspect_image(ref)
+            return
+        except docker.errors.ImageNotFound:
+            pass
+        repository, tag = split_reference(ref)
+        events = self.pull_image(repository, tag or ("" if "@" in ref else "latest"))
+        try:
+            for _ in events:
+                pass
+        finally:
+            events.close()
+
     def push_image(self, repository, tag, auth=None) -> DaemonStream:
         response = self.clients.open_stream(
             "POST",

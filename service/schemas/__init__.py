@@ -49,13 +49,14 @@ def label_filters(description: dict):
     return ma.fields.List(label_filter(), load_default=list, **description)
 
 
+# a point in time as the daemon takes it: unix time, a Go duration ago, or an RFC 3339 date
+time_filter = ma.validate.Regexp(
+    r"^(\d{1,12}(\.\d{1,9})?|(\d{1,6}(\.\d{1,9})?(ns|us|ms|s|m|h)){1,6}"
+    r"|\d{4}-\d\d-\d\d(T\d\d:\d\d(:\d\d(\.\d{1,9})?)?(Z|[+-]\d\d:\d\d)?)?)$",
+    error="a time is a unix time, a duration such as `24h`, or an RFC 3339 date",
+)
+
+
 def until_filter(description: dict):
-    """A prune's `until`: a unix time, a Go duration, or an RFC 3339 date."""
-    return Str(
-        validate=ma.validate.Regexp(
-            r"^(\d{1,12}(\.\d{1,9})?|(\d{1,6}(\.\d{1,9})?(ns|us|ms|s|m|h)){1,6}"
-            r"|\d{4}-\d\d-\d\d(T\d\d:\d\d(:\d\d(\.\d{1,9})?)?(Z|[+-]\d\d:\d\d)?)?)$",
-            error="`until` is a unix time, a duration such as `24h`, or an RFC 3339 date",
-        ),
-        **description,
-    )
+    """A time filter (`until`, `since`)."""
+    return Str(validate=time_filter, **description)

@@ -1,0 +1,472 @@
+"""/containers: docker run, ps -a, inspect, lifecycle, logs -f, stats, exec, commit, cp, rm -f."""
+
+import json
+import posixpath
+import re
+
+from flask import Response, current_app, request
+from flask.views import MethodView
+from flask_smorest import abort
+from flask_smorest.error_handler import ErrorSchema
+
+from ..extensions import Blueprint, gateway
+from ..gateway.containers import restart_policy
+from ..schemas import containers as schemas
+from ..streaming import NDJSON, SSE, TAR_TYPES, live, tar_upload, wanted_stream
+
+blp = Blueprint(
+    "containers",
+    __name__,
+    url_prefix="/containers",
+    description="Containers: run, list, inspect, lifecycle, logs, stats, exec, commit, copy",
+)
+
+TAR_BODY = {"schema": {"type": "string", "format": "binary"}}
+
+
+def container_ref(id: str) -> str:
+    """The {id} of a path, checked: an id, a short id or a name, else a 400."""
+    if not re.match(schemas.CONTAINER_REF, id):
+        abort(400, message=f"`{id}` is not a container id or name")
+    return id
+
+
+def one_container(func):
+    """Document the answers of an operation on one container."""
+    func = blp.alt_response(404, schema=ErrorSchema, description="no such container")(func)
+    func = blp.alt_response(400, schema=ErrorSchema, description="not a container id or name")(func)
+    return blp.daemon_call(func)
+
+
+def list_filters(args) -> dict:
+    return {key: args[key] for key in schemas.LIST_FILTERS if args.get(key)}
+
+
+@blp.route("")
+class Containers(MethodView):
+    @blp.arguments(schemas.ContainerListArgsSchema, location="query")
+    @blp.response(200, schemas.ContainerSchema(many=True))
+    @blp.daemon_call
+    def get(self, args):
+        """List containers (docker ps; `all=true` is docker ps -a)
+
+        Answered by one call to the daemon, however many containers there are.
+        """
+        return gateway().list_containers(all=args["all"], filters=list_filters(args))
+
+    @blp.arguments(schemas.ContainerCreateSchema)
+    @blp.response(201, schemas.ContainerDetailSchema)
+    @blp.alt_response(403, schema=ErrorSchema, description="a bind mount outside allowed roots")
+    @blp.alt_response(404, schema=ErrorSchema, description="no such image (see `pull`)")
+    @blp.alt_response(409, schema=ErrorSchema, description="the name is in use")
+    @blp.daemon_call
+    def post(self, args):
+        """Create a container, and with `start` run it (docker create, docker run)
+
+        Every field is checked before the daemon sees it. Ports are published on the
+        configured host address (127.0.0.1) unless one is named; bind mounts are refused
+        unless the host path lies under a configured root. A container that fails to start
+        is removed again.
+        """
+        if args["pull"] == "missing":
+            gateway().ensure_image(args["image"])
+        config = engine_config(args, current_app.config)
+        return gateway().create_container(config, name=args.get("name"), start=args["start"])
+
+    @blp.arguments(schemas.BulkRemoveArgsSchema, location="query")
+    @blp.response(200, schemas.BulkRemovedSchema)
+    @blp.alt_response(400, schema=ErrorSchema, description="`force` or a selection is missing")
+    @blp.daemon_call
+    def delete(self, args):
+        """Remove many containers (docker rm -f $(docker ps -a -q))
+
+        Needs `force=true`, and either filters or `all=true`. Answers each id removed and
+        each failure.
+        """
+        filters = list_filters(args)
+        if not args["force"]:
+            abort(400, message="removing many containers needs force=true")
+        if not filters and not args["all"]:
+            abort(400, message="say which containers: filters, or all=true for every one")
+        return gateway().remove_containers(filters=filters, volumes=args["volumes"])
+
+
+def engine_config(args: dict, settings) -> dict:
+    """The Engine API's create body, built field by field from checked input only."""
+    host = {
+        "PortBindings": {},
+        "Mounts": [mount(m, settings) for m in args["mounts"]],
+        "ReadonlyRootfs": args["read_only"],
+    }
+    exposed = {}
+    for port in args["ports"]:
+        key = f"{port['container_port']}/{port['protocol']}"
+        exposed[key] = {}
+        host["PortBindings"].setdefault(key, []).append(
+            {
+                "HostIp": port.get("host_ip") or settings["PUBLISH_HOST_IP"],
+                "HostPort": str(port["host_port"]) if port.get("host_port") else "",
+            }
+        )
+    if "memory" in args:
+        host["Memory"] = args["memory"]
+    if "cpus" in args:
+        host["NanoCpus"] = int(args["cpus"] * 1e9)
+    if "pids_limit" in args:
+        host["PidsLimit"] = args["pids_limit"]
+    if "restart_policy" in args:
+        host["RestartPolicy"] = restart_policy(args["restart_policy"])
+    config = {
+        "Image": args["image"],
+        "Env": [f"{name}={value}" for name, value in args["env"].items()],
+        "Labels": args["labels"],
+        "ExposedPorts": exposed,
+        "Tty": args["tty"],
+        "HostConfig": host,
+    }
+    for field, key in (
+        ("command", "Cmd"),
+        ("entrypoint", "Entrypoint"),
+        ("working_dir", "WorkingDir"),
+        ("user", "User"),
+        ("hostname", "Hostname"),
+    ):
+        if field in args:
+            config[key] = args[field]
+    if args.get("network"):
+        host["NetworkMode"] = args["network"]
+        config["NetworkingConfig"] = {
+            "EndpointsConfig": {args["network"]: {"Aliases": args["aliases"]}}
+        }
+    return config
+
+
+def mount(spec: dict, settings) -> dict:
+    result = {"Type": spec["type"], "Target": spec["target"], "ReadOnly": spec["read_only"]}
+    if spec["type"] == "bind":
+        source = posixpath.normpath(spec["source"])
+        roots = [posixpath.normpath(r) for r in settings["ALLOWED_BIND_ROOTS"]]
+        if not any(source == root or source.startswith(root.rstrip("/") + "/") for root in roots):
+            abort(
+                403,
+                message=f"bind mount of {source} refused: rule `bind-roots` allows host paths "
+                f"only under {', '.join(roots) or 'no root (bind mounts are off)'}",
+            )
+        result["Source"] = source
+    elif spec["type"] == "volume":
+        if spec.get("source"):
+            result["Source"] = spec["source"]
+    elif "tmpfs_size" in spec:
+        result["TmpfsOptions"] = {"SizeBytes": spec["tmpfs_size"]}
+    return result
+
+
+@blp.route("/prune")
+class Prune(MethodView):
+    @blp.arguments(schemas.ContainerPruneSchema)
+    @blp.response(200, schemas.ContainerPruneReportSchema)
+    @blp.daemon_call
+    def post(self, args):
+        """Remove stopped containers (docker container prune)"""
+        return gateway().prune_containers(args["label"], args.get("until"))
+
+
+@blp.route("/<id>")
+class Container(MethodView):
+    @blp.response(200, schemas.ContainerDetailSchema)
+    @one_container
+    def get(self, id):
+        """Inspect a container: state, config, limits, networks, mounts"""
+        return gateway().inspect_container(container_ref(id))
+
+    @blp.arguments(schemas.RemoveArgsSchema, location="query")
+    @blp.response(204)
+    @blp.alt_response(409, schema=ErrorSchema, description="it runs (use `force`)")
+    @one_container
+    def delete(self, args, id):
+        """Remove a container (docker rm; `force=true` is docker rm -f)"""
+        gateway().remove_container(container_ref(id), force=args["force"], volumes=args["volumes"])
+
+
+def lifecycle(action, summary, args_schema=None):
+    """A view for one lifecycle action: the container's state after it, or 409."""
+
+    class Action(MethodView):
+        def post(self, *args, id):
+            params = args[0] if args else {}
+            gateway().container_action(container_ref(id), action, **params)
+            return gateway().inspect_container(id)
+
+    Action.post.__doc__ = summary
+    view = Action.post
+    view = blp.daemon_call(view)
+    view = blp.alt_response(404, schema=ErrorSchema, description="no such container")(view)
+    view = blp.alt_response(
+        409, schema=ErrorSchema, description="its state forbids it (e.g. pausing a stopped one)"
+    )(view)
+    view = blp.response(200, schemas.ContainerDetailSchema)(view)
+    if args_schema is not None:
+        view = blp.arguments(args_schema, location="query")(view)
+    Action.post = view
+    Action.__name__ = f"{action.capitalize()}Container"
+    blp.route(f"/<id>/{action}")(Action)
+
+
+lifecycle("start", "Start a container (already running: unchanged)")
+lifecycle(
+    "stop", "Stop a container: SIGTERM, then SIGKILL after `timeout` s", schemas.StopArgsSchema
+)
+lifecycle("restart", "Restart a container", schemas.StopArgsSchema)
+lifecycle("kill", "Send a container a signal (SIGKILL by default)", schemas.KillArgsSchema)
+lifecycle("pause", "Pause a running container's processes")
+lifecycle("unpause", "Resume a paused container's processes")
+
+
+@blp.route("/<id>/rename")
+class Rename(MethodView):
+    @blp.arguments(schemas.RenameSchema)
+    @blp.response(200, schemas.ContainerDetailSchema)
+    @blp.alt_response(409, schema=ErrorSchema, description="the name is in use")
+    @one_container
+    def post(self, args, id):
+        """Rename a container"""
+        gateway().rename_container(container_ref(id), args["name"])
+        return gateway().inspect_container(args["name"])
+
+
+@blp.route("/<id>/update")
+class Update(MethodView):
+    @blp.arguments(schemas.UpdateSchema)
+    @blp.response(200, schemas.UpdatedSchema)
+    @one_container
+    def post(self, args, id):
+        """Change a container's memory, CPUs, process limit or restart policy"""
+        return gateway().update_container(container_ref(id), args)
+
+
+@blp.route("/<id>/wait")
+class Wait(MethodView):
+    @blp.arguments(schemas.WaitArgsSchema, location="query")
+    @blp.response(200, schemas.WaitSchema)
+    @one_container
+    def post(self, args, id):
+        """Wait until a container stops; its exit code (docker wait)"""
+        return gateway().wait_container(container_ref(id), args["condition"], args.get("timeout"))
+
+
+@blp.route("/<id>/logs")
+class Logs(MethodView):
+    @blp.arguments(schemas.LogsArgsSchema, location="query")
+    @blp.doc(
+        responses={
+            "200": {
+                "description": "the output: text by default; JSON lines `{stream, line, time}` "
+                "with Accept: application/x-ndjson; SSE with text/event-stream",
+                "content": {
+                    "text/plain": {"schema": {"type": "string"}},
+                    NDJSON: {"schema": {"type": "string"}},
+                    SSE: {"schema": {"type": "string"}},
+                },
+            }
+        }
+    )
+    @one_container
+    def get(self, args, id):
+        """A container's output (docker logs; `follow=true` is docker logs -f)
+
+        With `follow`, lines are sent as they are written, until the container stops or the
+        client leaves.
+        """
+        detail = gateway().inspect_container(container_ref(id))
+        params = {
+            "stdout": int(args["stdout"]),
+            "stderr": int(args["stderr"]),
+            "timestamps": int(args["timestamps"]),
+            "follow": int(args["follow"]),
+            "tail": args["tail"] if "tail" in args else "all",
+        }
+        for key in ("since", "until"):
+            if args.get(key):
+                params[key] = args[key]
+        frames = gateway().container_logs(id, params, tty=detail["config"]["tty"])
+        kind = wanted_stream() or "text/plain"
+        if kind == "text/plain":
+            return live(frames, kind, render=lambda frame: frame[1])
+        return live(LogLines(frames, args["timestamps"]), kind)
+
+
+class LogLines:
+    """Frames cut into lines, one event a line, saying which stream it came from."""
+
+    def __init__(self, frames, timestamps):
+        self._frames = frames
+        self._lines = self._cut(frames, timestamps)
+
+    def __iter__(self):
+        return self._lines
+
+    def close(self):
+        self._frames.close()
+
+    @staticmethod
+    def _cut(frames, timestamps):
+        partial = {}
+        for stream, data in frames:
+            text = partial.pop(stream, "") + data.decode("utf-8", "replace")
+            *lines, rest = text.split("\n")
+            if rest:
+                partial[stream] = rest
+            for line in lines:
+                yield _log_event(stream, line, timestamps)
+        for stream, rest in partial.items():
+            yield _log_event(stream, rest, timestamps)
+
+
+def _log_event(stream, line, timestamps):
+    event = {"type": stream, "stream": stream, "line": line}
+    if timestamps:
+        stamp, _, rest = line.partition(" ")
+        event.update(time=stamp, line=rest)
+    return event
+
+
+@blp.route("/<id>/stats")
+class Stats(MethodView):
+    @blp.arguments(schemas.StatsArgsSchema, location="query")
+    @blp.response(200, schemas.StatsSchema)
+    @blp.progress_stream(200, schemas.StatsSchema)
+    @one_container
+    def get(self, args, id):
+        """Resource use: CPU and memory percentages, network and block I/O (docker stats)
+
+        One sample by default; `stream=true` sends one a second (ndjson, or SSE on request).
+        """
+        if not args["stream"]:
+            return gateway().container_stats(container_ref(id), stream=False)
+        samples = gateway().container_stats(container_ref(id), stream=True)
+        dump = schemas.StatsSchema().dump
+        kind = wanted_stream() or NDJSON
+        render = (
+            (lambda s: _sse_of("stats", dump(s)))
+            if kind == SSE
+            else (lambda s: json.dumps(dump(s)).encode() + b"\n")
+        )
+        return live(samples, kind, render)
+
+
+def _sse_of(event, data) -> bytes:
+    return f"event: {event}\ndata: {json.dumps(data)}\n\n".encode()
+
+
+@blp.route("/<id>/top")
+class Top(MethodView):
+    @blp.arguments(schemas.TopArgsSchema, location="query")
+    @blp.response(200, schemas.TopSchema)
+    @blp.alt_response(409, schema=ErrorSchema, description="it does not run")
+    @one_container
+    def get(self, args, id):
+        """Processes running in a container (docker top)"""
+        return gateway().container_top(container_ref(id), args.get("ps_args"))
+
+
+@blp.route("/<id>/changes")
+class Changes(MethodView):
+    @blp.response(200, schemas.ChangeSchema(many=True))
+    @one_container
+    def get(self, id):
+        """Files added, changed or deleted since the container was created (docker diff)"""
+        return gateway().container_changes(container_ref(id))
+
+
+@blp.route("/<id>/exec")
+class Exec(MethodView):
+    @blp.arguments(schemas.ExecSchema)
+    @blp.response(200, schemas.ExecResultSchema)
+    @blp.alt_response(409, schema=ErrorSchema, description="it does not run")
+    @one_container
+    def post(self, args, id):
+        """Run a command in a running container; its exit code, stdout and stderr apart"""
+        return gateway().exec_run(
+            container_ref(id),
+            args["cmd"],
+            args["env"],
+            args.get("workdir"),
+            args.get("user"),
+            args["timeout"],
+            current_app.config["EXEC_OUTPUT_LIMIT"],
+        )
+
+
+@blp.route("/<id>/commit")
+class Commit(MethodView):
+    @blp.arguments(schemas.CommitSchema)
+    @blp.response(201, schemas.CommittedSchema)
+    @one_container
+    def post(self, args, id):
+        """A new image from a container's filesystem (docker commit)"""
+        tag = args.get("tag") or ("latest" if args.get("repository") else None)
+        return gateway().commit_container(
+            container_ref(id),
+            args.get("repository"),
+            tag,
+            args.get("message"),
+            args.get("author"),
+            args["changes"],
+            args["pause"],
+        )
+
+
+def tar_response(description) -> dict:
+    return {"200": {"description": description, "content": {"application/x-tar": TAR_BODY}}}
+
+
+def tar_answer(stream, name) -> Response:
+    filename = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "archive"
+    return Response(
+        stream,
+        mimetype="application/x-tar",
+        headers={"Content-Disposition": f'attachment; filename="{filename}.tar"'},
+    )
+
+
+@blp.route("/<id>/export")
+class Export(MethodView):
+    @blp.doc(
+        responses={
+            "200": {
+                "description": "the filesystem as tar",
+                "content": {"application/x-tar": TAR_BODY},
+            }
+        }
+    )
+    @one_container
+    def get(self, id):
+        """A container's whole filesystem as a tar stream (docker export)"""
+        return tar_answer(gateway().export_container(container_ref(id)), id)
+
+
+@blp.route("/<id>/archive")
+class Archive(MethodView):
+    @blp.arguments(schemas.ArchiveArgsSchema, location="query")
+    @blp.doc(
+        responses={
+            "200": {"description": "the path as tar", "content": {"application/x-tar": TAR_BODY}}
+        }
+    )
+    @one_container
+    def get(self, args, id):
+        """Copy a path out of a container, as a tar stream (docker cp CONTAINER:PATH -)"""
+        stream = gateway().get_archive(container_ref(id), args["path"])
+        return tar_answer(stream, posixpath.basename(args["path"]) or id)
+
+    @blp.arguments(schemas.ArchiveArgsSchema, location="query")
+    @blp.doc(requestBody={"required": True, "content": {"application/x-tar": TAR_BODY}})
+    @blp.response(204)
+    @blp.alt_response(400, schema=ErrorSchema, description="the body is not a tar archive")
+    @blp.alt_response(413, schema=ErrorSchema, description="the archive is too large")
+    @one_container
+    def put(self, args, id):
+        """Copy a tar archive's files into a container's directory (docker cp - CONTAINER:PATH)"""
+        if request.mimetype not in TAR_TYPES:
+            abort(400, message="send the files as application/x-tar")
+        gateway().put_archive(container_ref(id), args["path"], tar_upload("the files"))

@@ -1,0 +1,476 @@
+"""Container verbs: list, create, inspect, lifecycle, logs, stats, exec, commit, copy, events."""
+
+import struct
+import threading
+from collections.abc import Iterator
+
+import docker.errors
+from docker.utils import convert_filters
+from docker.utils.json_stream import json_stream
+
+from .images import from_rfc3339, from_unix, image_detail, prune_filters, short_id
+from .streams import DaemonStream, StreamError
+
+DATA_CHUNK = 64 * 1024
+_STREAMS = {0: "stdin", 1: "stdout", 2: "stderr"}
+
+
+class ContainerVerbs:
+    # -- reading -----------------------------------------------------------------------------
+
+    def list_containers(self, all=False, filters=None) -> list[dict]:
+        # one call for the whole list: the model layer inspects each container
+        return [
+            container_summary(c) for c in self.clients.control.containers(all=all, filters=filters)
+        ]
+
+    def inspect_container(self, ref) -> dict:
+        return container_detail(self.clients.control.inspect_container(ref))
+
+    def container_top(self, ref, ps_args=None) -> dict:
+        top = self.clients.control.top(ref, ps_args=ps_args)
+        return {"titles": top.get("Titles") or [], "processes": top.get("Processes") or []}
+
+    def container_changes(self, ref) -> list[dict]:
+        kinds = {0: "modified", 1: "added", 2: "deleted"}
+        return [
+            {"path": c["Path"], "kind": kinds.get(c["Kind"], str(c["Kind"]))}
+            for c in self.clients.control.diff(ref) or []
+        ]
+
+    # -- creating and changing ---------------------------------------------------------------
+
+    def create_container(self, config: dict, name=None, start=False) -> dict:
+        """Create from a checked Engine API config; start it too when asked. A container
+        that fails to start is removed, so that a failed run leaves nothing behind."""
+        api = self.clients.control
+        created = api.create_container_from_config(config, name=name)
+        if start:
+            try:
+                api.start(created["Id"])
+            except docker.errors.APIError:
+                api.remove_container(created["Id"], force=True, v=True)
+                raise
+        return self.inspect_container(created["Id"])
+
+    def container_action(self, ref, action, **params) -> None:
+        """start, stop, restart, kill, pause, unpause: one daemon call each."""
+        api = self.clients.control
+        if action in ("stop", "restart") and params.get("timeout") is not None:
+            # the daemon waits `timeout` seconds before it kills: give the call that much more
+            self.clients.call(
+                "POST",
+                f"/containers/{{0}}/{action}",
+                ref,
+                params={"t": params["timeout"]},
+                timeout=self.clients.settings.timeout + params["timeout"],
+            )
+            return
+        if action == "kill":
+            api.kill(ref, signal=params.get("signal"))
+            return
+        getattr(api, action)(ref)
+
+    def rename_container(self, ref, name) -> None:
+        self.clients.control.rename(ref, name)
+
+    def update_container(self, ref, changes: dict) -> dict:
+        body = {}
+        if "memory" in changes:
+            # the daemon's default swap is twice the memory; keep it so when memory changes
+            body["Memory"] = changes["memory"]
+            body["MemorySwap"] = changes["memory"] * 2
+        if "cpus" in changes:
+            body["NanoCpus"] = int(changes["cpus"] * 1e9)
+        if "pids_limit" in changes:
+            body["PidsLimit"] = changes["pids_limit"]
+        if "restart_policy" in changes:
+            body["RestartPolicy"] = restart_policy(changes["restart_policy"])
+        answer = self.clients.call("POST", "/containers/{0}/update", ref, json=body)
+        return {"warnings": (answer or {}).get("Warnings") or []}
+
+    def remove_container(self, ref, force=False, volumes=False) -> None:
+        self.clients.control.remove_container(ref, force=force, v=volumes)
+
+    def remove_containers(self, all=False, filters=None, volumes=False) -> dict:
+        """Remove every container the filters select (docker rm -f $(docker ps -a -q))."""
+        api = self.clients.control
+        removed, failed = [], []
+        for container in api.containers(all=True, filters=filters):
+            try:
+                api.remove_container(container["Id"], force=True, v=volumes)
+                removed.append(container["Id"])
+            except docker.errors.NotFound:
+                removed.append(container["Id"])  # gone meanwhile: what was asked holds
+            except docker.errors.APIError as exc:
+                failed.append(
+                    {
+                        "id": container["Id"],
+                        "code": exc.status_code,
+                        "message": str(exc.explanation),
+                    }
+                )
+        return {"removed": removed, "failed": failed}
+
+    def prune_containers(self, labels=(), until=None) -> dict:
+        pruned = self.clients.long.prune_containers(filters=prune_filters(labels, until))
+        return {
+            "deleted": pruned.get("ContainersDeleted") or [],
+            "space_reclaimed": pruned.get("SpaceReclaimed") or 0,
+        }
+
+    def wait_container(self, ref, condition="not-running", timeout=None) -> dict:
+        answer = self.clients.call(
+            "POST",
+            "/containers/{0}/wait",
+            ref,
+            params={"condition": condition},
+            timeout=timeout or self.clients.settings.long_timeout,
+        )
+        error = (answer.get("Error") or {}).get("Message")
+        return {"status_code": answer.get("StatusCode"), "error": error}
+
+    def commit_container(self, ref, repository, tag, message, author, changes, pause) -> dict:
+        committed = self.clients.long.commit(
+            ref,
+            repository=repository,
+            tag=tag,
+            message=message,
+            author=author,
+            changes=changes or None,
+            pause=pause,
+        )
+        return image_detail(self.clients.control.inspect_image(committed["Id"]))
+
+    # -- streams -----------------------------------------------------------------------------
+
+    def container_logs(self, ref, params: dict, tty: bool) -> DaemonStream:
+        """(stream, bytes) pairs as the daemon sends them; with follow, until it stops."""
+        response = self.clients.open_stream("GET", "/containers/{0}/logs", ref, params=params)
+        frames = raw_frames(response) if tty else multiplexed_frames(response)
+        return DaemonStream(frames, response)
+
+    def container_stats(self, ref, stream: bool) -> dict | DaemonStream:
+        if not stream:
+            return stats_sample(self.clients.control.stats(ref, stream=False))
+        response = self.clients.open_stream(
+            "GET", "/containers/{0}/stats", ref, params={"stream": "1"}
+        )
+        samples = (stats_sample(s) for s in json_stream(response.iter_content(chunk_size=None)))
+        return DaemonStream(samples, response)
+
+    def export_container(self, ref) -> DaemonStream:
+        response = self.clients.open_stream("GET", "/containers/{0}/export", ref)
+        return DaemonStream(response.iter_content(chunk_size=DATA_CHUNK), response)
+
+    def get_archive(self, ref, path) -> DaemonStream:
+        response = self.clients.open_stream(
+            "GET", "/containers/{0}/archive", ref, params={"path": path}
+        )
+        return DaemonStream(response.iter_content(chunk_size=DATA_CHUNK), response)
+
+    def put_archive(self, ref, path, archive) -> None:
+        self.clients.call(
+            "PUT",
+            "/containers/{0}/archive",
+            ref,
+            params={"path": path},
+            data=archive,
+            headers={"Content-Type": "application/x-tar"},
+            timeout=self.clients.settings.long_timeout,
+        )
+
+    def exec_run(self, ref, cmd, env, workdir, user, timeout, limit) -> dict:
+        """Run a command in a running container; its exit code and its output, apart.
+
+        Past ``timeout`` seconds the call stops waiting (the command may go on running) and
+        raises requests' ReadTimeout; past ``limit`` bytes the output is cut."""
+        api = self.clients.control
+        created = api.exec_create(
+            ref,
+            cmd,
+            stdout=True,
+            stderr=True,
+            environment=[f"{k}={v}" for k, v in (env or {}).items()] or None,
+            workdir=workdir,
+            user=user or "",
+            privileged=False,
+        )
+        response = self.clients.open_stream(
+            "POST", "/exec/{0}/start", created["Id"], json={"Detach": False, "Tty": False}
+        )
+        stream = DaemonStream(multiplexed_frames(response), response)
+        expired = threading.Event()
+
+        def expire():
+            expired.set()
+            stream.close()  # wakes the read below
+
+        timer = threading.Timer(timeout, expire)
+        timer.start()
+        output = {"stdout": bytearray(), "stderr": bytearray(), "stdin": bytearray()}
+        truncated = False
+        try:
+            for name, data in stream:
+                room = limit - len(output["stdout"]) - len(output["stderr"])
+                truncated = truncated or len(data) > room
+                output[name].extend(data[: max(room, 0)])
+        except Exception:
+            if not expired.is_set():
+                raise
+        finally:
+            timer.cancel()
+            stream.close()
+        state = api.exec_inspect(created["Id"])
+        if state.get("Running"):
+            raise StreamError(
+                f"the command did not finish within {timeout:g} s; it may still be running",
+                "timeout",
+            )
+        return {
+            "exit_code": state.get("ExitCode"),
+            "stdout": output["stdout"].decode("utf-8", "replace"),
+            "stderr": output["stderr"].decode("utf-8", "replace"),
+            "truncated": truncated,
+        }
+
+    def events(self, filters=None, since=None, until=None) -> DaemonStream:
+        params = {"filters": _json_filters(filters)} if filters else {}
+        if since:
+            params["since"] = since
+        if until:
+            params["until"] = until
+        response = self.clients.open_stream("GET", "/events", params=params)
+        return DaemonStream(
+            (engine_event(e) for e in json_stream(response.iter_content(chunk_size=None))),
+            response,
+        )
+
+
+def _json_filters(filters: dict) -> str:
+    return convert_filters(filters)
+
+
+# -- daemon streams ---------------------------------------------------------------------------
+
+
+def multiplexed_frames(response) -> Iterator[tuple[str, bytes]]:
+    """The daemon's multiplexed stream: an 8-byte header (stream, size), then the bytes."""
+    raw = response.raw
+    while True:
+        header = _read_exactly(raw, 8)
+        if not header:
+            return
+        kind, size = struct.unpack(">BxxxL", header)
+        data = _read_exactly(raw, size)
+        yield _STREAMS.get(kind, "stdout"), data
+
+
+def raw_frames(response) -> Iterator[tuple[str, bytes]]:
+    """A TTY container's output: one stream, no headers."""
+    for chunk in response.iter_content(chunk_size=None):
+        yield "stdout", chunk
+
+
+def _read_exactly(raw, size) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = raw.read(size - len(data))
+        if not chunk:
+            if data:
+                raise OSError("the daemon's stream ended in the middle of a frame")
+            return b""
+        data += chunk
+    return data
+
+
+# -- shapes -----------------------------------------------------------------------------------
+
+
+def restart_policy(policy: dict) -> dict:
+    return {
+        "Name": "" if policy["name"] == "no" else policy["name"],
+        "MaximumRetryCount": policy.get("maximum_retry_count", 0),
+    }
+
+
+def _ports_from_list(ports) -> list[dict]:
+    return [
+        {
+            "container_port": p.get("PrivatePort"),
+            "protocol": p.get("Type", "tcp"),
+            "host_ip": p.get("IP"),
+            "host_port": p.get("PublicPort"),
+        }
+        for p in ports or []
+    ]
+
+
+def _ports_from_inspect(ports) -> list[dict]:
+    result = []
+    for spec, bindings in sorted((ports or {}).items()):
+        port, _, protocol = spec.partition("/")
+        for binding in bindings or [{}]:
+            result.append(
+                {
+                    "container_port": int(port),
+                    "protocol": protocol or "tcp",
+                    "host_ip": binding.get("HostIp") or None,
+                    "host_port": int(binding["HostPort"]) if binding.get("HostPort") else None,
+                }
+            )
+    return result
+
+
+def _mounts(mounts) -> list[dict]:
+    return [
+        {
+            "type": m.get("Type"),
+            "name": m.get("Name") or None,
+            "source": m.get("Source") or None,
+            "destination": m.get("Destination"),
+            "read_only": not m.get("RW", True),
+        }
+        for m in mounts or []
+    ]
+
+
+def _networks(networks) -> list[dict]:
+    return [
+        {
+            "name": name,
+            "ip_address": n.get("IPAddress") or None,
+            "gateway": n.get("Gateway") or None,
+            "mac_address": n.get("MacAddress") or None,
+            "aliases": n.get("Aliases") or [],
+        }
+        for name, n in sorted((networks or {}).items())
+    ]
+
+
+def container_summary(c: dict) -> dict:
+    return {
+        "id": c["Id"],
+        "short_id": short_id(c["Id"]),
+        "name": (c.get("Names") or ["/"])[0].lstrip("/"),
+        "image": c.get("Image"),
+        "image_id": c.get("ImageID"),
+        "command": c.get("Command"),
+        "state": c.get("State"),
+        "status": c.get("Status"),
+        "created": from_unix(c.get("Created")),
+        "ports": _ports_from_list(c.get("Ports")),
+        "labels": c.get("Labels") or {},
+        "networks": _networks((c.get("NetworkSettings") or {}).get("Networks")),
+        "mounts": _mounts(c.get("Mounts")),
+    }
+
+
+def container_detail(c: dict) -> dict:
+    state = c.get("State") or {}
+    config = c.get("Config") or {}
+    host = c.get("HostConfig") or {}
+    policy = host.get("RestartPolicy") or {}
+    health = state.get("Health") or {}
+    network = c.get("NetworkSettings") or {}
+    return {
+        "id": c["Id"],
+        "short_id": short_id(c["Id"]),
+        "name": c.get("Name", "").lstrip("/"),
+        "image": config.get("Image"),
+        "image_id": c.get("Image"),
+        "command": [c.get("Path"), *(c.get("Args") or [])] if c.get("Path") else [],
+        "created": from_rfc3339(c.get("Created")),
+        "restart_count": c.get("RestartCount", 0),
+        "state": {
+            "status": state.get("Status"),
+            "running": state.get("Running", False),
+            "paused": state.get("Paused", False),
+            "restarting": state.get("Restarting", False),
+            "oom_killed": state.get("OOMKilled", False),
+            "dead": state.get("Dead", False),
+            "pid": state.get("Pid") or None,
+            "exit_code": state.get("ExitCode"),
+            "error": state.get("Error") or None,
+            "started_at": from_rfc3339(state.get("StartedAt")),
+            "finished_at": from_rfc3339(state.get("FinishedAt")),
+            "health": health.get("Status"),
+        },
+        "config": {
+            "cmd": config.get("Cmd"),
+            "entrypoint": config.get("Entrypoint"),
+            "env": dict(e.partition("=")[::2] for e in config.get("Env") or []),
+            "working_dir": config.get("WorkingDir") or "",
+            "user": config.get("User") or "",
+            "hostname": config.get("Hostname"),
+            "labels": config.get("Labels") or {},
+            "tty": config.get("Tty", False),
+        },
+        "host_config": {
+            "memory": host.get("Memory") or None,
+            "cpus": (host.get("NanoCpus") or 0) / 1e9 or None,
+            "pids_limit": host.get("PidsLimit") or None,
+            "read_only": host.get("ReadonlyRootfs", False),
+            "restart_policy": {
+                "name": policy.get("Name") or "no",
+                "maximum_retry_count": policy.get("MaximumRetryCount", 0),
+            },
+            "network_mode": host.get("NetworkMode"),
+        },
+        "ports": _ports_from_inspect(network.get("Ports") or host.get("PortBindings")),
+        "networks": _networks(network.get("Networks")),
+        "mounts": _mounts(c.get("Mounts")),
+    }
+
+
+def stats_sample(s: dict) -> dict:
+    cpu, precpu = s.get("cpu_stats") or {}, s.get("precpu_stats") or {}
+    cpu_delta = (cpu.get("cpu_usage") or {}).get("total_usage", 0) - (
+        precpu.get("cpu_usage") or {}
+    ).get("total_usage", 0)
+    system_delta = cpu.get("system_cpu_usage", 0) - precpu.get("system_cpu_usage", 0)
+    percpu = (cpu.get("cpu_usage") or {}).get("percpu_usage") or []
+    online = cpu.get("online_cpus") or len(percpu) or 1
+    cpu_percent = 0.0
+    if system_delta > 0 and cpu_delta > 0:
+        cpu_percent = cpu_delta / system_delta * online * 100
+
+    memory = s.get("memory_stats") or {}
+    details = memory.get("stats") or {}
+    # what `docker stats` shows: the page cache is not counted as used
+    cache = details.get("total_inactive_file", details.get("inactive_file", 0))
+    usage = max((memory.get("usage") or 0) - (cache or 0), 0)
+    limit = memory.get("limit") or 0
+
+    networks = (s.get("networks") or {}).values()
+    io = (s.get("blkio_stats") or {}).get("io_service_bytes_recursive") or []
+    return {
+        "read_at": from_rfc3339(s.get("read")),
+        "cpu_percent": round(cpu_percent, 3),
+        "online_cpus": online,
+        "memory_usage": usage,
+        "memory_limit": limit,
+        "memory_percent": round(usage / limit * 100, 3) if limit else 0.0,
+        "network_rx_bytes": sum(n.get("rx_bytes", 0) for n in networks),
+        "network_tx_bytes": sum(n.get("tx_bytes", 0) for n in networks),
+        "block_read_bytes": _io_bytes(io, "read"),
+        "block_write_bytes": _io_bytes(io, "write"),
+        "pids": (s.get("pids_stats") or {}).get("current"),
+    }
+
+
+def _io_bytes(entries, op) -> int:
+    return sum(e.get("value", 0) for e in entries if (e.get("op") or "").lower() == op)
+
+
+def engine_event(e: dict) -> dict:
+    actor = e.get("Actor") or {}
+    return {
+        "type": e.get("Type"),
+        "action": e.get("Action"),
+        "actor_id": actor.get("ID"),
+        "attributes": actor.get("Attributes") or {},
+        "scope": e.get("scope"),
+        "time": e.get("time"),
+        "time_nano": e.get("timeNano"),
+    }

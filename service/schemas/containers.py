@@ -1,0 +1,545 @@
+import ipaddress
+import posixpath
+import shlex
+
+import marshmallow as ma
+
+from . import (
+    Bool,
+    Int,
+    QueryArgsSchema,
+    Schema,
+    Str,
+    doc,
+    label_filters,
+    time_filter,
+    until_filter,
+)
+from .images import ImageDetailSchema, reference_field, repository_field, tag_field
+
+# docker's own rule for container, volume and network names
+NAME = r"[a-zA-Z0-9][a-zA-Z0-9_.-]+"
+# a container as a path addresses it: id, short id or name
+CONTAINER_REF = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$"
+
+name_field = ma.validate.Regexp(
+    rf"^{NAME}$",
+    error="a name is 2 or more letters, digits, `_`, `.`, `-`, starting with one of the first two",
+)
+_ENV_NAME = ma.validate.Regexp(r"^[^=\x00]{1,256}$", error="an environment name has no `=`")
+_NO_NUL = ma.validate.Regexp(r"^[^\x00]*$", error="no NUL character")
+
+
+class CommandField(ma.fields.Field):
+    """A command as a list of arguments, or as one string split the way a shell would."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str):
+            try:
+                value = shlex.split(value)
+            except ValueError as exc:
+                raise ma.ValidationError(f"cannot split this command: {exc}") from exc
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ma.ValidationError("a command is a list of strings, or a string")
+        if any("\x00" in v for v in value) or len(value) > 4096:
+            raise ma.ValidationError("a command has at most 4096 arguments, without NUL")
+        return value
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return value
+
+
+def command_field(description):
+    return CommandField(
+        metadata={
+            "description": description,
+            "oneOf": [{"type": "array", "items": {"type": "string"}}, {"type": "string"}],
+        }
+    )
+
+
+def absolute_path(value: str) -> str:
+    if not value.startswith("/") or "\x00" in value or len(value) > 4096:
+        raise ma.ValidationError("an absolute path inside the container is needed")
+    return posixpath.normpath(value)
+
+
+class AbsolutePath(ma.fields.String):
+    def _deserialize(self, value, attr, data, **kwargs):
+        return absolute_path(super()._deserialize(value, attr, data, **kwargs))
+
+
+def _ip(value):
+    try:
+        ipaddress.ip_address(value)
+    except ValueError as exc:
+        raise ma.ValidationError("not an IP address") from exc
+
+
+class PortSchema(Schema):
+    container_port = Int(
+        required=True, validate=ma.validate.Range(1, 65535), **doc("port inside the container")
+    )
+    protocol = Str(
+        load_default="tcp", validate=ma.validate.OneOf(["tcp", "udp", "sctp"]), **doc("protocol")
+    )
+    host_port = Int(
+        allow_none=True,
+        validate=ma.validate.Range(1, 65535),
+        **doc("port on the host; none for one the engine picks"),
+    )
+    host_ip = Str(
+        allow_none=True,
+        validate=_ip,
+        **doc("host address to publish on; the configured one (127.0.0.1) by default"),
+    )
+
+
+class MountSchema(Schema):
+    type = Str(
+        required=True,
+        validate=ma.validate.OneOf(["volume", "bind", "tmpfs"]),
+        **doc("volume (named or anonymous), bind (a host path, when allowed), tmpfs"),
+    )
+    source = Str(
+        validate=ma.validate.Length(min=1, max=4096),
+        **doc("volume name, or host path for a bind; none for an anonymous volume or tmpfs"),
+    )
+    target = AbsolutePath(required=True, **doc("absolute path inside the container"))
+    read_only = Bool(load_default=False, **doc("mount read-only"))
+    tmpfs_size = Int(validate=ma.validate.Range(min=1), **doc("tmpfs: size in bytes"))
+
+    @ma.validates_schema
+    def _source_fits_type(self, data, **kwargs):
+        kind, source = data.get("type"), data.get("source")
+        if kind == "bind" and not (source or "").startswith("/"):
+            raise ma.ValidationError("a bind mount's source is an absolute host path", "source")
+        if kind == "volume" and source is not None:
+            name_field(source)
+        if kind == "tmpfs" and source is not None:
+            raise ma.ValidationError("a tmpfs mount has no source", "source")
+        if kind != "tmpfs" and "tmpfs_size" in data:
+            raise ma.ValidationError("only a tmpfs mount has a size", "tmpfs_size")
+
+
+class RestartPolicySchema(Schema):
+    name = Str(
+        required=True,
+        validate=ma.validate.OneOf(["no", "always", "unless-stopped", "on-failure"]),
+        **doc("when the engine restarts the container"),
+    )
+    maximum_retry_count = Int(
+        load_default=0,
+        validate=ma.validate.Range(min=0, max=1000),
+        **doc("on-failure: restarts at most this many times (0: no limit)"),
+    )
+
+
+def user_field():
+    return Str(
+        validate=ma.validate.Regexp(r"^[a-zA-Z0-9_.-]{1,64}(:[a-zA-Z0-9_.-]{1,64})?$"),
+        **doc("user (and group) the command runs as, by name or id"),
+    )
+
+
+def memory_field():
+    return Int(
+        validate=ma.validate.Range(min=6 * 1024 * 1024, max=2**50),
+        **doc("memory limit in bytes (at least 6 MiB)"),
+    )
+
+
+def cpus_field():
+    return ma.fields.Float(
+        validate=ma.validate.Range(min=0.01, max=1024),
+        **doc("CPUs the container may use, e.g. 0.5"),
+    )
+
+
+def pids_field():
+    return Int(validate=ma.validate.Range(min=1, max=4194304), **doc("most processes at once"))
+
+
+class ContainerCreateSchema(Schema):
+    image = Str(required=True, validate=reference_field, **doc("image to run, by reference or id"))
+    name = Str(validate=name_field, **doc("container name; one is made up when absent"))
+    command = command_field("command and arguments, replacing the image's CMD")
+    entrypoint = command_field("entrypoint, replacing the image's ENTRYPOINT")
+    env = ma.fields.Dict(
+        Str(validate=_ENV_NAME),
+        Str(validate=_NO_NUL),
+        load_default=dict,
+        **doc("environment variables, by name"),
+    )
+    ports = ma.fields.List(
+        ma.fields.Nested(PortSchema), load_default=list, **doc("ports to publish on the host")
+    )
+    mounts = ma.fields.List(
+        ma.fields.Nested(MountSchema), load_default=list, **doc("volumes, binds and tmpfs mounts")
+    )
+    network = Str(validate=name_field, **doc("network to connect to instead of the default"))
+    aliases = ma.fields.List(
+        Str(validate=name_field), load_default=list, **doc("names on `network` for this container")
+    )
+    restart_policy = ma.fields.Nested(RestartPolicySchema, **doc("restart policy"))
+    labels = ma.fields.Dict(
+        Str(validate=ma.validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,254}$")),
+        Str(validate=ma.validate.Length(max=4096)),
+        load_default=dict,
+        **doc("labels to set on the container"),
+    )
+    working_dir = AbsolutePath(**doc("working directory of the command"))
+    user = user_field()
+    hostname = Str(
+        validate=ma.validate.Regexp(r"^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$"),
+        **doc("host name inside the container"),
+    )
+    memory = memory_field()
+    cpus = cpus_field()
+    pids_limit = pids_field()
+    read_only = Bool(load_default=False, **doc("mount the container's root filesystem read-only"))
+    tty = Bool(load_default=False, **doc("give the command a terminal"))
+    start = Bool(load_default=False, **doc("start it too (docker run)"))
+    pull = Str(
+        load_default="never",
+        validate=ma.validate.OneOf(["never", "missing"]),
+        **doc("pull the image first when it is not present (`missing`), or not (`never`)"),
+    )
+
+    @ma.validates_schema
+    def _aliases_need_a_network(self, data, **kwargs):
+        if data.get("aliases") and not data.get("network"):
+            raise ma.ValidationError("aliases are names on a `network`: name it", "aliases")
+
+
+class ContainerListArgsSchema(QueryArgsSchema):
+    all = Bool(load_default=False, **doc("also stopped containers (docker ps -a)"))
+    status = ma.fields.List(
+        Str(
+            validate=ma.validate.OneOf(
+                ["created", "restarting", "running", "removing", "paused", "exited", "dead"]
+            )
+        ),
+        load_default=list,
+        **doc("only containers in this state (repeatable)"),
+    )
+    label = label_filters(doc("only containers with this label, `key` or `key=value` (repeatable)"))
+    name = ma.fields.List(
+        Str(validate=ma.validate.Length(max=256)), load_default=list, **doc("name contains this")
+    )
+    ancestor = ma.fields.List(
+        Str(validate=ma.validate.Length(max=512)), load_default=list, **doc("made from this image")
+    )
+    network = ma.fields.List(
+        Str(validate=ma.validate.Length(max=256)), load_default=list, **doc("connected to this")
+    )
+    volume = ma.fields.List(
+        Str(validate=ma.validate.Length(max=4096)), load_default=list, **doc("mounting this")
+    )
+
+
+LIST_FILTERS = ("status", "label", "name", "ancestor", "network", "volume")
+
+
+class BulkRemoveArgsSchema(ContainerListArgsSchema):
+    force = Bool(load_default=False, **doc("required: running containers are killed first"))
+    volumes = Bool(load_default=False, **doc("also remove their anonymous volumes"))
+
+
+class PortOutSchema(Schema):
+    container_port = Int(**doc("port inside the container"))
+    protocol = Str(**doc("tcp, udp or sctp"))
+    host_ip = Str(allow_none=True, **doc("host address it is published on"))
+    host_port = Int(allow_none=True, **doc("host port it is published on"))
+
+
+class MountOutSchema(Schema):
+    type = Str(**doc("volume, bind or tmpfs"))
+    name = Str(allow_none=True, **doc("volume name"))
+    source = Str(allow_none=True, **doc("path on the host"))
+    destination = Str(**doc("path in the container"))
+    read_only = Bool(**doc("mounted read-only"))
+
+
+class NetworkOutSchema(Schema):
+    name = Str(**doc("network name"))
+    ip_address = Str(allow_none=True, **doc("the container's address on it"))
+    gateway = Str(allow_none=True, **doc("the network's gateway"))
+    mac_address = Str(allow_none=True, **doc("the container's MAC address on it"))
+    aliases = ma.fields.List(Str(), **doc("the container's names on it"))
+
+
+class ContainerSchema(Schema):
+    id = Str(**doc("container id, 64 hex digits"))
+    short_id = Str(**doc("the id's first 12 hex digits"))
+    name = Str(**doc("container name"))
+    image = Str(**doc("image as it was asked for"))
+    image_id = Str(**doc("id of the image"))
+    command = ma.fields.Raw(**doc("command it runs"))
+    state = Str(**doc("created, running, paused, restarting, removing, exited or dead"))
+    status = Str(**doc("state in words, e.g. `Up 3 minutes`"))
+    created = ma.fields.DateTime(allow_none=True, **doc("when it was created"))
+    ports = ma.fields.List(ma.fields.Nested(PortOutSchema), **doc("published ports"))
+    labels = ma.fields.Dict(Str(), Str(), **doc("labels"))
+    networks = ma.fields.List(ma.fields.Nested(NetworkOutSchema), **doc("networks it is on"))
+    mounts = ma.fields.List(ma.fields.Nested(MountOutSchema), **doc("mounts"))
+
+
+class StateSchema(Schema):
+    status = Str(**doc("created, running, paused, restarting, removing, exited or dead"))
+    running = Bool(**doc("it runs (paused included)"))
+    paused = Bool(**doc("it is paused"))
+    restarting = Bool(**doc("it is restarting"))
+    oom_killed = Bool(**doc("it was killed for lack of memory"))
+    dead = Bool(**doc("it is dead"))
+    pid = Int(allow_none=True, **doc("its main process on the host"))
+    exit_code = Int(allow_none=True, **doc("exit code of its last run"))
+    error = Str(allow_none=True, **doc("why it could not run"))
+    started_at = ma.fields.DateTime(allow_none=True, **doc("when it last started"))
+    finished_at = ma.fields.DateTime(allow_none=True, **doc("when it last stopped"))
+    health = Str(allow_none=True, **doc("healthcheck: starting, healthy, unhealthy; none"))
+
+
+class ContainerConfigSchema(Schema):
+    cmd = ma.fields.List(Str(), allow_none=True, **doc("command"))
+    entrypoint = ma.fields.List(Str(), allow_none=True, **doc("entrypoint"))
+    env = ma.fields.Dict(Str(), Str(), **doc("environment, by name"))
+    working_dir = Str(**doc("working directory"))
+    user = Str(**doc("user"))
+    hostname = Str(**doc("host name"))
+    labels = ma.fields.Dict(Str(), Str(), **doc("labels"))
+    tty = Bool(**doc("it has a terminal"))
+
+
+class HostConfigSchema(Schema):
+    memory = Int(allow_none=True, **doc("memory limit in bytes; none: no limit"))
+    cpus = ma.fields.Float(allow_none=True, **doc("CPU limit; none: no limit"))
+    pids_limit = Int(allow_none=True, **doc("process limit; none: no limit"))
+    read_only = Bool(**doc("root filesystem read-only"))
+    restart_policy = ma.fields.Nested(RestartPolicySchema, **doc("restart policy"))
+    network_mode = Str(**doc("network mode"))
+
+
+class ContainerDetailSchema(ContainerSchema):
+    command = ma.fields.List(Str(), **doc("the process it runs: path then arguments"))
+    state = ma.fields.Nested(StateSchema, **doc("its state"))
+    restart_count = Int(**doc("times the engine restarted it"))
+    config = ma.fields.Nested(ContainerConfigSchema, **doc("how it runs"))
+    host_config = ma.fields.Nested(HostConfigSchema, **doc("its limits and policies"))
+
+
+class StopArgsSchema(QueryArgsSchema):
+    timeout = Int(
+        validate=ma.validate.Range(0, 3600),
+        **doc("seconds to wait after SIGTERM before SIGKILL; the container's own by default"),
+    )
+
+
+class KillArgsSchema(QueryArgsSchema):
+    signal = Str(
+        validate=ma.validate.Regexp(r"^(SIG)?[A-Z0-9+-]{2,12}$|^[0-9]{1,2}$"),
+        **doc("signal to send, by name or number; SIGKILL by default"),
+    )
+
+
+class RenameSchema(Schema):
+    name = Str(required=True, validate=name_field, **doc("the new name"))
+
+
+class UpdateSchema(Schema):
+    memory = memory_field()
+    cpus = cpus_field()
+    pids_limit = pids_field()
+    restart_policy = ma.fields.Nested(RestartPolicySchema, **doc("restart policy"))
+
+    @ma.validates_schema
+    def _something(self, data, **kwargs):
+        if not data:
+            raise ma.ValidationError("give memory, cpus, pids_limit or restart_policy")
+
+
+class UpdatedSchema(Schema):
+    warnings = ma.fields.List(Str(), **doc("what the engine warned about"))
+
+
+class RemoveArgsSchema(QueryArgsSchema):
+    force = Bool(load_default=False, **doc("kill it first when it runs (docker rm -f)"))
+    volumes = Bool(load_default=False, **doc("also remove its anonymous volumes"))
+
+
+class BulkRemovedSchema(Schema):
+    removed = ma.fields.List(Str(), **doc("ids of the containers removed"))
+    failed = ma.fields.List(
+        ma.fields.Dict(), **doc("containers that could not be removed: `id`, `code`, `message`")
+    )
+
+
+class LogsArgsSchema(QueryArgsSchema):
+    stdout = Bool(load_default=True, **doc("include the standard output"))
+    stderr = Bool(load_default=True, **doc("include the standard error"))
+    tail = Int(validate=ma.validate.Range(min=0), **doc("only the last lines"))
+    since = Str(validate=time_filter, **doc("only lines after this time"))
+    until = Str(validate=time_filter, **doc("only lines before this time"))
+    timestamps = Bool(load_default=False, **doc("prefix each line with its time"))
+    follow = Bool(load_default=False, **doc("go on as lines are written, until it stops"))
+
+
+class StatsArgsSchema(QueryArgsSchema):
+    stream = Bool(load_default=False, **doc("a sample a second, as a stream (see Accept)"))
+
+
+class StatsSchema(Schema):
+    read_at = ma.fields.DateTime(allow_none=True, **doc("when the sample was taken"))
+    cpu_percent = ma.fields.Float(**doc("CPU use, in percent of one CPU (docker stats)"))
+    online_cpus = Int(**doc("CPUs the container sees"))
+    memory_usage = Int(**doc("memory used, page cache aside, in bytes"))
+    memory_limit = Int(**doc("memory it may use, in bytes"))
+    memory_percent = ma.fields.Float(**doc("memory_usage of memory_limit, in percent"))
+    network_rx_bytes = Int(**doc("bytes received on all its networks"))
+    network_tx_bytes = Int(**doc("bytes sent on all its networks"))
+    block_read_bytes = Int(**doc("bytes read from block devices"))
+    block_write_bytes = Int(**doc("bytes written to block devices"))
+    pids = Int(allow_none=True, **doc("processes running"))
+
+
+class TopArgsSchema(QueryArgsSchema):
+    ps_args = Str(
+        validate=ma.validate.Regexp(r"^[a-zA-Z -]{0,32}$"), **doc("ps options, e.g. `aux`")
+    )
+
+
+class TopSchema(Schema):
+    titles = ma.fields.List(Str(), **doc("column titles"))
+    processes = ma.fields.List(ma.fields.List(Str()), **doc("one row a process"))
+
+
+class ChangeSchema(Schema):
+    path = Str(**doc("path in the container"))
+    kind = Str(**doc("added, modified or deleted"))
+
+
+class ExecSchema(Schema):
+    cmd = command_field("command and arguments to run")
+    env = ma.fields.Dict(
+        Str(validate=_ENV_NAME), Str(validate=_NO_NUL), load_default=dict, **doc("environment")
+    )
+    workdir = AbsolutePath(**doc("working directory"))
+    user = user_field()
+    timeout = ma.fields.Float(
+        load_default=60,
+        validate=ma.validate.Range(min=0.1, max=3600),
+        **doc("seconds to wait for the command; past them the answer is a 504"),
+    )
+
+    @ma.validates_schema
+    def _needs_cmd(self, data, **kwargs):
+        if not data.get("cmd"):
+            raise ma.ValidationError("a command to run is needed", "cmd")
+
+
+class ExecResultSchema(Schema):
+    exit_code = Int(allow_none=True, **doc("the command's exit code"))
+    stdout = Str(**doc("its standard output"))
+    stderr = Str(**doc("its standard error"))
+    truncated = Bool(**doc("the output was longer than the service keeps, and was cut"))
+
+
+class WaitArgsSchema(QueryArgsSchema):
+    condition = Str(
+        load_default="not-running",
+        validate=ma.validate.OneOf(["not-running", "next-exit", "removed"]),
+        **doc("what to wait for"),
+    )
+    timeout = ma.fields.Float(
+        validate=ma.validate.Range(min=0.1, max=86400), **doc("seconds to wait at most; then 504")
+    )
+
+
+class WaitSchema(Schema):
+    status_code = Int(allow_none=True, **doc("the container's exit code"))
+    error = Str(allow_none=True, **doc("why waiting failed, if it did"))
+
+
+_CHANGE = ma.validate.Regexp(
+    r"^(CMD|ENTRYPOINT|ENV|EXPOSE|LABEL|USER|VOLUME|WORKDIR|STOPSIGNAL|ONBUILD) [^\n\x00]+$",
+    error="a change is one Dockerfile instruction: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, USER, "
+    "VOLUME, WORKDIR, STOPSIGNAL or ONBUILD",
+)
+
+
+class CommitSchema(Schema):
+    repository = Str(validate=repository_field, **doc("repository of the new image"))
+    tag = Str(validate=tag_field, **doc("tag of the new image; `latest` with a repository"))
+    message = Str(validate=ma.validate.Length(max=4096), **doc("commit message"))
+    author = Str(validate=ma.validate.Length(max=256), **doc("author"))
+    changes = ma.fields.List(
+        Str(validate=_CHANGE), load_default=list, **doc("Dockerfile instructions to apply")
+    )
+    pause = Bool(load_default=True, **doc("pause the container while committing"))
+
+
+class CommittedSchema(ImageDetailSchema):
+    pass
+
+
+class ArchiveArgsSchema(QueryArgsSchema):
+    path = AbsolutePath(required=True, **doc("absolute path in the container"))
+
+
+class ContainerPruneSchema(Schema):
+    label = label_filters(doc("only containers with these labels (`key` or `key=value`)"))
+    until = until_filter(doc("only containers created before this time"))
+
+
+class ContainerPruneReportSchema(Schema):
+    deleted = ma.fields.List(Str(), **doc("ids of the containers removed"))
+    space_reclaimed = Int(**doc("bytes freed"))
+
+
+class EventsArgsSchema(QueryArgsSchema):
+    type = ma.fields.List(
+        Str(
+            validate=ma.validate.OneOf(
+                [
+                    "container",
+                    "image",
+                    "volume",
+                    "network",
+                    "daemon",
+                    "plugin",
+                    "service",
+                    "node",
+                    "secret",
+                    "config",
+                ]
+            )
+        ),
+        load_default=list,
+        **doc("only events about this kind of object (repeatable)"),
+    )
+    action = ma.fields.List(
+        Str(validate=ma.validate.Regexp(r"^[a-z_]+(: .{0,64})?$")),
+        load_default=list,
+        **doc("only this action, e.g. start, die, pull (repeatable)"),
+    )
+    label = label_filters(doc("only objects with this label (repeatable)"))
+    container = ma.fields.List(
+        Str(validate=ma.validate.Regexp(CONTAINER_REF)),
+        load_default=list,
+        **doc("only this container (repeatable)"),
+    )
+    image = ma.fields.List(
+        Str(validate=reference_field), load_default=list, **doc("only this image (repeatable)")
+    )
+    since = Str(validate=time_filter, **doc("replay events from this time"))
+    until = Str(validate=time_filter, **doc("end the stream at this time"))
+
+
+class EngineEventSchema(Schema):
+    type = Str(**doc("kind of object: container, image, volume, network..."))
+    action = Str(**doc("what happened: create, start, die, pull..."))
+    actor_id = Str(**doc("id of the object"))
+    attributes = ma.fields.Dict(Str(), Str(), **doc("name, image, labels... of the object"))
+    scope = Str(allow_none=True, **doc("local or swarm"))
+    time = Int(**doc("unix time"))
+    time_nano = Int(**doc("unix time in nanoseconds"))
