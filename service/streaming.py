@@ -14,6 +14,7 @@ import itertools
 import json
 import logging
 import queue
+import re
 import select
 import socket
 import threading
@@ -257,3 +258,21 @@ def tar_upload(what: str) -> Iterator[bytes]:
             yield chunk
 
     return chunks()
+
+
+TAR_BODY = {"schema": {"type": "string", "format": "binary"}}
+
+
+def tar_response(description) -> dict:
+    """The OpenAPI answer of an operation that sends a tar archive."""
+    return {"200": {"description": description, "content": {"application/x-tar": TAR_BODY}}}
+
+
+def tar_answer(stream, name) -> Response:
+    """Send a daemon's tar stream on as it comes, as a file named after ``name``."""
+    filename = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "archive"
+    return Response(
+        stream,
+        mimetype="application/x-tar",
+        headers={"Content-Disposition": f'attachment; filename="{filename}.tar"'},
+    )

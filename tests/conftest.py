@@ -5,15 +5,18 @@ every object with that label is removed, and the engine is checked for leftovers
 whole session shares carry ``dockyard.test.session=<run id>`` and go when the session ends.
 """
 
+import contextlib
 import io
 import os
 import shutil
 import socket
 import subprocess
+import sys
 import tarfile
 import time
 import urllib.request
 import uuid
+from pathlib import Path
 
 import docker
 import pytest
@@ -167,3 +170,35 @@ def registry(tmp_path_factory):
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@contextlib.contextmanager
+def served(**settings):
+    """The service as deployed: gunicorn with deploy/gunicorn.conf.py on a free loopback
+    port, one worker, against the test engine. Yields (base URL, gunicorn process)."""
+    address = f"127.0.0.1:{free_port()}"
+    env = {
+        **os.environ,
+        "DOCKYARD_BIND": address,
+        "DOCKYARD_WORKERS": "1",
+        "DOCKYARD_THREADS": "4",
+        "DOCKYARD_DOCKER_URL": ENGINE_URL,
+        **{f"DOCKYARD_{key}": str(value) for key, value in settings.items()},
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "deploy" / "gunicorn.conf.py")],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        wait_for_http(f"http://{address}/health").close()
+        yield f"http://{address}", process
+    finally:
+        process.terminate()
+        _, errors = process.communicate(timeout=30)
+    assert process.returncode == 0, errors.decode()

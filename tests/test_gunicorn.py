@@ -1,44 +1,18 @@
 """The service as deployed: gunicorn with deploy/gunicorn.conf.py, against the real engine."""
 
 import json
-import os
-import subprocess
-import sys
 import threading
 import urllib.request
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import ENGINE_URL, free_port, wait_for_http
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.conftest import served as serve
 
 
 @pytest.fixture
 def served():
-    address = f"127.0.0.1:{free_port()}"
-    env = {
-        **os.environ,
-        "DOCKYARD_BIND": address,
-        "DOCKYARD_WORKERS": "1",
-        "DOCKYARD_THREADS": "4",
-        "DOCKYARD_DOCKER_URL": ENGINE_URL,
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "deploy" / "gunicorn.conf.py")],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        wait_for_http(f"http://{address}/health").close()
-        yield f"http://{address}"
-    finally:
-        process.terminate()
-        _, errors = process.communicate(timeout=30)
-    assert process.returncode == 0, errors.decode()
+    with serve() as (base, _):
+        yield base
 
 
 def get(url):

@@ -4,15 +4,24 @@ import json
 import posixpath
 import re
 
-from flask import Response, current_app, request
+from flask import current_app, request
 from flask.views import MethodView
 from flask_smorest import abort
 from flask_smorest.error_handler import ErrorSchema
 
 from ..extensions import Blueprint, gateway
-from ..gateway.containers import restart_policy
+from ..gateway.containers import container_config
 from ..schemas import containers as schemas
-from ..streaming import NDJSON, SSE, TAR_TYPES, live, tar_upload, wanted_stream
+from ..streaming import (
+    NDJSON,
+    SSE,
+    TAR_BODY,
+    TAR_TYPES,
+    live,
+    tar_answer,
+    tar_upload,
+    wanted_stream,
+)
 
 blp = Blueprint(
     "containers",
@@ -20,8 +29,6 @@ blp = Blueprint(
     url_prefix="/containers",
     description="Containers: run, list, inspect, lifecycle, logs, stats, exec, commit, copy",
 )
-
-TAR_BODY = {"schema": {"type": "string", "format": "binary"}}
 
 
 def container_ref(id: str) -> str:
@@ -70,7 +77,8 @@ class Containers(MethodView):
         """
         if args["pull"] == "missing":
             gateway().ensure_image(args["image"])
-        config = engine_config(args, current_app.config)
+        check_bind_mounts(args["mounts"], current_app.config["ALLOWED_BIND_ROOTS"])
+        config = container_config(args, current_app.config["PUBLISH_HOST_IP"])
         return gateway().create_container(config, name=args.get("name"), start=args["start"])
 
     @blp.arguments(schemas.BulkRemoveArgsSchema, location="query")
@@ -91,74 +99,22 @@ class Containers(MethodView):
         return gateway().remove_containers(filters=filters, volumes=args["volumes"])
 
 
-def engine_config(args: dict, settings) -> dict:
-    """The Engine API's create body, built field by field from checked input only."""
-    host = {
-        "PortBindings": {},
-        "Mounts": [mount(m, settings) for m in args["mounts"]],
-        "ReadonlyRootfs": args["read_only"],
-    }
-    exposed = {}
-    for port in args["ports"]:
-        key = f"{port['container_port']}/{port['protocol']}"
-        exposed[key] = {}
-        host["PortBindings"].setdefault(key, []).append(
-            {
-                "HostIp": port.get("host_ip") or settings["PUBLISH_HOST_IP"],
-                "HostPort": str(port["host_port"]) if port.get("host_port") else "",
-            }
-        )
-    if "memory" in args:
-        host["Memory"] = args["memory"]
-    if "cpus" in args:
-        host["NanoCpus"] = int(args["cpus"] * 1e9)
-    if "pids_limit" in args:
-        host["PidsLimit"] = args["pids_limit"]
-    if "restart_policy" in args:
-        host["RestartPolicy"] = restart_policy(args["restart_policy"])
-    config = {
-        "Image": args["image"],
-        "Env": [f"{name}={value}" for name, value in args["env"].items()],
-        "Labels": args["labels"],
-        "ExposedPorts": exposed,
-        "Tty": args["tty"],
-        "HostConfig": host,
-    }
-    for field, key in (
-        ("command", "Cmd"),
-        ("entrypoint", "Entrypoint"),
-        ("working_dir", "WorkingDir"),
-        ("user", "User"),
-        ("hostname", "Hostname"),
-    ):
-        if field in args:
-            config[key] = args[field]
-    if args.get("network"):
-        host["NetworkMode"] = args["network"]
-        config["NetworkingConfig"] = {
-            "EndpointsConfig": {args["network"]: {"Aliases": args["aliases"]}}
-        }
-    return config
-
-
-def mount(spec: dict, settings) -> dict:
-    result = {"Type": spec["type"], "Target": spec["target"], "ReadOnly": spec["read_only"]}
-    if spec["type"] == "bind":
+def check_bind_mounts(mounts: list[dict], allowed_roots: list[str]) -> list[dict]:
+    """Bind mounts only under the configured host roots (none by default), paths normalised
+    first; the sources the daemon is given are the normalised ones."""
+    roots = [posixpath.normpath(r) for r in allowed_roots]
+    for spec in mounts:
+        if spec["type"] != "bind":
+            continue
         source = posixpath.normpath(spec["source"])
-        roots = [posixpath.normpath(r) for r in settings["ALLOWED_BIND_ROOTS"]]
         if not any(source == root or source.startswith(root.rstrip("/") + "/") for root in roots):
             abort(
                 403,
                 message=f"bind mount of {source} refused: rule `bind-roots` allows host paths "
                 f"only under {', '.join(roots) or 'no root (bind mounts are off)'}",
             )
-        result["Source"] = source
-    elif spec["type"] == "volume":
-        if spec.get("source"):
-            result["Source"] = spec["source"]
-    elif "tmpfs_size" in spec:
-        result["TmpfsOptions"] = {"SizeBytes": spec["tmpfs_size"]}
-    return result
+        spec["source"] = source
+    return mounts
 
 
 @blp.route("/prune")
@@ -414,19 +370,6 @@ class Commit(MethodView):
             args["changes"],
             args["pause"],
         )
-
-
-def tar_response(description) -> dict:
-    return {"200": {"description": description, "content": {"application/x-tar": TAR_BODY}}}
-
-
-def tar_answer(stream, name) -> Response:
-    filename = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "archive"
-    return Response(
-        stream,
-        mimetype="application/x-tar",
-        headers={"Content-Disposition": f'attachment; filename="{filename}.tar"'},
-    )
 
 
 @blp.route("/<id>/export")

@@ -5,7 +5,7 @@ import re
 import tarfile
 
 import marshmallow as ma
-from flask import Response, request
+from flask import request
 from flask.views import MethodView
 from flask_smorest import abort
 from flask_smorest.error_handler import ErrorSchema
@@ -14,7 +14,7 @@ from ..extensions import Blueprint, gateway
 from ..gateway.images import split_reference
 from ..gateway.streams import StreamError
 from ..schemas import images as schemas
-from ..streaming import TAR_TYPES, progress, tar_upload
+from ..streaming import TAR_BODY, TAR_TYPES, progress, tar_answer, tar_response, tar_upload
 
 blp = Blueprint(
     "images",
@@ -22,9 +22,6 @@ blp = Blueprint(
     url_prefix="/images",
     description="Images: list, inspect, pull, build, tag, push, remove, prune, save and load",
 )
-
-
-TAR_BODY = {"schema": {"type": "string", "format": "binary"}}
 
 
 def image_ref(ref: str) -> str:
@@ -289,22 +286,9 @@ class Push(MethodView):
 
 @blp.route("/<path:ref>/export")
 class Export(MethodView):
-    @blp.doc(
-        responses={
-            "200": {
-                "description": "the image as a tar archive (docker save)",
-                "content": {"application/x-tar": TAR_BODY},
-            }
-        }
-    )
+    @blp.doc(responses=tar_response("the image as a tar archive (docker save)"))
     @not_found("image")
     @blp.daemon_call
     def get(self, ref):
         """Save an image as a tar archive (docker save), streamed"""
-        stream = gateway().export_image(image_ref(ref))
-        filename = re.sub(r"[^A-Za-z0-9._-]+", "_", ref) + ".tar"
-        return Response(
-            stream,
-            mimetype="application/x-tar",
-            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-        )
+        return tar_answer(gateway().export_image(image_ref(ref)), ref)

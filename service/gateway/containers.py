@@ -75,17 +75,10 @@ class ContainerVerbs:
         self.clients.control.rename(ref, name)
 
     def update_container(self, ref, changes: dict) -> dict:
-        body = {}
+        body = limits(changes)
         if "memory" in changes:
             # the daemon's default swap is twice the memory; keep it so when memory changes
-            body["Memory"] = changes["memory"]
             body["MemorySwap"] = changes["memory"] * 2
-        if "cpus" in changes:
-            body["NanoCpus"] = int(changes["cpus"] * 1e9)
-        if "pids_limit" in changes:
-            body["PidsLimit"] = changes["pids_limit"]
-        if "restart_policy" in changes:
-            body["RestartPolicy"] = restart_policy(changes["restart_policy"])
         answer = self.clients.call("POST", "/containers/{0}/update", ref, json=body)
         return {"warnings": (answer or {}).get("Warnings") or []}
 
@@ -287,11 +280,74 @@ def _read_exactly(raw, size) -> bytes:
 # -- shapes -----------------------------------------------------------------------------------
 
 
-def restart_policy(policy: dict) -> dict:
-    return {
-        "Name": "" if policy["name"] == "no" else policy["name"],
-        "MaximumRetryCount": policy.get("maximum_retry_count", 0),
+def container_config(spec: dict, publish_host_ip: str) -> dict:
+    """The Engine API's create body, built field by field from a checked request only."""
+    host = {
+        **limits(spec),
+        "PortBindings": {},
+        "Mounts": [_mount(m) for m in spec["mounts"]],
+        "ReadonlyRootfs": spec["read_only"],
     }
+    exposed = {}
+    for port in spec["ports"]:
+        key = f"{port['container_port']}/{port['protocol']}"
+        exposed[key] = {}
+        host["PortBindings"].setdefault(key, []).append(
+            {
+                "HostIp": port.get("host_ip") or publish_host_ip,
+                "HostPort": str(port["host_port"]) if port.get("host_port") else "",
+            }
+        )
+    config = {
+        "Image": spec["image"],
+        "Env": [f"{name}={value}" for name, value in spec["env"].items()],
+        "Labels": spec["labels"],
+        "ExposedPorts": exposed,
+        "Tty": spec["tty"],
+        "HostConfig": host,
+    }
+    for field, key in (
+        ("command", "Cmd"),
+        ("entrypoint", "Entrypoint"),
+        ("working_dir", "WorkingDir"),
+        ("user", "User"),
+        ("hostname", "Hostname"),
+    ):
+        if field in spec:
+            config[key] = spec[field]
+    if spec.get("network"):
+        host["NetworkMode"] = spec["network"]
+        config["NetworkingConfig"] = {
+            "EndpointsConfig": {spec["network"]: {"Aliases": spec["aliases"]}}
+        }
+    return config
+
+
+def limits(spec: dict) -> dict:
+    """Memory, CPUs, process limit and restart policy, as create and update both take them."""
+    host = {}
+    if "memory" in spec:
+        host["Memory"] = spec["memory"]
+    if "cpus" in spec:
+        host["NanoCpus"] = int(spec["cpus"] * 1e9)
+    if "pids_limit" in spec:
+        host["PidsLimit"] = spec["pids_limit"]
+    if "restart_policy" in spec:
+        policy = spec["restart_policy"]
+        host["RestartPolicy"] = {
+            "Name": "" if policy["name"] == "no" else policy["name"],
+            "MaximumRetryCount": policy.get("maximum_retry_count", 0),
+        }
+    return host
+
+
+def _mount(spec: dict) -> dict:
+    mount = {"Type": spec["type"], "Target": spec["target"], "ReadOnly": spec["read_only"]}
+    if spec.get("source"):
+        mount["Source"] = spec["source"]
+    if "tmpfs_size" in spec:
+        mount["TmpfsOptions"] = {"SizeBytes": spec["tmpfs_size"]}
+    return mount
 
 
 def _ports_from_list(ports) -> list[dict]:

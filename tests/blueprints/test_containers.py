@@ -2,6 +2,7 @@
 
 import io
 import json
+import subprocess
 import tarfile
 import time
 import urllib.request
@@ -9,7 +10,7 @@ import urllib.request
 import docker
 import pytest
 
-from tests.conftest import TEST_LABEL, free_port, wait_for_http
+from tests.conftest import TEST_LABEL, free_port, served, wait_for_http
 
 
 @pytest.fixture
@@ -522,32 +523,8 @@ def test_events_bad_filter_is_422(client):
 
 def test_follow_client_that_leaves_frees_the_daemon_socket(run):
     """Through gunicorn: after the client disconnects, the worker holds no extra socket."""
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    from tests.conftest import ENGINE_URL
-
-    root = Path(__file__).resolve().parents[2]
     container = run(["sh", "-c", "while true; do echo tick; sleep 0.2; done"])
-    address = f"127.0.0.1:{free_port()}"
-    env = {
-        **os.environ,
-        "DOCKYARD_BIND": address,
-        "DOCKYARD_WORKERS": "1",
-        "DOCKYARD_THREADS": "4",
-        "DOCKYARD_DOCKER_URL": ENGINE_URL,
-    }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", str(root / "deploy" / "gunicorn.conf.py")],
-        cwd=root,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for_http(f"http://{address}/health").close()
+    with served() as (base, server):
         worker = int(subprocess.check_output(["pgrep", "-P", str(server.pid)]).split()[0])
 
         def daemon_sockets():
@@ -556,11 +533,11 @@ def test_follow_client_that_leaves_frees_the_daemon_socket(run):
             return sum(1 for line in out.splitlines() if f"pid={worker}," in line)
 
         # warm both clients up
-        urllib.request.urlopen(f"http://{address}/containers/{container['id']}/logs?tail=1").read()
+        urllib.request.urlopen(f"{base}/containers/{container['id']}/logs?tail=1").read()
         baseline = daemon_sockets()
 
         answer = urllib.request.urlopen(
-            f"http://{address}/containers/{container['id']}/logs?follow=true", timeout=10
+            f"{base}/containers/{container['id']}/logs?follow=true", timeout=10
         )
         assert answer.readline() == b"tick\n"
         during = daemon_sockets()
@@ -571,6 +548,3 @@ def test_follow_client_that_leaves_frees_the_daemon_socket(run):
         while daemon_sockets() > baseline and time.monotonic() < deadline:
             time.sleep(0.1)
         assert daemon_sockets() <= baseline
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
