@@ -57,3 +57,10 @@ def test_gunicorn_settings_come_from_the_same_place(monkeypatch):
     assert conf["threads"] == 12
     assert conf["worker_class"] == "gthread"
     assert conf["wsgi_app"] == "service:create_app()"
+
+
+def test_readme_documents_every_setting():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    settings = [k for k in vars(Config) if k.isupper() and not k.startswith(("API_", "OPENAPI_"))]
+    missing = [k for k in settings if f"`DOCKYARD_{k}`" not in readme]
+    assert not missing, f"README's configuration table lacks {missing}"
