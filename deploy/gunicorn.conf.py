@@ -5,12 +5,15 @@ minutes holds one thread while the others keep serving; the worker's heartbeat r
 from the request threads, so a long stream does not get the worker killed.
 """
 
+from service.auth import check_exposure
 from service.config import current_settings
 
 _settings = current_settings()
 
 wsgi_app = "service:create_app()"
 bind = str(_settings["BIND"]).split(",")
+# without tokens, anything but a loopback address is refused here, before serving
+check_exposure(_settings, bind)
 workers = int(_settings["WORKERS"])
 worker_class = "gthread"
 threads = int(_settings["THREADS"])

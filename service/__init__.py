@@ -4,6 +4,7 @@ import logging
 
 from flask import Flask
 
+from . import auth
 from .blueprints import register_blueprints
 from .config import load_settings
 from .extensions import Api
@@ -23,5 +24,9 @@ def create_app(config=None):
     # answer fields in the order the schemas declare them
     app.json.sort_keys = False
     api = Api(app)
+    api.spec.components.security_scheme(
+        "bearerAuth", {"type": "http", "scheme": "bearer", "description": "a token of the service"}
+    )
+    auth.init_app(app)
     register_blueprints(app, api)
     return app

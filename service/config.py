@@ -41,6 +41,15 @@ class Config:
     # seconds between heartbeat comments of an event stream while the daemon is quiet
     STREAM_HEARTBEAT = 15
 
+    # bearer tokens: a JSON list of {"name", "hash": "sha256:...", "scopes": [...], "expires"}
+    TOKENS = []
+    # a JSON file holding more such tokens
+    TOKENS_FILE = ""
+    # where audit lines go: `-` for standard output, or a file path
+    AUDIT_LOG = "-"
+    # browser origins allowed to call the API (CORS); none by default
+    CORS_ORIGINS = []
+
     # gunicorn: address to serve on, worker processes, threads per worker
     BIND = "127.0.0.1:8000"
     WORKERS = 2

@@ -8,6 +8,7 @@ from flask_smorest.error_handler import ErrorSchema
 from webargs import core
 from webargs.flaskparser import FlaskParser, abort
 
+from .auth import SCOPES
 from .errors import DAEMON_ERRORS, describe, http_exception
 from .gateway import DockerGateway
 
@@ -84,6 +85,24 @@ class Blueprint(flask_smorest.Blueprint):
         return self.alt_response(
             504, schema=ErrorSchema, description="the Docker daemon did not answer in time"
         )(func)
+
+    def requires(self, scope: str):
+        """Declare (and document) the token scope an operation needs. Outermost decorator."""
+        if scope not in SCOPES:
+            raise ValueError(f"unknown scope {scope}")
+
+        def decorator(func):
+            func = self.alt_response(
+                401, schema=ErrorSchema, description="no token, or an unknown or expired one"
+            )(func)
+            func = self.alt_response(
+                403, schema=ErrorSchema, description=f"the token lacks the `{scope}` scope"
+            )(func)
+            func = self.doc(security=[{"bearerAuth": []}], **{"x-scope": scope})(func)
+            func.required_scope = scope
+            return func
+
+        return decorator
 
     def progress_stream(self, status, event_schema):
         """Document that the answer may also be a stream of events, on request."""

@@ -51,6 +51,7 @@ def list_filters(args) -> dict:
 
 @blp.route("")
 class Containers(MethodView):
+    @blp.requires("read")
     @blp.arguments(schemas.ContainerListArgsSchema, location="query")
     @blp.response(200, schemas.ContainerSchema(many=True))
     @blp.daemon_call
@@ -61,6 +62,7 @@ class Containers(MethodView):
         """
         return gateway().list_containers(all=args["all"], filters=list_filters(args))
 
+    @blp.requires("write")
     @blp.arguments(schemas.ContainerCreateSchema)
     @blp.response(201, schemas.ContainerDetailSchema)
     @blp.alt_response(403, schema=ErrorSchema, description="a bind mount outside allowed roots")
@@ -81,6 +83,7 @@ class Containers(MethodView):
         config = container_config(args, current_app.config["PUBLISH_HOST_IP"])
         return gateway().create_container(config, name=args.get("name"), start=args["start"])
 
+    @blp.requires("admin")
     @blp.arguments(schemas.BulkRemoveArgsSchema, location="query")
     @blp.response(200, schemas.BulkRemovedSchema)
     @blp.alt_response(400, schema=ErrorSchema, description="`force` or a selection is missing")
@@ -119,6 +122,7 @@ def check_bind_mounts(mounts: list[dict], allowed_roots: list[str]) -> list[dict
 
 @blp.route("/prune")
 class Prune(MethodView):
+    @blp.requires("admin")
     @blp.arguments(schemas.ContainerPruneSchema)
     @blp.response(200, schemas.ContainerPruneReportSchema)
     @blp.daemon_call
@@ -129,12 +133,14 @@ class Prune(MethodView):
 
 @blp.route("/<id>")
 class Container(MethodView):
+    @blp.requires("read")
     @blp.response(200, schemas.ContainerDetailSchema)
     @one_container
     def get(self, id):
         """Inspect a container: state, config, limits, networks, mounts"""
         return gateway().inspect_container(container_ref(id))
 
+    @blp.requires("write")
     @blp.arguments(schemas.RemoveArgsSchema, location="query")
     @blp.response(204)
     @blp.alt_response(409, schema=ErrorSchema, description="it runs (use `force`)")
@@ -163,7 +169,7 @@ def lifecycle(action, summary, args_schema=None):
     view = blp.response(200, schemas.ContainerDetailSchema)(view)
     if args_schema is not None:
         view = blp.arguments(args_schema, location="query")(view)
-    Action.post = view
+    Action.post = blp.requires("operate")(view)
     Action.__name__ = f"{action.capitalize()}Container"
     blp.route(f"/<id>/{action}")(Action)
 
@@ -180,6 +186,7 @@ lifecycle("unpause", "Resume a paused container's processes")
 
 @blp.route("/<id>/rename")
 class Rename(MethodView):
+    @blp.requires("write")
     @blp.arguments(schemas.RenameSchema)
     @blp.response(200, schemas.ContainerDetailSchema)
     @blp.alt_response(409, schema=ErrorSchema, description="the name is in use")
@@ -192,6 +199,7 @@ class Rename(MethodView):
 
 @blp.route("/<id>/update")
 class Update(MethodView):
+    @blp.requires("write")
     @blp.arguments(schemas.UpdateSchema)
     @blp.response(200, schemas.UpdatedSchema)
     @one_container
@@ -202,6 +210,7 @@ class Update(MethodView):
 
 @blp.route("/<id>/wait")
 class Wait(MethodView):
+    @blp.requires("operate")
     @blp.arguments(schemas.WaitArgsSchema, location="query")
     @blp.response(200, schemas.WaitSchema)
     @one_container
@@ -212,6 +221,7 @@ class Wait(MethodView):
 
 @blp.route("/<id>/logs")
 class Logs(MethodView):
+    @blp.requires("operate")
     @blp.arguments(schemas.LogsArgsSchema, location="query")
     @blp.doc(
         responses={
@@ -288,6 +298,7 @@ def _log_event(stream, line, timestamps):
 
 @blp.route("/<id>/stats")
 class Stats(MethodView):
+    @blp.requires("operate")
     @blp.arguments(schemas.StatsArgsSchema, location="query")
     @blp.response(200, schemas.StatsSchema)
     @blp.progress_stream(200, schemas.StatsSchema)
@@ -316,6 +327,7 @@ def _sse_of(event, data) -> bytes:
 
 @blp.route("/<id>/top")
 class Top(MethodView):
+    @blp.requires("operate")
     @blp.arguments(schemas.TopArgsSchema, location="query")
     @blp.response(200, schemas.TopSchema)
     @blp.alt_response(409, schema=ErrorSchema, description="it does not run")
@@ -327,6 +339,7 @@ class Top(MethodView):
 
 @blp.route("/<id>/changes")
 class Changes(MethodView):
+    @blp.requires("read")
     @blp.response(200, schemas.ChangeSchema(many=True))
     @one_container
     def get(self, id):
@@ -336,6 +349,7 @@ class Changes(MethodView):
 
 @blp.route("/<id>/exec")
 class Exec(MethodView):
+    @blp.requires("operate")
     @blp.arguments(schemas.ExecSchema)
     @blp.response(200, schemas.ExecResultSchema)
     @blp.alt_response(409, schema=ErrorSchema, description="it does not run")
@@ -355,6 +369,7 @@ class Exec(MethodView):
 
 @blp.route("/<id>/commit")
 class Commit(MethodView):
+    @blp.requires("write")
     @blp.arguments(schemas.CommitSchema)
     @blp.response(201, schemas.CommittedSchema)
     @one_container
@@ -374,6 +389,7 @@ class Commit(MethodView):
 
 @blp.route("/<id>/export")
 class Export(MethodView):
+    @blp.requires("write")
     @blp.doc(
         responses={
             "200": {
@@ -390,6 +406,7 @@ class Export(MethodView):
 
 @blp.route("/<id>/archive")
 class Archive(MethodView):
+    @blp.requires("write")
     @blp.arguments(schemas.ArchiveArgsSchema, location="query")
     @blp.doc(
         responses={
@@ -402,6 +419,7 @@ class Archive(MethodView):
         stream = gateway().get_archive(container_ref(id), args["path"])
         return tar_answer(stream, posixpath.basename(args["path"]) or id)
 
+    @blp.requires("write")
     @blp.arguments(schemas.ArchiveArgsSchema, location="query")
     @blp.doc(requestBody={"required": True, "content": {"application/x-tar": TAR_BODY}})
     @blp.response(204)

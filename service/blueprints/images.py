@@ -54,6 +54,7 @@ def not_found(what):
 
 @blp.route("")
 class Images(MethodView):
+    @blp.requires("read")
     @blp.arguments(schemas.ImageListArgsSchema, location="query")
     @blp.response(200, schemas.ImageSchema(many=True))
     @blp.daemon_call
@@ -70,6 +71,7 @@ class Images(MethodView):
 
 @blp.route("/pull")
 class Pull(MethodView):
+    @blp.requires("write")
     @blp.arguments(schemas.PullSchema)
     @blp.response(200, schemas.ImageDetailSchema)
     @blp.progress_stream(200, schemas.EventSchema)
@@ -98,6 +100,7 @@ class Pull(MethodView):
 
 @blp.route("/build")
 class Build(MethodView):
+    @blp.requires("write")
     @blp.arguments(schemas.BuildQuerySchema, location="query")
     @blp.response(201, schemas.BuiltSchema)
     @blp.progress_stream(201, schemas.EventSchema)
@@ -171,6 +174,7 @@ def json_context(dockerfile: str, files: dict) -> bytes:
 
 @blp.route("/prune")
 class Prune(MethodView):
+    @blp.requires("admin")
     @blp.arguments(schemas.ImagePruneSchema)
     @blp.response(200, schemas.ImagePruneReportSchema)
     @blp.daemon_call
@@ -181,6 +185,7 @@ class Prune(MethodView):
 
 @blp.route("/import")
 class Import(MethodView):
+    @blp.requires("write")
     @blp.response(200, schemas.LoadedSchema)
     @blp.progress_stream(200, schemas.EventSchema)
     @blp.doc(
@@ -217,6 +222,7 @@ class Import(MethodView):
 
 @blp.route("/<path:ref>")
 class Image(MethodView):
+    @blp.requires("read")
     @blp.response(200, schemas.ImageDetailSchema)
     @not_found("image")
     @blp.daemon_call
@@ -224,6 +230,7 @@ class Image(MethodView):
         """Inspect an image, by id or reference"""
         return gateway().inspect_image(image_ref(ref))
 
+    @blp.requires("write")
     @blp.arguments(schemas.RemoveArgsSchema, location="query")
     @blp.response(200, schemas.RemovedSchema)
     @not_found("image")
@@ -238,6 +245,7 @@ class Image(MethodView):
 
 @blp.route("/<path:ref>/history")
 class History(MethodView):
+    @blp.requires("read")
     @blp.response(200, schemas.HistorySchema(many=True))
     @not_found("image")
     @blp.daemon_call
@@ -248,6 +256,7 @@ class History(MethodView):
 
 @blp.route("/<path:ref>/tag")
 class Tag(MethodView):
+    @blp.requires("write")
     @blp.arguments(schemas.TagSchema)
     @blp.response(201, schemas.ImageDetailSchema)
     @not_found("image")
@@ -260,6 +269,7 @@ class Tag(MethodView):
 
 @blp.route("/<path:ref>/push")
 class Push(MethodView):
+    @blp.requires("write")
     @blp.arguments(schemas.PushSchema, required=False)
     @blp.response(200, schemas.PushResultSchema)
     @blp.progress_stream(200, schemas.EventSchema)
@@ -286,6 +296,7 @@ class Push(MethodView):
 
 @blp.route("/<path:ref>/export")
 class Export(MethodView):
+    @blp.requires("write")
     @blp.doc(responses=tar_response("the image as a tar archive (docker save)"))
     @not_found("image")
     @blp.daemon_call

@@ -45,6 +45,7 @@ class Ready(MethodView):
 
 @blp.route("/system/info")
 class Info(MethodView):
+    @blp.requires("read")
     @blp.response(200, schemas.InfoSchema)
     @blp.daemon_call
     def get(self):
@@ -54,6 +55,7 @@ class Info(MethodView):
 
 @blp.route("/system/version")
 class Version(MethodView):
+    @blp.requires("read")
     @blp.response(200, schemas.VersionSchema)
     @blp.daemon_call
     def get(self):
@@ -68,6 +70,7 @@ class Version(MethodView):
 
 @blp.route("/system/df")
 class DiskUsage(MethodView):
+    @blp.requires("read")
     @blp.response(200, schemas.DiskUsageSchema)
     @blp.daemon_call
     def get(self):
@@ -77,6 +80,7 @@ class DiskUsage(MethodView):
 
 @blp.route("/system/prune")
 class Prune(MethodView):
+    @blp.requires("admin")
     @blp.arguments(schemas.PruneSchema)
     @blp.response(200, schemas.PruneReportSchema)
     @blp.daemon_call
@@ -93,6 +97,7 @@ class Prune(MethodView):
 
 @blp.route("/system/events")
 class Events(MethodView):
+    @blp.requires("read")
     @blp.arguments(containers.EventsArgsSchema, location="query")
     @blp.doc(
         responses={
