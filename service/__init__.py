@@ -4,7 +4,7 @@ import logging
 
 from flask import Flask
 
-from . import auth
+from . import auth, policy
 from .blueprints import register_blueprints
 from .config import load_settings
 from .extensions import Api
@@ -28,5 +28,6 @@ def create_app(config=None):
         "bearerAuth", {"type": "http", "scheme": "bearer", "description": "a token of the service"}
     )
     auth.init_app(app)
+    app.extensions["dockyard_self"] = app.config["SELF_CONTAINER"] or policy.own_container_id()
     register_blueprints(app, api)
     return app

@@ -36,6 +36,18 @@ class Config:
     PUBLISH_HOST_IP = "127.0.0.1"
     # host directories under which bind mounts are allowed; none by default (bind mounts off)
     ALLOWED_BIND_ROOTS = []
+    # host addresses ports may be published on
+    ALLOWED_PUBLISH_IPS = ["127.0.0.1", "::1"]
+    # allow publishing on host ports below 1024
+    ALLOW_LOW_PORTS = False
+    # limits given to a container whose request sets none: memory in bytes, processes
+    DEFAULT_MEMORY = 1024**3
+    DEFAULT_PIDS_LIMIT = 1024
+    # resolve symlinks of bind mount sources that exist on this machine before the checks
+    POLICY_RESOLVE_SYMLINKS = True
+    # id of the service's own container, which no request may stop, remove or exec into;
+    # empty: found from /proc/self/mountinfo when the service runs in a container
+    SELF_CONTAINER = ""
     # bytes of an exec's output kept (stdout and stderr together); the rest is cut
     EXEC_OUTPUT_LIMIT = 16 * 1024 * 1024
     # seconds between heartbeat comments of an event stream while the daemon is quiet

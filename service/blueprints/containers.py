@@ -4,11 +4,12 @@ import json
 import posixpath
 import re
 
-from flask import current_app, request
+from flask import current_app, jsonify, request
 from flask.views import MethodView
 from flask_smorest import abort
 from flask_smorest.error_handler import ErrorSchema
 
+from .. import policy
 from ..extensions import Blueprint, gateway
 from ..gateway.containers import container_config
 from ..schemas import containers as schemas
@@ -64,24 +65,37 @@ class Containers(MethodView):
 
     @blp.requires("write")
     @blp.arguments(schemas.ContainerCreateSchema)
+    @blp.arguments(schemas.CreateArgsSchema, location="query")
     @blp.response(201, schemas.ContainerDetailSchema)
-    @blp.alt_response(403, schema=ErrorSchema, description="a bind mount outside allowed roots")
+    @blp.alt_response(
+        200, schema=schemas.PolicyDecisionSchema, success=True, description="with dry_run"
+    )
+    @blp.alt_response(403, schema=ErrorSchema, description="a policy rule refuses it")
     @blp.alt_response(404, schema=ErrorSchema, description="no such image (see `pull`)")
     @blp.alt_response(409, schema=ErrorSchema, description="the name is in use")
     @blp.daemon_call
-    def post(self, args):
+    def post(self, args, query):
         """Create a container, and with `start` run it (docker create, docker run)
 
-        Every field is checked before the daemon sees it. Ports are published on the
-        configured host address (127.0.0.1) unless one is named; bind mounts are refused
-        unless the host path lies under a configured root. A container that fails to start
-        is removed again.
+        Every field is checked before the daemon sees it, then the policy: bind mounts only
+        under configured roots and never the host's system or the Docker socket, no host
+        network, ports only on allowed host addresses and not below 1024; no-new-privileges,
+        memory and process limits are added when absent. `dry_run=true` answers the
+        decision and creates nothing. A container that fails to start is removed again.
         """
-        if args["pull"] == "missing":
-            gateway().ensure_image(args["image"])
-        check_bind_mounts(args["mounts"], current_app.config["ALLOWED_BIND_ROOTS"])
-        config = container_config(args, current_app.config["PUBLISH_HOST_IP"])
-        return gateway().create_container(config, name=args.get("name"), start=args["start"])
+        settings = current_app.config
+        try:
+            spec = policy.check_container(args, settings)
+        except policy.Denied as denied:
+            if query["dry_run"]:
+                return jsonify(allowed=False, rule=denied.rule, message=str(denied))
+            abort(403, message=str(denied))
+        config = container_config(spec, settings["PUBLISH_HOST_IP"])
+        if query["dry_run"]:
+            return jsonify(allowed=True, rule=None, message="allowed", engine_config=config)
+        if spec["pull"] == "missing":
+            gateway().ensure_image(spec["image"])
+        return gateway().create_container(config, name=spec.get("name"), start=spec["start"])
 
     @blp.requires("admin")
     @blp.arguments(schemas.BulkRemoveArgsSchema, location="query")
@@ -99,25 +113,20 @@ class Containers(MethodView):
             abort(400, message="removing many containers needs force=true")
         if not filters and not args["all"]:
             abort(400, message="say which containers: filters, or all=true for every one")
-        return gateway().remove_containers(filters=filters, volumes=args["volumes"])
+        return gateway().remove_containers(
+            filters=filters,
+            volumes=args["volumes"],
+            spare=current_app.extensions.get("dockyard_self"),
+        )
 
 
-def check_bind_mounts(mounts: list[dict], allowed_roots: list[str]) -> list[dict]:
-    """Bind mounts only under the configured host roots (none by default), paths normalised
-    first; the sources the daemon is given are the normalised ones."""
-    roots = [posixpath.normpath(r) for r in allowed_roots]
-    for spec in mounts:
-        if spec["type"] != "bind":
-            continue
-        source = posixpath.normpath(spec["source"])
-        if not any(source == root or source.startswith(root.rstrip("/") + "/") for root in roots):
-            abort(
-                403,
-                message=f"bind mount of {source} refused: rule `bind-roots` allows host paths "
-                f"only under {', '.join(roots) or 'no root (bind mounts are off)'}",
-            )
-        spec["source"] = source
-    return mounts
+def guard(id: str) -> str:
+    """A container a request may change: never the service's own (rule self-protection)."""
+    container_ref(id)
+    own = current_app.extensions.get("dockyard_self")
+    if own and gateway().inspect_container(id)["id"] == own:
+        abort(403, message="rule `self-protection`: this is the service's own container")
+    return id
 
 
 @blp.route("/prune")
@@ -137,7 +146,11 @@ class Container(MethodView):
     @blp.response(200, schemas.ContainerDetailSchema)
     @one_container
     def get(self, id):
-        """Inspect a container: state, config, limits, networks, mounts"""
+        """Inspect a container: state, config, limits, networks, mounts
+
+        Environment values whose names look secret (PASSWORD, TOKEN, KEY...) are hidden
+        from tokens without the `admin` scope.
+        """
         return gateway().inspect_container(container_ref(id))
 
     @blp.requires("write")
@@ -147,7 +160,7 @@ class Container(MethodView):
     @one_container
     def delete(self, args, id):
         """Remove a container (docker rm; `force=true` is docker rm -f)"""
-        gateway().remove_container(container_ref(id), force=args["force"], volumes=args["volumes"])
+        gateway().remove_container(guard(id), force=args["force"], volumes=args["volumes"])
 
 
 def lifecycle(action, summary, args_schema=None):
@@ -156,7 +169,7 @@ def lifecycle(action, summary, args_schema=None):
     class Action(MethodView):
         def post(self, *args, id):
             params = args[0] if args else {}
-            gateway().container_action(container_ref(id), action, **params)
+            gateway().container_action(guard(id), action, **params)
             return gateway().inspect_container(id)
 
     Action.post.__doc__ = summary
@@ -193,7 +206,7 @@ class Rename(MethodView):
     @one_container
     def post(self, args, id):
         """Rename a container"""
-        gateway().rename_container(container_ref(id), args["name"])
+        gateway().rename_container(guard(id), args["name"])
         return gateway().inspect_container(args["name"])
 
 
@@ -205,7 +218,7 @@ class Update(MethodView):
     @one_container
     def post(self, args, id):
         """Change a container's memory, CPUs, process limit or restart policy"""
-        return gateway().update_container(container_ref(id), args)
+        return gateway().update_container(guard(id), args)
 
 
 @blp.route("/<id>/wait")
@@ -357,7 +370,7 @@ class Exec(MethodView):
     def post(self, args, id):
         """Run a command in a running container; its exit code, stdout and stderr apart"""
         return gateway().exec_run(
-            container_ref(id),
+            guard(id),
             args["cmd"],
             args["env"],
             args.get("workdir"),
@@ -430,4 +443,4 @@ class Archive(MethodView):
         """Copy a tar archive's files into a container's directory (docker cp - CONTAINER:PATH)"""
         if request.mimetype not in TAR_TYPES:
             abort(400, message="send the files as application/x-tar")
-        gateway().put_archive(container_ref(id), args["path"], tar_upload("the files"))
+        gateway().put_archive(guard(id), args["path"], tar_upload("the files"))

@@ -227,7 +227,10 @@ class Image(MethodView):
     @not_found("image")
     @blp.daemon_call
     def get(self, ref):
-        """Inspect an image, by id or reference"""
+        """Inspect an image, by id or reference
+
+        Environment values whose names look secret are hidden from tokens without `admin`.
+        """
         return gateway().inspect_image(image_ref(ref))
 
     @blp.requires("write")

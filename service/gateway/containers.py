@@ -85,11 +85,21 @@ class ContainerVerbs:
     def remove_container(self, ref, force=False, volumes=False) -> None:
         self.clients.control.remove_container(ref, force=force, v=volumes)
 
-    def remove_containers(self, all=False, filters=None, volumes=False) -> dict:
-        """Remove every container the filters select (docker rm -f $(docker ps -a -q))."""
+    def remove_containers(self, filters=None, volumes=False, spare=None) -> dict:
+        """Remove every container the filters select (docker rm -f $(docker ps -a -q)),
+        but the one named ``spare`` (the service's own)."""
         api = self.clients.control
         removed, failed = [], []
         for container in api.containers(all=True, filters=filters):
+            if container["Id"] == spare:
+                failed.append(
+                    {
+                        "id": spare,
+                        "code": 403,
+                        "message": "rule `self-protection`: the service's own container",
+                    }
+                )
+                continue
             try:
                 api.remove_container(container["Id"], force=True, v=volumes)
                 removed.append(container["Id"])
@@ -298,6 +308,8 @@ def container_config(spec: dict, publish_host_ip: str) -> dict:
                 "HostPort": str(port["host_port"]) if port.get("host_port") else "",
             }
         )
+    if spec.get("no_new_privileges"):
+        host["SecurityOpt"] = ["no-new-privileges:true"]
     config = {
         "Image": spec["image"],
         "Env": [f"{name}={value}" for name, value in spec["env"].items()],

@@ -2,6 +2,9 @@
 
 import marshmallow as ma
 
+from ..auth import has_scope
+from ..policy import redact_env
+
 
 class Schema(ma.Schema):
     """Bodies in and out: an unknown field in a request body is a 422, not silently dropped."""
@@ -9,6 +12,18 @@ class Schema(ma.Schema):
     class Meta:
         unknown = ma.RAISE
         ordered = True
+
+
+class RedactedEnvSchema(Schema):
+    """An answer with a `config.env`: values whose names look secret are hidden from tokens
+    without the `admin` scope, whichever operation sends it."""
+
+    @ma.post_dump
+    def _redact(self, data, **kwargs):
+        env = (data.get("config") or {}).get("env")
+        if env and not has_scope("admin"):
+            data["config"]["env"] = redact_env(env)
+        return data
 
 
 class QueryArgsSchema(ma.Schema):

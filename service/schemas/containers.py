@@ -8,6 +8,7 @@ from . import (
     Bool,
     Int,
     QueryArgsSchema,
+    RedactedEnvSchema,
     Schema,
     Str,
     doc,
@@ -212,6 +213,17 @@ class ContainerCreateSchema(Schema):
             raise ma.ValidationError("aliases are names on a `network`: name it", "aliases")
 
 
+class CreateArgsSchema(QueryArgsSchema):
+    dry_run = Bool(load_default=False, **doc("only answer the policy's decision; create nothing"))
+
+
+class PolicyDecisionSchema(Schema):
+    allowed = Bool(**doc("whether the policy lets the container be created"))
+    rule = Str(allow_none=True, **doc("the rule that refused it"))
+    message = Str(**doc("the decision in words"))
+    engine_config = ma.fields.Dict(**doc("when allowed: the body the daemon would be sent"))
+
+
 class ContainerListArgsSchema(QueryArgsSchema):
     all = Bool(load_default=False, **doc("also stopped containers (docker ps -a)"))
     status = ma.fields.List(
@@ -320,7 +332,7 @@ class HostConfigSchema(Schema):
     network_mode = Str(**doc("network mode"))
 
 
-class ContainerDetailSchema(ContainerSchema):
+class ContainerDetailSchema(ContainerSchema, RedactedEnvSchema):
     command = ma.fields.List(Str(), **doc("the process it runs: path then arguments"))
     state = ma.fields.Nested(StateSchema, **doc("its state"))
     restart_count = Int(**doc("times the engine restarted it"))

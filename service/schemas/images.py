@@ -2,7 +2,17 @@ import re
 
 import marshmallow as ma
 
-from . import Bool, Int, QueryArgsSchema, Schema, Str, doc, label_filters, until_filter
+from . import (
+    Bool,
+    Int,
+    QueryArgsSchema,
+    RedactedEnvSchema,
+    Schema,
+    Str,
+    doc,
+    label_filters,
+    until_filter,
+)
 
 # docker's reference grammar (distribution/reference): [host[:port]/]path[:tag][@digest]
 _HOST_PART = r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)"
@@ -59,7 +69,7 @@ class ImageSchema(Schema):
     labels = ma.fields.Dict(Str(), Str(), **doc("the image's labels"))
 
 
-class ImageDetailSchema(ImageSchema):
+class ImageDetailSchema(ImageSchema, RedactedEnvSchema):
     architecture = Str(**doc("CPU architecture, e.g. amd64"))
     os = Str(**doc("operating system, e.g. linux"))
     parent = Str(allow_none=True, **doc("id of the parent image, for locally built images"))
