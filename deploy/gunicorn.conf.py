@@ -12,8 +12,6 @@ _settings = current_settings()
 
 wsgi_app = "service:create_app()"
 bind = str(_settings["BIND"]).split(",")
-# without tokens, anything but a loopback address is refused here, before serving
-check_exposure(_settings, bind)
 workers = int(_settings["WORKERS"])
 worker_class = "gthread"
 threads = int(_settings["THREADS"])
@@ -21,6 +19,14 @@ graceful_timeout = int(_settings["GRACEFUL_TIMEOUT"])
 keepalive = 5
 loglevel = str(_settings["LOG_LEVEL"])
 accesslog = "-"
+# the path without its query string: a tar build's build_arg values may be secrets
+access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms "%(a)s"'
 errorlog = "-"
 # the app is created in each worker, after the fork: no docker connection crosses it
 preload_app = False
+
+
+def on_starting(server):
+    # without tokens, anything but a loopback address is refused, whichever way the bind
+    # address was given (this file, -b, GUNICORN_CMD_ARGS)
+    check_exposure(_settings, server.cfg.bind)

@@ -2,19 +2,30 @@
 
 import logging
 
-from flask import Flask
+from flask import Flask, request
 
 from . import auth, policy
 from .blueprints import register_blueprints
 from .config import load_settings
 from .extensions import Api
 from .gateway import DockerGateway
+from .routing import allowed_methods, register_converters
+
+
+class App(Flask):
+    def make_default_options_response(self):
+        # werkzeug lists the methods of every rule whose pattern matches, even where a
+        # converter declines the path; ask the routes themselves
+        response = super().make_default_options_response()
+        response.allow.clear()
+        response.allow.update(allowed_methods(request.path))
+        return response
 
 
 def create_app(config=None):
     """Build the app: settings (defaults, DOCKYARD_* environment, then ``config``),
     the docker gateway, the API with its blueprints and error handlers."""
-    app = Flask(__name__)
+    app = App(__name__)
     load_settings(app.config, config)
     logging.basicConfig(level=str(app.config["LOG_LEVEL"]).upper())
 
@@ -29,5 +40,6 @@ def create_app(config=None):
     )
     auth.init_app(app)
     app.extensions["dockyard_self"] = app.config["SELF_CONTAINER"] or policy.own_container_id()
+    register_converters(app, api)
     register_blueprints(app, api)
     return app

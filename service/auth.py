@@ -158,7 +158,7 @@ def has_scope(scope: str) -> bool:
 
 def _identify():
     given = request.headers.get("X-Request-ID", "")
-    g.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+    g.request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
     g.started = time.monotonic()
 
 

@@ -36,6 +36,9 @@ class Config:
     PUBLISH_HOST_IP = "127.0.0.1"
     # host directories under which bind mounts are allowed; none by default (bind mounts off)
     ALLOWED_BIND_ROOTS = []
+    # let bind mounts be writable (a writable bind lets a container plant symlinks that a
+    # later bind of the same root would follow: only for roots no container writes to)
+    ALLOW_WRITABLE_BINDS = False
     # host addresses ports may be published on
     ALLOWED_PUBLISH_IPS = ["127.0.0.1", "::1"]
     # allow publishing on host ports below 1024
@@ -81,11 +84,24 @@ class Config:
 
 
 def load_settings(target: flask.Config, overrides=None) -> flask.Config:
-    """Fill ``target`` with the defaults, then the environment, then ``overrides``."""
+    """Fill ``target`` with the defaults, then the environment, then ``overrides``; a value
+    of the wrong kind stops the service (a list given as a bare string would be read one
+    character at a time, which the security checks must never see)."""
     target.from_object(Config)
     target.from_prefixed_env(ENV_PREFIX)
     if overrides:
         target.update(overrides)
+    for key, default in vars(Config).items():
+        if not key.isupper() or default is None:
+            continue
+        value, kind = target[key], type(default)
+        if kind in (int, float):
+            fits = isinstance(value, int | float) and not isinstance(value, bool)
+        else:
+            fits = isinstance(value, kind)
+        if not fits:
+            example = {list: '["..."]', bool: "true or false", int: "a number"}.get(kind, "text")
+            raise ValueError(f"{ENV_PREFIX}_{key} must be {example}, not {value!r}")
     return target
 
 

@@ -39,6 +39,8 @@ _STREAM_FAILURES = {
     "timeout": 504,
 }
 # daemon 500s that are in fact a container's state forbidding the action
+# daemon 500s that are in fact a request it could not read
+_CLIENT_FAULT = re.compile(r"invalid reference format|invalid tag format|invalid signal", re.I)
 _STATE_CONFLICT = re.compile(r"is not paused|is not running|is already|is paused|is restarting")
 
 
@@ -55,6 +57,8 @@ def describe(exc: Exception) -> Failure:
             return Failure(400, reason)
         if _STATE_CONFLICT.search(reason):
             return Failure(409, reason)
+        if _CLIENT_FAULT.search(reason):
+            return Failure(400, reason)
         return Failure(502, f"the Docker daemon failed: {reason}")
     if isinstance(exc, requests.exceptions.ReadTimeout):
         return Failure(504, "the Docker daemon did not answer in time")
@@ -67,9 +71,11 @@ def describe(exc: Exception) -> Failure:
         )
     if isinstance(exc, requests.exceptions.RequestException):
         return Failure(502, f"talking to the Docker daemon failed: {_root_cause(exc)}")
-    if isinstance(exc, docker.errors.DockerException):
+    if isinstance(exc, docker.errors.InvalidArgument | docker.errors.NullResource):
         # raised by docker-py itself before any call, from values it refuses
         return Failure(400, str(exc))
+    if isinstance(exc, docker.errors.DockerException):
+        return Failure(502, f"talking to the Docker daemon failed: {exc}")
     return Failure(500, "internal error")
 
 

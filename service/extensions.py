@@ -3,14 +3,15 @@
 import logging
 
 import flask_smorest
-from flask import current_app
+from flask import current_app, request
 from flask_smorest.error_handler import ErrorSchema
 from webargs import core
 from webargs.flaskparser import FlaskParser, abort
 
 from .auth import SCOPES
-from .errors import DAEMON_ERRORS, describe, http_exception
+from .errors import DAEMON_ERRORS, Failure, describe, http_exception
 from .gateway import DockerGateway
+from .routing import allowed_methods
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +21,12 @@ class Api(flask_smorest.Api):
         super()._register_error_handlers()
         for error in DAEMON_ERRORS:
             self._app.register_error_handler(error, self.handle_daemon_error)
+        # JSON nested deeper than the parser recurses
+        self._app.register_error_handler(RecursionError, self.handle_too_deep)
+
+    def handle_too_deep(self, exc):
+        failure = Failure(400, "the JSON body nests too deep")
+        return self.handle_http_exception(http_exception(failure))
 
     def handle_daemon_error(self, exc):
         failure = describe(exc)
@@ -33,6 +40,9 @@ class Api(flask_smorest.Api):
         if "message" not in payload:
             payload["message"] = _message_for(payload.get("errors")) or error.description
         payload.setdefault("errors", {})
+        if getattr(error, "valid_methods", None):
+            # a 405 says which methods the path takes (RFC 9110)
+            headers = {**headers, "Allow": ", ".join(sorted(allowed_methods(request.path)))}
         return payload, code, headers
 
 
@@ -74,6 +84,11 @@ class Blueprint(flask_smorest.Blueprint):
     def daemon_call(self, func):
         """Document the answers any view that talks to the daemon may give when it fails."""
         func = self.alt_response(
+            400,
+            schema=ErrorSchema,
+            description="the daemon refused the request; `message` says why",
+        )(func)
+        func = self.alt_response(
             502, schema=ErrorSchema, description="the Docker daemon failed; `message` says why"
         )(func)
         func = self.alt_response(
@@ -96,7 +111,10 @@ class Blueprint(flask_smorest.Blueprint):
                 401, schema=ErrorSchema, description="no token, or an unknown or expired one"
             )(func)
             func = self.alt_response(
-                403, schema=ErrorSchema, description=f"the token lacks the `{scope}` scope"
+                403,
+                schema=ErrorSchema,
+                description=f"the token lacks the `{scope}` scope, or a rule of the policy "
+                "refuses the request; `message` names it",
             )(func)
             func = self.doc(security=[{"bearerAuth": []}], **{"x-scope": scope})(func)
             func.required_scope = scope
@@ -104,7 +122,12 @@ class Blueprint(flask_smorest.Blueprint):
 
         return decorator
 
-    def progress_stream(self, status, event_schema):
+    def progress_stream(
+        self,
+        status,
+        event_schema,
+        description="the result as JSON; or, asked for in Accept, progress events then the result",
+    ):
         """Document that the answer may also be a stream of events, on request."""
 
         def decorator(func):
@@ -114,8 +137,7 @@ class Blueprint(flask_smorest.Blueprint):
                     schema=event_schema,
                     content_type=content_type,
                     success=True,
-                    description="the result as JSON; or, asked for in Accept, progress events "
-                    "then the result",
+                    description=description,
                 )(func)
             return func
 

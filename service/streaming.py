@@ -60,12 +60,20 @@ def progress(events: Iterator[dict], finish: Callable[[list[dict]], dict], schem
         raise
     heartbeat = float(current_app.config["STREAM_HEARTBEAT"])
     body = _stream_body(first, events, lambda seen: schema.dump(finish(seen)), kind, heartbeat)
-    return Response(
+    return _streamed(body, kind, events, status)
+
+
+def _streamed(body, kind, items, status=200) -> Response:
+    response = Response(
         stream_with_context(body),
         status=status,
         mimetype=kind,
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+    # the daemon's stream is closed even when the body is never read (HEAD, a client gone
+    # before the first byte); closing twice is harmless
+    response.call_on_close(items.close)
+    return response
 
 
 def _stream_body(first, events, finish, kind, heartbeat):
@@ -120,8 +128,11 @@ def _client_gone(sock) -> bool:
     if sock is None:
         return False
     try:
-        readable, _, _ = select.select([sock], [], [], 0)
-        return bool(readable) and sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+        poller = select.poll()  # not select(): it fails past file descriptor 1023
+        poller.register(sock, select.POLLIN | select.POLLHUP | select.POLLERR)
+        if not poller.poll(0):
+            return False
+        return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
     except BlockingIOError:
         return False
     except (OSError, ValueError):
@@ -152,11 +163,7 @@ def live(items, kind: str, render=None):
             else:
                 log.warning("text stream ended by an error: %r", exc)
 
-    return Response(
-        stream_with_context(body()),
-        mimetype=kind,
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    return _streamed(body(), kind, items)
 
 
 def _ndjson(event: dict) -> bytes:
@@ -260,7 +267,7 @@ def tar_upload(what: str) -> Iterator[bytes]:
     return chunks()
 
 
-TAR_BODY = {"schema": {"type": "string", "format": "binary"}}
+TAR_BODY = {"schema": {"type": "string", "format": "binary", "minLength": 1}}
 
 
 def tar_response(description) -> dict:

@@ -43,7 +43,7 @@ def docker_api():
 
 @pytest.fixture
 def app():
-    return create_app({"TESTING": True, "DOCKER_URL": ENGINE_URL})
+    return create_app({"TESTING": True, "DOCKER_URL": ENGINE_URL, "AUDIT_LOG": os.devnull})
 
 
 @pytest.fixture

@@ -34,7 +34,7 @@ blp = Blueprint(
 
 def container_ref(id: str) -> str:
     """The {id} of a path, checked: an id, a short id or a name, else a 400."""
-    if not re.match(schemas.CONTAINER_REF, id):
+    if not re.fullmatch(schemas.CONTAINER_REF, id):
         abort(400, message=f"`{id}` is not a container id or name")
     return id
 
@@ -85,7 +85,7 @@ class Containers(MethodView):
         """
         settings = current_app.config
         try:
-            spec = policy.check_container(args, settings)
+            spec = policy.check_container(args, settings, gateway().engine_root())
         except policy.Denied as denied:
             if query["dry_run"]:
                 return jsonify(allowed=False, rule=denied.rule, message=str(denied))
@@ -116,17 +116,26 @@ class Containers(MethodView):
         return gateway().remove_containers(
             filters=filters,
             volumes=args["volumes"],
-            spare=current_app.extensions.get("dockyard_self"),
+            spare=own_container(),
         )
 
 
 def guard(id: str) -> str:
     """A container a request may change: never the service's own (rule self-protection)."""
     container_ref(id)
-    own = current_app.extensions.get("dockyard_self")
+    own = own_container()
     if own and gateway().inspect_container(id)["id"] == own:
         abort(403, message="rule `self-protection`: this is the service's own container")
     return id
+
+
+def own_container() -> str | None:
+    """The full id of the service's own container (configured by id or name, or found)."""
+    extensions = current_app.extensions
+    if "dockyard_self_id" not in extensions:
+        own = extensions.get("dockyard_self")
+        extensions["dockyard_self_id"] = gateway().inspect_container(own)["id"] if own else None
+    return extensions["dockyard_self_id"]
 
 
 @blp.route("/prune")
@@ -140,7 +149,7 @@ class Prune(MethodView):
         return gateway().prune_containers(args["label"], args.get("until"))
 
 
-@blp.route("/<id>")
+@blp.route("/<containerref:id>")
 class Container(MethodView):
     @blp.requires("read")
     @blp.response(200, schemas.ContainerDetailSchema)
@@ -174,8 +183,7 @@ def lifecycle(action, summary, args_schema=None):
 
     Action.post.__doc__ = summary
     view = Action.post
-    view = blp.daemon_call(view)
-    view = blp.alt_response(404, schema=ErrorSchema, description="no such container")(view)
+    view = one_container(view)
     view = blp.alt_response(
         409, schema=ErrorSchema, description="its state forbids it (e.g. pausing a stopped one)"
     )(view)
@@ -184,7 +192,7 @@ def lifecycle(action, summary, args_schema=None):
         view = blp.arguments(args_schema, location="query")(view)
     Action.post = blp.requires("operate")(view)
     Action.__name__ = f"{action.capitalize()}Container"
-    blp.route(f"/<id>/{action}")(Action)
+    blp.route(f"/<containerref:id>/{action}")(Action)
 
 
 lifecycle("start", "Start a container (already running: unchanged)")
@@ -197,7 +205,7 @@ lifecycle("pause", "Pause a running container's processes")
 lifecycle("unpause", "Resume a paused container's processes")
 
 
-@blp.route("/<id>/rename")
+@blp.route("/<containerref:id>/rename")
 class Rename(MethodView):
     @blp.requires("write")
     @blp.arguments(schemas.RenameSchema)
@@ -210,7 +218,7 @@ class Rename(MethodView):
         return gateway().inspect_container(args["name"])
 
 
-@blp.route("/<id>/update")
+@blp.route("/<containerref:id>/update")
 class Update(MethodView):
     @blp.requires("write")
     @blp.arguments(schemas.UpdateSchema)
@@ -221,7 +229,7 @@ class Update(MethodView):
         return gateway().update_container(guard(id), args)
 
 
-@blp.route("/<id>/wait")
+@blp.route("/<containerref:id>/wait")
 class Wait(MethodView):
     @blp.requires("operate")
     @blp.arguments(schemas.WaitArgsSchema, location="query")
@@ -232,7 +240,7 @@ class Wait(MethodView):
         return gateway().wait_container(container_ref(id), args["condition"], args.get("timeout"))
 
 
-@blp.route("/<id>/logs")
+@blp.route("/<containerref:id>/logs")
 class Logs(MethodView):
     @blp.requires("operate")
     @blp.arguments(schemas.LogsArgsSchema, location="query")
@@ -309,12 +317,17 @@ def _log_event(stream, line, timestamps):
     return event
 
 
-@blp.route("/<id>/stats")
+@blp.route("/<containerref:id>/stats")
 class Stats(MethodView):
     @blp.requires("operate")
     @blp.arguments(schemas.StatsArgsSchema, location="query")
     @blp.response(200, schemas.StatsSchema)
-    @blp.progress_stream(200, schemas.StatsSchema)
+    @blp.progress_stream(
+        200,
+        schemas.StatsSchema,
+        "one sample as JSON; with stream=true a sample a second, as JSON lines (or SSE "
+        "events named `stats` with Accept: text/event-stream), until the client leaves",
+    )
     @one_container
     def get(self, args, id):
         """Resource use: CPU and memory percentages, network and block I/O (docker stats)
@@ -338,7 +351,7 @@ def _sse_of(event, data) -> bytes:
     return f"event: {event}\ndata: {json.dumps(data)}\n\n".encode()
 
 
-@blp.route("/<id>/top")
+@blp.route("/<containerref:id>/top")
 class Top(MethodView):
     @blp.requires("operate")
     @blp.arguments(schemas.TopArgsSchema, location="query")
@@ -350,7 +363,7 @@ class Top(MethodView):
         return gateway().container_top(container_ref(id), args.get("ps_args"))
 
 
-@blp.route("/<id>/changes")
+@blp.route("/<containerref:id>/changes")
 class Changes(MethodView):
     @blp.requires("read")
     @blp.response(200, schemas.ChangeSchema(many=True))
@@ -360,7 +373,7 @@ class Changes(MethodView):
         return gateway().container_changes(container_ref(id))
 
 
-@blp.route("/<id>/exec")
+@blp.route("/<containerref:id>/exec")
 class Exec(MethodView):
     @blp.requires("operate")
     @blp.arguments(schemas.ExecSchema)
@@ -380,7 +393,7 @@ class Exec(MethodView):
         )
 
 
-@blp.route("/<id>/commit")
+@blp.route("/<containerref:id>/commit")
 class Commit(MethodView):
     @blp.requires("write")
     @blp.arguments(schemas.CommitSchema)
@@ -390,7 +403,7 @@ class Commit(MethodView):
         """A new image from a container's filesystem (docker commit)"""
         tag = args.get("tag") or ("latest" if args.get("repository") else None)
         return gateway().commit_container(
-            container_ref(id),
+            guard(id) if args["pause"] else container_ref(id),
             args.get("repository"),
             tag,
             args.get("message"),
@@ -400,7 +413,7 @@ class Commit(MethodView):
         )
 
 
-@blp.route("/<id>/export")
+@blp.route("/<containerref:id>/export")
 class Export(MethodView):
     @blp.requires("write")
     @blp.doc(
@@ -417,7 +430,7 @@ class Export(MethodView):
         return tar_answer(gateway().export_container(container_ref(id)), id)
 
 
-@blp.route("/<id>/archive")
+@blp.route("/<containerref:id>/archive")
 class Archive(MethodView):
     @blp.requires("write")
     @blp.arguments(schemas.ArchiveArgsSchema, location="query")

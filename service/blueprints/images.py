@@ -5,7 +5,7 @@ import re
 import tarfile
 
 import marshmallow as ma
-from flask import request
+from flask import current_app, request
 from flask.views import MethodView
 from flask_smorest import abort
 from flask_smorest.error_handler import ErrorSchema
@@ -75,7 +75,7 @@ class Pull(MethodView):
     @blp.arguments(schemas.PullSchema)
     @blp.response(200, schemas.ImageDetailSchema)
     @blp.progress_stream(200, schemas.EventSchema)
-    @not_found("image or repository in the registry")
+    @blp.alt_response(404, schema=ErrorSchema, description="no such image in the registry")
     @blp.daemon_call
     def post(self, args):
         """Pull an image from its registry (docker pull)
@@ -153,6 +153,7 @@ class Build(MethodView):
             image["log"] = [event["line"] for event in seen if event["type"] == "log"]
             return image
 
+        options["memory"] = current_app.config["DEFAULT_MEMORY"]
         events = gateway().build_image(context, options)
         return progress(events, finish, schemas.BuiltSchema(), status=201)
 
@@ -220,7 +221,7 @@ class Import(MethodView):
         return progress(events, finish, schemas.LoadedSchema())
 
 
-@blp.route("/<path:ref>")
+@blp.route("/<imageref:ref>")
 class Image(MethodView):
     @blp.requires("read")
     @blp.response(200, schemas.ImageDetailSchema)
@@ -246,7 +247,7 @@ class Image(MethodView):
         return gateway().remove_image(image_ref(ref), force=args["force"], noprune=args["noprune"])
 
 
-@blp.route("/<path:ref>/history")
+@blp.route("/<imageref:ref>/history")
 class History(MethodView):
     @blp.requires("read")
     @blp.response(200, schemas.HistorySchema(many=True))
@@ -257,7 +258,7 @@ class History(MethodView):
         return gateway().image_history(image_ref(ref))
 
 
-@blp.route("/<path:ref>/tag")
+@blp.route("/<imageref:ref>/tag")
 class Tag(MethodView):
     @blp.requires("write")
     @blp.arguments(schemas.TagSchema)
@@ -270,7 +271,7 @@ class Tag(MethodView):
         return gateway().inspect_image(f"{args['repository']}:{args['tag']}")
 
 
-@blp.route("/<path:ref>/push")
+@blp.route("/<imageref:ref>/push")
 class Push(MethodView):
     @blp.requires("write")
     @blp.arguments(schemas.PushSchema, required=False)
@@ -297,7 +298,7 @@ class Push(MethodView):
         return progress(events, finish, schemas.PushResultSchema())
 
 
-@blp.route("/<path:ref>/export")
+@blp.route("/<imageref:ref>/export")
 class Export(MethodView):
     @blp.requires("write")
     @blp.doc(responses=tar_response("the image as a tar archive (docker save)"))

@@ -1,5 +1,7 @@
 """Liveness, readiness and the engine's summary: /health, /ready, /system/*."""
 
+import logging
+
 from flask import current_app
 from flask.views import MethodView
 from flask_smorest import abort
@@ -10,6 +12,8 @@ from ..extensions import RETRY_AFTER_HEADER, Blueprint, gateway
 from ..schemas import containers
 from ..schemas import system as schemas
 from ..streaming import NDJSON, SSE, live, wanted_stream
+
+log = logging.getLogger(__name__)
 
 blp = Blueprint("system", __name__, description="The service and the engine behind it")
 
@@ -38,8 +42,10 @@ class Ready(MethodView):
                 return {"status": "ready"}
             reason = "the Docker daemon answered its ping with an error"
         except DAEMON_ERRORS as exc:
-            # a slow daemon is as unready as an absent one
-            reason = describe(exc).message
+            # a slow daemon is as unready as an absent one; the details are for the log,
+            # not for whoever calls this public probe
+            log.warning("not ready: %s", describe(exc).message)
+            reason = "the Docker daemon does not answer"
         abort(503, message=reason, headers={"Retry-After": str(current_app.config["RETRY_AFTER"])})
 
 

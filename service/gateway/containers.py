@@ -5,6 +5,8 @@ import threading
 from collections.abc import Iterator
 
 import docker.errors
+import requests.exceptions
+import urllib3.exceptions
 from docker.utils import convert_filters
 from docker.utils.json_stream import json_stream
 
@@ -55,17 +57,20 @@ class ContainerVerbs:
 
     def container_action(self, ref, action, **params) -> None:
         """start, stop, restart, kill, pause, unpause: one daemon call each."""
-        api = self.clients.control
-        if action in ("stop", "restart") and params.get("timeout") is not None:
-            # the daemon waits `timeout` seconds before it kills: give the call that much more
+        if action in ("stop", "restart"):
+            # the daemon waits `t` seconds (or the container's own stop timeout) before it
+            # kills: the call waits that much more than a control call
+            wait = params.get("timeout")
             self.clients.call(
                 "POST",
                 f"/containers/{{0}}/{action}",
                 ref,
-                params={"t": params["timeout"]},
-                timeout=self.clients.settings.timeout + params["timeout"],
+                params={"t": wait} if wait is not None else {},
+                timeout=self.clients.settings.timeout
+                + (wait if wait is not None else self.clients.settings.long_timeout),
             )
             return
+        api = self.clients.control
         if action == "kill":
             api.kill(ref, signal=params.get("signal"))
             return
@@ -276,12 +281,19 @@ def raw_frames(response) -> Iterator[tuple[str, bytes]]:
 
 
 def _read_exactly(raw, size) -> bytes:
+    """``size`` bytes of the daemon's raw stream; its transport errors as requests' own, which
+    the one error translation knows (a broken stream, a daemon silent for too long)."""
     data = b""
     while len(data) < size:
-        chunk = raw.read(size - len(data))
+        try:
+            chunk = raw.read(size - len(data))
+        except urllib3.exceptions.ReadTimeoutError as exc:
+            raise requests.exceptions.ReadTimeout(str(exc)) from exc
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise requests.exceptions.ConnectionError(str(exc)) from exc
         if not chunk:
             if data:
-                raise OSError("the daemon's stream ended in the middle of a frame")
+                raise requests.exceptions.ConnectionError("the daemon's stream broke off")
             return b""
         data += chunk
     return data

@@ -86,6 +86,8 @@ class ImageVerbs:
             "rm": "1",
             "forcerm": "1",
             "buildargs": json.dumps(options.get("build_args") or {}),
+            # each RUN step's container gets the limit containers get by default
+            "memory": options.get("memory"),
             "labels": json.dumps(options.get("labels") or {}),
         }
         try:

@@ -34,9 +34,10 @@ class DaemonStream:
     def close(self):
         try:
             CancellableStream(None, self._response).close()
-        except (AttributeError, OSError):
-            pass  # already read to its end, or already closed
-        self._response.close()
+        except Exception:
+            pass  # already read to its end, already closed, or a transport with no socket
+        finally:
+            self._response.close()
 
 
 class StreamError(docker.errors.DockerException):

@@ -36,6 +36,12 @@ class SystemVerbs:
             "swarm": swarm.get("LocalNodeState") or "inactive",
         }
 
+    def engine_root(self) -> str:
+        """The engine's data directory on its host (asked once)."""
+        if getattr(self, "_engine_root", None) is None:
+            self._engine_root = self.clients.control.info().get("DockerRootDir") or ""
+        return self._engine_root
+
     def version(self) -> dict:
         client = self.clients.control
         engine = client.version()

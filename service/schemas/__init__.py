@@ -6,6 +6,16 @@ from ..auth import has_scope
 from ..policy import redact_env
 
 
+class Pattern(ma.validate.Regexp):
+    """A regular expression the whole single-line value must match: `$` alone would let a
+    trailing newline through."""
+
+    def __call__(self, value):
+        if isinstance(value, str) and ("\n" in value or "\r" in value):
+            raise ma.ValidationError(self._format_error(value))
+        return super().__call__(value)
+
+
 class Schema(ma.Schema):
     """Bodies in and out: an unknown field in a request body is a 422, not silently dropped."""
 
@@ -51,7 +61,7 @@ LABEL_KEY = r"[A-Za-z0-9][A-Za-z0-9._/-]{0,254}"
 def label_filter(**kwargs):
     """A ``key`` or ``key=value`` label filter, as ``docker ... --filter label=...`` takes it."""
     return Str(
-        validate=ma.validate.Regexp(
+        validate=Pattern(
             rf"^{LABEL_KEY}(=[^\x00-\x1f]{{0,1024}})?$",
             error="a label filter is `key` or `key=value`",
         ),
@@ -65,7 +75,7 @@ def label_filters(description: dict):
 
 
 # a point in time as the daemon takes it: unix time, a Go duration ago, or an RFC 3339 date
-time_filter = ma.validate.Regexp(
+time_filter = Pattern(
     r"^(\d{1,12}(\.\d{1,9})?|(\d{1,6}(\.\d{1,9})?(ns|us|ms|s|m|h)){1,6}"
     r"|\d{4}-\d\d-\d\d(T\d\d:\d\d(:\d\d(\.\d{1,9})?)?(Z|[+-]\d\d:\d\d)?)?)$",
     error="a time is a unix time, a duration such as `24h`, or an RFC 3339 date",

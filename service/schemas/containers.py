@@ -7,6 +7,7 @@ import marshmallow as ma
 from . import (
     Bool,
     Int,
+    Pattern,
     QueryArgsSchema,
     RedactedEnvSchema,
     Schema,
@@ -23,11 +24,12 @@ NAME = r"[a-zA-Z0-9][a-zA-Z0-9_.-]+"
 # a container as a path addresses it: id, short id or name
 CONTAINER_REF = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$"
 
-name_field = ma.validate.Regexp(
+name_field = Pattern(
     rf"^{NAME}$",
     error="a name is 2 or more letters, digits, `_`, `.`, `-`, starting with one of the first two",
 )
-_ENV_NAME = ma.validate.Regexp(r"^[^=\x00]{1,256}$", error="an environment name has no `=`")
+_ENV_NAME = Pattern(r"^[^=\x00\n\r]{1,256}$", error="an environment name has no `=`")
+# values that may span lines (environment, file contents) must only hold no NUL
 _NO_NUL = ma.validate.Regexp(r"^[^\x00]*$", error="no NUL character")
 
 
@@ -42,6 +44,8 @@ class CommandField(ma.fields.Field):
                 raise ma.ValidationError(f"cannot split this command: {exc}") from exc
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ma.ValidationError("a command is a list of strings, or a string")
+        if not value:
+            raise ma.ValidationError("a command has at least one word")
         if any("\x00" in v for v in value) or len(value) > 4096:
             raise ma.ValidationError("a command has at most 4096 arguments, without NUL")
         return value
@@ -50,12 +54,21 @@ class CommandField(ma.fields.Field):
         return value
 
 
-def command_field(description):
+def command_field(description, **kwargs):
     return CommandField(
         metadata={
             "description": description,
-            "oneOf": [{"type": "array", "items": {"type": "string"}}, {"type": "string"}],
-        }
+            "oneOf": [
+                {
+                    "type": "array",
+                    "items": {"type": "string", "pattern": r"^[^\x00]*$"},
+                    "minItems": 1,
+                    "maxItems": 4096,
+                },
+                {"type": "string", "pattern": r"^[^\x00]*\S[^\x00]*$"},
+            ],
+        },
+        **kwargs,
     )
 
 
@@ -66,6 +79,12 @@ def absolute_path(value: str) -> str:
 
 
 class AbsolutePath(ma.fields.String):
+    def __init__(self, **kwargs):
+        kwargs.setdefault(
+            "validate", Pattern(r"^/[^\x00\n\r]{0,4095}$", error="an absolute path is needed")
+        )
+        super().__init__(**kwargs)
+
     def _deserialize(self, value, attr, data, **kwargs):
         return absolute_path(super()._deserialize(value, attr, data, **kwargs))
 
@@ -138,7 +157,7 @@ class RestartPolicySchema(Schema):
 
 def user_field():
     return Str(
-        validate=ma.validate.Regexp(r"^[a-zA-Z0-9_.-]{1,64}(:[a-zA-Z0-9_.-]{1,64})?$"),
+        validate=Pattern(r"^[a-zA-Z0-9_.-]{1,64}(:[a-zA-Z0-9_.-]{1,64})?$"),
         **doc("user (and group) the command runs as, by name or id"),
     )
 
@@ -184,7 +203,7 @@ class ContainerCreateSchema(Schema):
     )
     restart_policy = ma.fields.Nested(RestartPolicySchema, **doc("restart policy"))
     labels = ma.fields.Dict(
-        Str(validate=ma.validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,254}$")),
+        Str(validate=Pattern(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,254}$")),
         Str(validate=ma.validate.Length(max=4096)),
         load_default=dict,
         **doc("labels to set on the container"),
@@ -192,7 +211,7 @@ class ContainerCreateSchema(Schema):
     working_dir = AbsolutePath(**doc("working directory of the command"))
     user = user_field()
     hostname = Str(
-        validate=ma.validate.Regexp(r"^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$"),
+        validate=Pattern(r"^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$"),
         **doc("host name inside the container"),
     )
     memory = memory_field()
@@ -224,6 +243,13 @@ class PolicyDecisionSchema(Schema):
     engine_config = ma.fields.Dict(**doc("when allowed: the body the daemon would be sent"))
 
 
+def filter_list(longest: int, description: str):
+    """A repeatable query filter of non-empty values: an empty one would match everything."""
+    return ma.fields.List(
+        Str(validate=ma.validate.Length(min=1, max=longest)), load_default=list, **doc(description)
+    )
+
+
 class ContainerListArgsSchema(QueryArgsSchema):
     all = Bool(load_default=False, **doc("also stopped containers (docker ps -a)"))
     status = ma.fields.List(
@@ -236,18 +262,10 @@ class ContainerListArgsSchema(QueryArgsSchema):
         **doc("only containers in this state (repeatable)"),
     )
     label = label_filters(doc("only containers with this label, `key` or `key=value` (repeatable)"))
-    name = ma.fields.List(
-        Str(validate=ma.validate.Length(max=256)), load_default=list, **doc("name contains this")
-    )
-    ancestor = ma.fields.List(
-        Str(validate=ma.validate.Length(max=512)), load_default=list, **doc("made from this image")
-    )
-    network = ma.fields.List(
-        Str(validate=ma.validate.Length(max=256)), load_default=list, **doc("connected to this")
-    )
-    volume = ma.fields.List(
-        Str(validate=ma.validate.Length(max=4096)), load_default=list, **doc("mounting this")
-    )
+    name = filter_list(256, "name contains this")
+    ancestor = filter_list(512, "made from this image")
+    network = filter_list(256, "connected to this")
+    volume = filter_list(4096, "mounting this")
 
 
 LIST_FILTERS = ("status", "label", "name", "ancestor", "network", "volume")
@@ -349,7 +367,12 @@ class StopArgsSchema(QueryArgsSchema):
 
 class KillArgsSchema(QueryArgsSchema):
     signal = Str(
-        validate=ma.validate.Regexp(r"^(SIG)?[A-Z0-9+-]{2,12}$|^[0-9]{1,2}$"),
+        validate=Pattern(
+            r"^(SIG)?(HUP|INT|QUIT|ILL|TRAP|ABRT|BUS|FPE|KILL|USR1|SEGV|USR2|PIPE|ALRM|TERM"
+            r"|STKFLT|CHLD|CONT|STOP|TSTP|TTIN|TTOU|URG|XCPU|XFSZ|VTALRM|PROF|WINCH|IO|PWR|SYS)$"
+            r"|^([1-9]|[1-5][0-9]|6[0-4])$",
+            error="a signal by name (TERM, SIGKILL...) or number (1 to 64)",
+        ),
         **doc("signal to send, by name or number; SIGKILL by default"),
     )
 
@@ -363,11 +386,6 @@ class UpdateSchema(Schema):
     cpus = cpus_field()
     pids_limit = pids_field()
     restart_policy = ma.fields.Nested(RestartPolicySchema, **doc("restart policy"))
-
-    @ma.validates_schema
-    def _something(self, data, **kwargs):
-        if not data:
-            raise ma.ValidationError("give memory, cpus, pids_limit or restart_policy")
 
 
 class UpdatedSchema(Schema):
@@ -416,7 +434,12 @@ class StatsSchema(Schema):
 
 class TopArgsSchema(QueryArgsSchema):
     ps_args = Str(
-        validate=ma.validate.Regexp(r"^[a-zA-Z -]{0,32}$"), **doc("ps options, e.g. `aux`")
+        validate=Pattern(
+            r"^(?:(?:-[a-zA-Z]{1,8}|[a-df-zA-Z]{1,8})(?: |$)){0,6}$",
+            error="ps options such as `aux` or `-ef`; not `e` without a dash, which shows "
+            "processes' environments",
+        ),
+        **doc("ps options, e.g. `aux` or `-ef`"),
     )
 
 
@@ -431,7 +454,7 @@ class ChangeSchema(Schema):
 
 
 class ExecSchema(Schema):
-    cmd = command_field("command and arguments to run")
+    cmd = command_field("command and arguments to run", required=True)
     env = ma.fields.Dict(
         Str(validate=_ENV_NAME), Str(validate=_NO_NUL), load_default=dict, **doc("environment")
     )
@@ -442,11 +465,6 @@ class ExecSchema(Schema):
         validate=ma.validate.Range(min=0.1, max=3600),
         **doc("seconds to wait for the command; past them the answer is a 504"),
     )
-
-    @ma.validates_schema
-    def _needs_cmd(self, data, **kwargs):
-        if not data.get("cmd"):
-            raise ma.ValidationError("a command to run is needed", "cmd")
 
 
 class ExecResultSchema(Schema):
@@ -472,8 +490,8 @@ class WaitSchema(Schema):
     error = Str(allow_none=True, **doc("why waiting failed, if it did"))
 
 
-_CHANGE = ma.validate.Regexp(
-    r"^(CMD|ENTRYPOINT|ENV|EXPOSE|LABEL|USER|VOLUME|WORKDIR|STOPSIGNAL|ONBUILD) [^\n\x00]+$",
+_CHANGE = Pattern(
+    r"^(CMD|ENTRYPOINT|ENV|EXPOSE|LABEL|USER|VOLUME|WORKDIR|STOPSIGNAL|ONBUILD) [^\n\r\x00]+$",
     error="a change is one Dockerfile instruction: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, USER, "
     "VOLUME, WORKDIR, STOPSIGNAL or ONBUILD",
 )
@@ -530,13 +548,13 @@ class EventsArgsSchema(QueryArgsSchema):
         **doc("only events about this kind of object (repeatable)"),
     )
     action = ma.fields.List(
-        Str(validate=ma.validate.Regexp(r"^[a-z_]+(: .{0,64})?$")),
+        Str(validate=Pattern(r"^[a-z_]+(: .{0,64})?$")),
         load_default=list,
         **doc("only this action, e.g. start, die, pull (repeatable)"),
     )
     label = label_filters(doc("only objects with this label (repeatable)"))
     container = ma.fields.List(
-        Str(validate=ma.validate.Regexp(CONTAINER_REF)),
+        Str(validate=Pattern(CONTAINER_REF)),
         load_default=list,
         **doc("only this container (repeatable)"),
     )

@@ -2,9 +2,12 @@ import re
 
 import marshmallow as ma
 
+from ..auth import has_scope
+from ..policy import redact_build_args
 from . import (
     Bool,
     Int,
+    Pattern,
     QueryArgsSchema,
     RedactedEnvSchema,
     Schema,
@@ -25,26 +28,29 @@ _HOST = (
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 REPOSITORY = rf"(?:{_HOST}/)?{_COMPONENT}(?:/{_COMPONENT})*"
 TAG = r"[\w][\w.-]{0,127}"
-DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
+DIGEST = r"(?:sha256:[0-9a-f]{64}|sha384:[0-9a-f]{96}|sha512:[0-9a-f]{128})"
 IMAGE_ID = r"(?:sha256:)?[0-9a-f]{4,64}"
 REFERENCE = rf"{REPOSITORY}(?::{TAG})?(?:@{DIGEST})?"
 
-_REF_OR_ID = re.compile(rf"^(?:{IMAGE_ID}|{REFERENCE})$")
-_NAME_MAX = 255
+# at most 255 characters in all, as docker allows for a name
+REF_OR_ID = rf"^(?=.{{1,255}}$)(?:{IMAGE_ID}|{REFERENCE})$"
+_REF_OR_ID = re.compile(REF_OR_ID)
 
 
 def is_image_ref(value: str) -> bool:
     """An image id (full, short, sha256:) or a reference, as the daemon would accept it."""
-    return len(value) <= _NAME_MAX + 200 and bool(_REF_OR_ID.match(value))
+    return bool(_REF_OR_ID.fullmatch(value))
 
 
 def _regexp(pattern, error):
-    return ma.validate.Regexp(rf"^(?:{pattern})$", error=error)
+    return Pattern(rf"^(?=.{{1,255}}$)(?:{pattern})$", error=error)
 
 
 reference_field = _regexp(REFERENCE, "not an image reference such as `registry:5000/team/app:1.0`")
 repository_field = _regexp(REPOSITORY, "not a repository name such as `registry:5000/team/app`")
 tag_field = _regexp(TAG, "a tag is up to 128 letters, digits, `_`, `.` and `-`")
+# text that can be written out as UTF-8: no NUL, no lone surrogate (JSON may carry one)
+_ENCODABLE = ma.validate.Regexp(r"^[^\ud800-\udfff\x00]*$", error="no NUL nor lone surrogate")
 stage_field = _regexp(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}", "not a build stage name")
 
 
@@ -82,7 +88,7 @@ class ImageDetailSchema(ImageSchema, RedactedEnvSchema):
 class ImageListArgsSchema(QueryArgsSchema):
     all = Bool(load_default=False, **doc("also intermediate images (`docker images -a`)"))
     reference = ma.fields.List(
-        Str(validate=ma.validate.Length(max=512)),
+        Str(validate=ma.validate.Length(min=1, max=512)),
         load_default=list,
         **doc("only images whose reference matches this pattern, e.g. `busybox:*` (repeatable)"),
     )
@@ -91,6 +97,12 @@ class ImageListArgsSchema(QueryArgsSchema):
 
 
 class HistorySchema(Schema):
+    @ma.post_dump
+    def _redact(self, data, **kwargs):
+        if data.get("created_by") and not has_scope("admin"):
+            data["created_by"] = redact_build_args(data["created_by"])
+        return data
+
     id = Str(allow_none=True, **doc("id of the image this layer made, when known locally"))
     created = ma.fields.DateTime(allow_none=True, **doc("when the layer was made"))
     created_by = Str(**doc("the instruction that made the layer"))
@@ -188,7 +200,7 @@ class BuildOptionsSchema(Schema):
     tag = Str(validate=reference_field, **doc("name of the image built, e.g. `team/app:1.0`"))
     build_args = ma.fields.Dict(
         Str(validate=_regexp(r"[A-Za-z_][A-Za-z0-9_]{0,127}", "not a build argument name")),
-        Str(validate=ma.validate.Length(max=65536)),
+        Str(validate=[ma.validate.Length(max=65536), _ENCODABLE]),
         load_default=dict,
         **doc("values of the Dockerfile's ARG instructions"),
     )
@@ -203,18 +215,18 @@ class BuildOptionsSchema(Schema):
     pull = Bool(load_default=False, **doc("pull newer versions of the base images first"))
 
 
-_FILE_PATH = r"(?!/)(?!.*(?:^|/)\.\.(?:/|$))[^\x00]{1,255}"
+_FILE_PATH = r"(?!/)(?!.*(?:^|/)\.\.(?:/|$))[^\x00\n\r]{1,255}"
 
 
 class BuildJsonSchema(BuildOptionsSchema):
     dockerfile = Str(
         required=True,
-        validate=ma.validate.Length(min=1, max=1024 * 1024),
+        validate=[ma.validate.Length(min=1, max=1024 * 1024), _ENCODABLE],
         **doc("the Dockerfile's text"),
     )
     files = ma.fields.Dict(
-        Str(validate=_regexp(_FILE_PATH, "a file path is relative, without `..`")),
-        Str(),
+        Str(validate=[_regexp(_FILE_PATH, "a file path is relative, without `..`"), _ENCODABLE]),
+        Str(validate=_ENCODABLE),
         load_default=dict,
         **doc("other files of the build context: relative path to text content"),
     )
@@ -259,6 +271,10 @@ class EventSchema(Schema):
     current = Int(**doc("progress: bytes done"))
     total = Int(**doc("progress: bytes in all"))
     line = Str(**doc("log: one line of output"))
+    tag = Str(**doc("pushed: the tag pushed"))
+    digest = Str(**doc("pushed: the digest the registry stored"))
+    size = Int(**doc("pushed: bytes of the manifest"))
+    result = ma.fields.Dict(**doc("result: what the plain JSON request would have answered"))
     code = Int(**doc("error: the HTTP status the failure would have had"))
     message = Str(**doc("error: what went wrong"))
     errors = ma.fields.Dict(**doc("error: details (the failing build step and log)"))

@@ -1,0 +1,67 @@
+"""Path parameters that keep the routes unambiguous, and say in the spec what they accept.
+
+Image references contain slashes, so ``/images/<ref>`` also matches ``/images/prune`` or
+``/images/team/app/history``. These converters decline the words that name another route,
+which then matches instead: an image called ``prune`` is reached as ``prune:latest`` or by
+its id, a repository ending in ``/history`` with its tag.
+"""
+
+from flask import current_app, request
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import BaseConverter, PathConverter, RequestRedirect, ValidationError
+
+from .schemas.containers import CONTAINER_REF
+from .schemas.images import REF_OR_ID
+
+IMAGE_ROUTES = {"pull", "build", "prune", "import"}
+IMAGE_ACTIONS = {"history", "tag", "push", "export"}
+CONTAINER_ROUTES = {"prune"}
+
+
+class ImageRefConverter(PathConverter):
+    def to_python(self, value):
+        if value in IMAGE_ROUTES or ("/" in value and value.rsplit("/", 1)[1] in IMAGE_ACTIONS):
+            raise ValidationError()
+        return value
+
+
+class ContainerRefConverter(BaseConverter):
+    def to_python(self, value):
+        if value in CONTAINER_ROUTES:
+            raise ValidationError()
+        return value
+
+
+def register_converters(app, api):
+    app.url_map.converters["imageref"] = ImageRefConverter
+    app.url_map.converters["containerref"] = ContainerRefConverter
+    api.register_converter(
+        ImageRefConverter,
+        lambda _: {
+            "type": "string",
+            "maxLength": 455,
+            "pattern": REF_OR_ID,
+            "description": "image id (full, short, sha256:) or reference",
+        },
+    )
+    api.register_converter(
+        ContainerRefConverter,
+        lambda _: {
+            "type": "string",
+            "pattern": CONTAINER_REF,
+            "description": "container id, short id or name",
+        },
+    )
+
+
+def allowed_methods(path: str) -> set[str]:
+    """The methods some route really takes at ``path``, converters consulted."""
+    adapter = current_app.url_map.bind_to_environ(request.environ)
+    methods = set()
+    for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"):
+        try:
+            adapter.match(path, method=method)
+            methods.add(method)
+        except (HTTPException, RequestRedirect):
+            continue
+    return methods
