@@ -222,3 +222,25 @@ def test_without_tokens_the_service_will_not_listen_beyond_loopback(tmp_path):
     )
     assert process.returncode != 0
     assert "without tokens" in process.stderr + process.stdout
+
+
+def test_the_loopback_check_sees_a_bind_given_on_the_command_line():
+    env = {"DOCKYARD_DOCKER_URL": ENGINE_URL, "PATH": "/usr/bin:/bin"}
+    process = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-c",
+            str(ROOT / "deploy" / "gunicorn.conf.py"),
+            "-b",
+            f"0.0.0.0:{free_port()}",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert process.returncode != 0
+    assert "without tokens" in process.stderr + process.stdout

@@ -64,3 +64,17 @@ def test_readme_documents_every_setting():
     settings = [k for k in vars(Config) if k.isupper() and not k.startswith(("API_", "OPENAPI_"))]
     missing = [k for k in settings if f"`DOCKYARD_{k}`" not in readme]
     assert not missing, f"README's configuration table lacks {missing}"
+
+
+def test_settings_of_the_wrong_kind_stop_the_service(monkeypatch):
+    import pytest
+
+    # a list given as bare text would be read one character at a time: refused outright
+    monkeypatch.setenv("DOCKYARD_ALLOWED_BIND_ROOTS", "/srv/data")
+    with pytest.raises(ValueError, match="ALLOWED_BIND_ROOTS must be"):
+        create_app()
+    monkeypatch.setenv("DOCKYARD_ALLOWED_BIND_ROOTS", '["/srv/data"]')
+    assert create_app().config["ALLOWED_BIND_ROOTS"] == ["/srv/data"]
+    monkeypatch.setenv("DOCKYARD_ALLOW_LOW_PORTS", "no")
+    with pytest.raises(ValueError, match="true or false"):
+        create_app()

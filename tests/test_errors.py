@@ -129,3 +129,9 @@ def test_silent_daemon_is_not_ready(silent_socket):
     answer = app.test_client().get("/ready")
     assert answer.status_code == 503
     assert "Retry-After" in answer.headers
+
+
+def test_json_nested_too_deep_is_400(client):
+    answer = client.post("/containers", data="[" * 100000, content_type="application/json")
+    assert answer.status_code == 400
+    assert "nests too deep" in answer.json["message"]

@@ -210,3 +210,15 @@ def test_the_services_own_container_is_protected(docker_api, busybox_image, labe
     assert bulk.json["removed"] == []
     assert bulk.json["failed"][0]["code"] == 403
     assert docker_api.inspect_container(own["Id"])["State"]["Running"] is True
+
+
+def test_bind_mounts_are_made_read_only(policed, docker_api, busybox_image, labels, allowed_root):
+    body = {
+        "image": busybox_image,
+        "labels": labels,
+        "mounts": [{"type": "bind", "source": f"{allowed_root}/data", "target": "/d"}],
+    }
+    answer = policed.post("/containers", json=body)
+    assert answer.status_code == 201
+    (mount,) = docker_api.inspect_container(answer.json["id"])["Mounts"]
+    assert mount["RW"] is False

@@ -548,3 +548,16 @@ def test_follow_client_that_leaves_frees_the_daemon_socket(run):
         while daemon_sockets() > baseline and time.monotonic() < deadline:
             time.sleep(0.1)
         assert daemon_sockets() <= baseline
+
+
+def test_empty_filters_are_refused_not_taken_as_everything(client, run, docker_api, labels):
+    kept = run()
+    answer = client.delete("/containers?force=true&name=")
+    assert answer.status_code == 422
+    assert docker_api.inspect_container(kept["id"])["State"]["Running"]
+
+
+def test_top_refuses_options_that_show_environments(run, client):
+    container = run(env={"DB_PASSWORD": "hidden"})
+    assert client.get(f"/containers/{container['id']}/top?ps_args=auxe").status_code == 422
+    assert client.get(f"/containers/{container['id']}/top?ps_args=-ef").status_code == 200

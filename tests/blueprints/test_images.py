@@ -365,3 +365,37 @@ def test_json_body_over_the_limit_is_413(busybox_image):
     )
     assert answer.status_code == 413
     assert answer.json["code"] == 413
+
+
+def test_build_text_that_cannot_be_written_is_422(client):
+    body = '{"dockerfile": "FROM scratch\\n# \\ud800", "files": {"a\\ud800": "x"}}'
+    answer = client.post("/images/build", data=body, content_type="application/json")
+    assert answer.status_code == 422
+    assert {"dockerfile", "files"} <= set(answer.json["errors"]["json"])
+
+
+def test_history_hides_secret_build_arguments(busybox_image, labels):
+    from service import create_app
+    from service.auth import hash_token
+    from tests.conftest import ENGINE_URL
+
+    tokens = [
+        {"name": "r", "hash": hash_token("r"), "scopes": ["read", "write"]},
+        {"name": "a", "hash": hash_token("a"), "scopes": ["read", "admin"]},
+    ]
+    client = create_app({"DOCKER_URL": ENGINE_URL, "TOKENS": tokens}).test_client()
+    built = client.post(
+        "/images/build",
+        json={
+            "dockerfile": f"FROM {busybox_image}\nARG NPM_TOKEN\nARG MODE\nRUN echo $MODE\n",
+            "build_args": {"NPM_TOKEN": "s3cr3t", "MODE": "prod"},
+            "labels": labels,
+        },
+        headers={"Authorization": "Bearer r"},
+    )
+    assert built.status_code == 201, built.json
+    path = f"/images/{built.json['id']}/history"
+    shown = client.get(path, headers={"Authorization": "Bearer r"}).get_data(as_text=True)
+    assert "s3cr3t" not in shown and "NPM_TOKEN=********" in shown and "MODE=prod" in shown
+    full = client.get(path, headers={"Authorization": "Bearer a"}).get_data(as_text=True)
+    assert "NPM_TOKEN=s3cr3t" in full
