@@ -1,7 +1,10 @@
-# The service's image. It talks to the host's engine through the socket mounted into it:
+# The service's image. It talks to the host's engine through the socket mounted into it,
+# and serves on all the container's addresses, which it only does with tokens configured:
 #   docker run -d --name dockyard -p 127.0.0.1:8000:8000 \
 #     -v /var/run/docker.sock:/var/run/docker.sock \
-#     --group-add "$(stat -c %g /var/run/docker.sock)" dockyard
+#     --group-add "$(stat -c %g /var/run/docker.sock)" \
+#     -e DOCKYARD_TOKENS='[{"name": "ops", "hash": "sha256:...", "scopes": ["read"]}]' dockyard
+# (make a token with: flask --app service token new ops --scope read)
 #
 # BASE_IMAGE must provide python3 with venv. Where the build cannot reach PyPI, put wheels
 # (pip wheel -w wheels .) in ./wheels and they are installed with --no-index.
