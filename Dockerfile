@@ -6,8 +6,9 @@
 #     -e DOCKYARD_TOKENS='[{"name": "ops", "hash": "sha256:...", "scopes": ["read"]}]' dockyard
 # (make a token with: flask --app service token new ops --scope read)
 #
-# BASE_IMAGE must provide python3 with venv. Where the build cannot reach PyPI, put wheels
-# (pip wheel -w wheels .) in ./wheels and they are installed with --no-index.
+# BASE_IMAGE must provide python3 with venv. Where the build cannot reach PyPI, put the
+# service's wheels and its dependencies' (pip wheel -w wheels .) in ./wheels: they are
+# installed with --no-index.
 ARG BASE_IMAGE=python:3.11-slim
 FROM ${BASE_IMAGE}
 
@@ -19,7 +20,7 @@ COPY deploy/gunicorn.conf.py deploy/gunicorn.conf.py
 
 RUN python3 -m venv /opt/venv \
  && if ls /wheels/*.whl >/dev/null 2>&1; then \
-      /opt/venv/bin/pip install --no-cache-dir --no-index --find-links /wheels . ; \
+      /opt/venv/bin/pip install --no-cache-dir --no-index --find-links /wheels dockyard ; \
     else \
       /opt/venv/bin/pip install --no-cache-dir . ; \
     fi \

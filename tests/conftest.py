@@ -33,12 +33,15 @@ BUSYBOX = os.environ.get("DOCKYARD_TEST_BUSYBOX", "/bin/busybox")
 
 @pytest.fixture(scope="session")
 def docker_api():
-    """A docker-py client of the tests' own, to arrange and to check the engine's state."""
+    """A docker-py client of the tests' own, to arrange and to check the engine's state.
+    When the session ends, what the session's fixtures made (images...) goes too."""
     client = docker.APIClient(base_url=ENGINE_URL, version="auto", timeout=120)
     if not client.ping():
         pytest.exit(f"the Docker engine at {ENGINE_URL} does not answer", returncode=3)
     yield client
+    leftovers = remove_labelled(client, f"{SESSION_LABEL}={RUN_ID}")
     client.close()
+    assert not leftovers, f"session objects still on the engine: {leftovers}"
 
 
 @pytest.fixture
@@ -127,8 +130,7 @@ def busybox_image(docker_api):
     )
     errors = [line["error"] for line in log if "error" in line]
     assert not errors, f"the busybox test image did not build: {errors}"
-    yield tag
-    remove_labelled(docker_api, f"{SESSION_LABEL}={RUN_ID}")
+    return tag
 
 
 def free_port() -> int:
