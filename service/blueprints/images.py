@@ -129,6 +129,13 @@ class Build(MethodView):
         string; or JSON with the Dockerfile's text, the other files as text, and the options.
         """
         if request.mimetype == "application/json":
+            misplaced = sorted(set(request.args) & set(schemas.BuildQuerySchema().fields))
+            if misplaced:
+                abort(
+                    400,
+                    message=f"with a JSON body the options go in the body, not the query: "
+                    f"{', '.join(misplaced)}",
+                )
             try:
                 body = schemas.BuildJsonSchema().load(request.get_json(silent=True) or {})
             except ma.ValidationError as exc:

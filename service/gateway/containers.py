@@ -192,7 +192,7 @@ class ContainerVerbs:
         """Run a command in a running container; its exit code and its output, apart.
 
         Past ``timeout`` seconds the call stops waiting (the command may go on running) and
-        raises requests' ReadTimeout; past ``limit`` bytes the output is cut."""
+        raises StreamError(kind="timeout"), a 504; past ``limit`` bytes the output is cut."""
         api = self.clients.control
         created = api.exec_create(
             ref,
@@ -243,7 +243,7 @@ class ContainerVerbs:
         }
 
     def events(self, filters=None, since=None, until=None) -> DaemonStream:
-        params = {"filters": _json_filters(filters)} if filters else {}
+        params = {"filters": convert_filters(filters)} if filters else {}
         if since:
             params["since"] = since
         if until:
@@ -253,10 +253,6 @@ class ContainerVerbs:
             (engine_event(e) for e in json_stream(response.iter_content(chunk_size=None))),
             response,
         )
-
-
-def _json_filters(filters: dict) -> str:
-    return convert_filters(filters)
 
 
 # -- daemon streams ---------------------------------------------------------------------------

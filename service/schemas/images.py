@@ -233,6 +233,8 @@ class BuildJsonSchema(BuildOptionsSchema):
 
 
 class BuildQuerySchema(QueryArgsSchema):
+    """The options of a build from a tar context (a JSON build has them in its body)."""
+
     tag = Str(validate=reference_field, **doc("name of the image built, e.g. `team/app:1.0`"))
     dockerfile = Str(
         validate=_regexp(_FILE_PATH, "a path inside the context, relative, without `..`"),

@@ -399,3 +399,9 @@ def test_history_hides_secret_build_arguments(busybox_image, labels):
     assert "s3cr3t" not in shown and "NPM_TOKEN=********" in shown and "MODE=prod" in shown
     full = client.get(path, headers={"Authorization": "Bearer a"}).get_data(as_text=True)
     assert "NPM_TOKEN=s3cr3t" in full
+
+
+def test_json_build_options_belong_in_the_body(client, busybox_image):
+    answer = client.post("/images/build?tag=x/y:1", json={"dockerfile": f"FROM {busybox_image}"})
+    assert answer.status_code == 400
+    assert "tag" in answer.json["message"]
