@@ -53,7 +53,14 @@ LEFT_OUT = {
 
 
 @schema.exclude(method=[m for m, _ in LEFT_OUT], path=[p for _, p in LEFT_OUT]).parametrize()
-@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    # the same examples on every run: CI judges the code, not the luck of the draw
+    derandomize=True,
+    database=None,
+)
 def test_contract(case, docker_api):
     if (case.method.upper(), case.path) in LEFT_OUT:
         pytest.skip("reaches beyond this machine, or never ends")
