@@ -40,7 +40,9 @@ _STREAM_FAILURES = {
 }
 # daemon 500s that are in fact a container's state forbidding the action
 # daemon 500s that are in fact a request it could not read
-_CLIENT_FAULT = re.compile(r"invalid reference format|invalid tag format|invalid signal", re.I)
+_CLIENT_FAULT = re.compile(
+    r"invalid reference format|invalid tag format|invalid signal|syntax error in pattern", re.I
+)
 _STATE_CONFLICT = re.compile(r"is not paused|is not running|is already|is paused|is restarting")
 
 

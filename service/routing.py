@@ -35,12 +35,17 @@ class ContainerRefConverter(BaseConverter):
 def register_converters(app, api):
     app.url_map.converters["imageref"] = ImageRefConverter
     app.url_map.converters["containerref"] = ContainerRefConverter
+    # the patterns say what the converters decline, so that the spec tells the whole truth
+    routes = "|".join(sorted(IMAGE_ROUTES))
+    actions = "|".join(sorted(IMAGE_ACTIONS))
+    image_ref = rf"^(?!(?:{routes})$)(?!.*/(?:{actions})$)" + REF_OR_ID.removeprefix("^")
+    container_ref = rf"^(?!(?:{'|'.join(sorted(CONTAINER_ROUTES))})$)" + CONTAINER_REF[1:]
     api.register_converter(
         ImageRefConverter,
         lambda _: {
             "type": "string",
-            "maxLength": 455,
-            "pattern": REF_OR_ID,
+            "maxLength": 255,
+            "pattern": image_ref,
             "description": "image id (full, short, sha256:) or reference",
         },
     )
@@ -48,7 +53,7 @@ def register_converters(app, api):
         ContainerRefConverter,
         lambda _: {
             "type": "string",
-            "pattern": CONTAINER_REF,
+            "pattern": container_ref,
             "description": "container id, short id or name",
         },
     )

@@ -88,7 +88,12 @@ class ImageDetailSchema(ImageSchema, RedactedEnvSchema):
 class ImageListArgsSchema(QueryArgsSchema):
     all = Bool(load_default=False, **doc("also intermediate images (`docker images -a`)"))
     reference = ma.fields.List(
-        Str(validate=ma.validate.Length(min=1, max=512)),
+        Str(
+            validate=Pattern(
+                r"^[a-zA-Z0-9._/:@*?-]{1,512}$",
+                error="a reference, with * and ? as wildcards",
+            )
+        ),
         load_default=list,
         **doc("only images whose reference matches this pattern, e.g. `busybox:*` (repeatable)"),
     )
