@@ -55,6 +55,14 @@ def policed(allowed_root):
     ).test_client()
 
 
+def bind_request(image, labels, source, target):
+    return {
+        "image": image,
+        "labels": labels,
+        "mounts": [{"type": "bind", "source": source, "target": target}],
+    }
+
+
 def containers(docker_api):
     return docker_api.containers(all=True, quiet=True)
 
@@ -97,11 +105,7 @@ def test_bind_mounts_refused_in_every_spelling(
 ):
     before = containers(docker_api)
     for source, rule in bind_cases(allowed_root):
-        body = {
-            "image": busybox_image,
-            "labels": labels,
-            "mounts": [{"type": "bind", "source": source, "target": "/host"}],
-        }
+        body = bind_request(busybox_image, labels, source, "/host")
         answer = policed.post("/containers", json=body)
         assert answer.status_code == 403, (source, answer.json)
         assert f"rule `{rule}`" in answer.json["message"], source
@@ -134,11 +138,7 @@ def test_dry_run_answers_the_body_and_creates_nothing(
     policed, docker_api, busybox_image, labels, allowed_root
 ):
     before = containers(docker_api)
-    body = {
-        "image": busybox_image,
-        "labels": labels,
-        "mounts": [{"type": "bind", "source": f"{allowed_root}/data/", "target": "/d"}],
-    }
+    body = bind_request(busybox_image, labels, f"{allowed_root}/data/", "/d")
     answer = policed.post("/containers?dry_run=true", json=body)
     assert answer.status_code == 200
     assert answer.json["allowed"] is True
@@ -213,11 +213,7 @@ def test_the_services_own_container_is_protected(docker_api, busybox_image, labe
 
 
 def test_bind_mounts_are_made_read_only(policed, docker_api, busybox_image, labels, allowed_root):
-    body = {
-        "image": busybox_image,
-        "labels": labels,
-        "mounts": [{"type": "bind", "source": f"{allowed_root}/data", "target": "/d"}],
-    }
+    body = bind_request(busybox_image, labels, f"{allowed_root}/data", "/d")
     answer = policed.post("/containers", json=body)
     assert answer.status_code == 201
     (mount,) = docker_api.inspect_container(answer.json["id"])["Mounts"]

@@ -11,7 +11,7 @@ from flask_smorest import abort
 from flask_smorest.error_handler import ErrorSchema
 
 from ..extensions import Blueprint, gateway
-from ..gateway.images import split_reference
+from ..gateway.images import pull_target, split_reference
 from ..gateway.streams import StreamError
 from ..schemas import images as schemas
 from ..streaming import TAR_BODY, TAR_TYPES, progress, tar_answer, tar_response, tar_upload
@@ -83,13 +83,7 @@ class Pull(MethodView):
         With `Accept: application/x-ndjson` or `text/event-stream`, the daemon's progress is
         streamed (per-layer status, current and total bytes), then the result or the error.
         """
-        image = args["image"]
-        if "@" in image:
-            repository, tag, ref = image, None, image
-        else:
-            repository, tag = split_reference(image)
-            tag = tag or args.get("tag") or "latest"
-            ref = f"{repository}:{tag}"
+        repository, tag, ref = pull_target(args["image"], args.get("tag"))
         events = gateway().pull_image(
             repository, tag, args.get("platform"), schemas.auth_config(args.get("auth"))
         )

@@ -51,8 +51,8 @@ class ImageVerbs:
             return
         except docker.errors.ImageNotFound:
             pass
-        repository, tag = split_reference(ref)
-        events = self.pull_image(repository, tag or ("" if "@" in ref else "latest"))
+        repository, tag, _ = pull_target(ref)
+        events = self.pull_image(repository, tag)
         try:
             for _ in events:
                 pass
@@ -168,6 +168,16 @@ def prune_filters(labels=(), until=None) -> dict:
     if until:
         filters["until"] = until
     return filters
+
+
+def pull_target(image: str, tag: str | None = None) -> tuple[str, str | None, str]:
+    """What the daemon pulls for ``image`` (and a separate ``tag``): repository, tag
+    (`latest` when none; none for a digest) and the reference the image then has."""
+    if "@" in image:
+        return image, None, image
+    repository, own_tag = split_reference(image)
+    tag = own_tag or tag or "latest"
+    return repository, tag, f"{repository}:{tag}"
 
 
 def split_reference(ref: str) -> tuple[str, str | None]:

@@ -116,9 +116,9 @@ class SystemVerbs:
         report = {key: [] for key in PRUNE_REPORT_LISTS}
         reclaimed = 0
 
-        containers = api.prune_containers(filters=dated)
-        report["containers_deleted"] = containers.get("ContainersDeleted") or []
-        reclaimed += containers.get("SpaceReclaimed") or 0
+        containers = self.prune_containers(labels, until)
+        report["containers_deleted"] = containers["deleted"]
+        reclaimed += containers["space_reclaimed"]
 
         networks = api.prune_networks(filters=dated)
         report["networks_deleted"] = networks.get("NetworksDeleted") or []

@@ -388,11 +388,12 @@ def test_stats_one_sample(run, client):
 
 
 def test_stats_stream(run, client):
-    container = run()
+    container = run(memory=48 * 1024 * 1024)
     answer = client.get(f"/containers/{container['id']}/stats?stream=true", buffered=False)
     assert answer.mimetype == "application/x-ndjson"
     sample = json.loads(next(chunk for chunk in answer.response if chunk))
-    assert "cpu_percent" in sample and "memory_usage" in sample
+    assert sample["memory_limit"] == 48 * 1024 * 1024  # the engine's own figure for this one
+    assert 0 < sample["memory_usage"] < sample["memory_limit"]
     answer.close()
 
 
