@@ -4,7 +4,7 @@ import logging
 
 from flask import Flask, request
 
-from . import auth, policy
+from . import audit, auth, policy, web
 from .blueprints import register_blueprints
 from .config import load_settings
 from .extensions import Api
@@ -38,7 +38,11 @@ def create_app(config=None):
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "description": "a token of the service"}
     )
+    # the order of the checks: request id, then host and site, then the token
+    audit.init_app(app)
+    web.init_app(app)
     auth.init_app(app)
+    policy.check_bind_roots(app.config["ALLOWED_BIND_ROOTS"])
     app.extensions["dockyard_self"] = app.config["SELF_CONTAINER"] or policy.own_container_id()
     register_converters(app, api)
     register_blueprints(app, api)

@@ -1,17 +1,20 @@
-"""Bearer tokens with scopes, request ids, audit lines and CORS.
+"""Bearer tokens with scopes.
 
 Tokens come from the settings (``TOKENS``, or the JSON file ``TOKENS_FILE``), each with a
 ``name``, the sha256 ``hash`` of the secret (never the secret itself), its ``scopes`` and an
-optional ``expires`` (RFC 3339). Scopes, each granted on its own:
+optional ``expires`` (RFC 3339). Scopes, each granted on its own, follow power:
 
-- ``read``: metadata (GET of lists, inspect, history, info, events)
-- ``operate``: lifecycle, logs, stats, top, exec, wait
-- ``write``: create, delete, pull, build, push, tag, import, export, copy, commit
+- ``read``: metadata (lists, inspect, history, info, events); secrets hidden
+- ``operate``: lifecycle, logs, stats, top, wait
+- ``exec``: what reaches inside a container, and so sees all it holds, secrets included:
+  exec, copy in and out, export, commit
+- ``write``: create, delete, pull, build, push, tag, import, image export
 - ``admin``: prune, bulk delete, secrets shown in inspect answers
 
 Every operation declares the scope it needs with ``requires``; one that declares none needs
-``admin``. With no token configured, every request is served as the local administrator, and
-the gunicorn configuration refuses to serve on anything but a loopback address.
+``admin``. With no token configured the service makes an administrator token at first start
+and keeps it in ``ADMIN_TOKEN_FILE``, readable by its own user only. Serving without any
+token (``OPEN_ACCESS``) is only allowed on unix sockets, whose permissions say who may call.
 """
 
 import hashlib
@@ -19,12 +22,10 @@ import hmac
 import ipaddress
 import json
 import logging
+import os
 import re
 import secrets
-import sys
-import threading
-import time
-import uuid
+import stat
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -32,7 +33,7 @@ import click
 from flask import current_app, g, request
 from flask_smorest import abort
 
-SCOPES = ("read", "operate", "write", "admin")
+SCOPES = ("read", "operate", "exec", "write", "admin")
 # endpoints anyone may call: probes, the contract, the docs, the course
 PUBLIC_ENDPOINTS = {
     "system.Health",
@@ -42,7 +43,8 @@ PUBLIC_ENDPOINTS = {
     "docs_assets.asset",
 }
 PUBLIC_BLUEPRINTS = {"concepts"}
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+ADMIN_TOKEN_NAME = "admin"
+_HEADER = "Authorization: Bearer "
 
 log = logging.getLogger(__name__)
 
@@ -93,22 +95,38 @@ def load_tokens(config) -> list[Token]:
     return tokens
 
 
-class AuditTrail:
-    """One JSON line per mutating request, to a file or to standard output (`-`)."""
+def admin_token_path(config) -> str:
+    return os.path.expanduser(str(config["ADMIN_TOKEN_FILE"]))
 
-    def __init__(self, target: str):
-        self.target = target
-        self._lock = threading.Lock()
 
-    def write(self, record: dict):
-        line = json.dumps(record) + "\n"
-        with self._lock:
-            if self.target == "-":
-                sys.stdout.write(line)
-                sys.stdout.flush()
-            else:
-                with open(self.target, "a", encoding="utf-8") as file:
-                    file.write(line)
+def admin_token(config) -> Token:
+    """The administrator token of a service configured with none: read from its file, or
+    made and written there on first start (only this user may read it)."""
+    path = admin_token_path(config)
+    os.makedirs(os.path.dirname(path) or ".", mode=0o700, exist_ok=True)
+    if not os.path.lexists(path):
+        # written aside, then linked into place: a concurrent start reads a whole file
+        spare = f"{path}.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(spare, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as file:
+            file.write(f"{_HEADER}{new_token()}\n")
+        try:
+            os.link(spare, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(spare)
+    info = os.lstat(path)
+    if not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        raise ValueError(
+            f"{path} must be a regular file of this user that no one else may read or write "
+            "(chmod 600): it holds the administrator token"
+        )
+    with open(path, encoding="ascii") as file:
+        line = file.readline().strip()
+    if not line.startswith(_HEADER) or len(line) <= len(_HEADER):
+        raise ValueError(f"{path} must hold one line `{_HEADER}<token>`")
+    return Token(ADMIN_TOKEN_NAME, hash_token(line[len(_HEADER) :]), frozenset(SCOPES))
 
 
 def loopback_only(bind: str) -> bool:
@@ -125,27 +143,40 @@ def loopback_only(bind: str) -> bool:
 
 
 def check_exposure(settings, binds) -> None:
-    """Without tokens the service is open: it must then serve on loopback only."""
+    """Before serving: open access only on unix sockets; without tokens, say where the
+    administrator token is (made now if it is the first start)."""
+    if settings["OPEN_ACCESS"]:
+        exposed = [b for b in binds if not b.startswith("unix:")]
+        if exposed:
+            raise SystemExit(
+                f"refusing to serve {', '.join(exposed)} with DOCKYARD_OPEN_ACCESS: open access "
+                "is only served on a unix socket (DOCKYARD_BIND=unix:/path), whose file "
+                "permissions say who may call"
+            )
+        log.warning("open access: anyone who can reach %s is the administrator", binds)
+        return
     if load_tokens(settings):
         return
-    exposed = [b for b in binds if not loopback_only(b)]
-    if exposed:
-        raise SystemExit(
-            f"refusing to serve on {', '.join(exposed)} without tokens: configure "
-            "DOCKYARD_TOKENS or DOCKYARD_TOKENS_FILE, or bind to 127.0.0.1"
-        )
+    admin_token(settings)
+    path = admin_token_path(settings)
+    where = binds[0] if binds and not binds[0].startswith("unix:") else "127.0.0.1:8000"
     log.warning(
-        "no token configured: serving on loopback only, every request acts as the local admin"
+        "no token configured: the administrator token is in %s (readable by this user only); "
+        "call with: curl -H @%s http://%s/system/info",
+        path,
+        path,
+        where,
     )
 
 
 def init_app(app):
     app.cli.add_command(token_cli)
-    app.extensions["dockyard_tokens"] = load_tokens(app.config)
-    app.extensions["dockyard_audit"] = AuditTrail(str(app.config["AUDIT_LOG"]))
-    app.before_request(_identify)
+    if app.config["OPEN_ACCESS"]:
+        tokens = []
+    else:
+        tokens = load_tokens(app.config) or [admin_token(app.config)]
+    app.extensions["dockyard_tokens"] = tokens
     app.before_request(_authorize)
-    app.after_request(_finish)
 
 
 def current_token() -> Token:
@@ -154,12 +185,6 @@ def current_token() -> Token:
 
 def has_scope(scope: str) -> bool:
     return scope in current_token().scopes
-
-
-def _identify():
-    given = request.headers.get("X-Request-ID", "")
-    g.request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
-    g.started = time.monotonic()
 
 
 def _authorize():
@@ -214,45 +239,14 @@ def _refuse(message):
 
 
 def required_scope() -> str:
-    """The scope the view serving this request declared; `admin` when it declared none."""
+    """The scope the view serving this request declared; `admin` when it declared none.
+    HEAD is served by the GET view, and takes its scope."""
     view = current_app.view_functions.get(request.endpoint)
-    method = getattr(getattr(view, "view_class", None), request.method.lower(), view)
-    return getattr(method, "required_scope", "admin")
-
-
-def _finish(response):
-    response.headers["X-Request-ID"] = g.get("request_id", "")
-    _cors(response)
-    if request.method in ("POST", "PUT", "PATCH", "DELETE"):
-        current_app.extensions["dockyard_audit"].write(
-            {
-                "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
-                "request_id": g.get("request_id"),
-                "token": getattr(g.get("token"), "name", None),
-                "method": request.method,
-                "path": request.path,
-                "target": request.view_args or {},
-                "status": response.status_code,
-                "remote": request.remote_addr,
-                "ms": round((time.monotonic() - g.get("started", time.monotonic())) * 1000),
-            }
-        )
-    return response
-
-
-def _cors(response):
-    origin = request.headers.get("Origin")
-    if not origin or origin not in (current_app.config.get("CORS_ORIGINS") or []):
-        return
-    response.headers["Access-Control-Allow-Origin"] = origin
-    response.headers["Vary"] = "Origin"
-    response.headers["Access-Control-Expose-Headers"] = "X-Request-ID, Retry-After"
-    if request.method == "OPTIONS":
-        response.headers["Access-Control-Allow-Methods"] = "GET, POST, PUT, DELETE, OPTIONS"
-        response.headers["Access-Control-Allow-Headers"] = (
-            "Authorization, Content-Type, Accept, X-Request-ID"
-        )
-        response.headers["Access-Control-Max-Age"] = "600"
+    view_class = getattr(view, "view_class", None)
+    method = request.method.lower()
+    if method == "head" and not hasattr(view_class, "head"):
+        method = "get"
+    return getattr(getattr(view_class, method, view), "required_scope", "admin")
 
 
 token_cli = click.Group("token", help="Tokens of the service.")

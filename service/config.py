@@ -46,6 +46,12 @@ class Config:
     # limits given to a container whose request sets none: memory in bytes, processes
     DEFAULT_MEMORY = 1024**3
     DEFAULT_PIDS_LIMIT = 1024
+    # caps a create or update request may not exceed: memory in bytes, processes, CPUs
+    MAX_MEMORY = 8 * 1024**3
+    MAX_PIDS_LIMIT = 4096
+    MAX_CPUS = 8.0
+    # volume drivers a container may mount volumes of (a plugin's volumes are its own world)
+    ALLOWED_VOLUME_DRIVERS = ["local"]
     # resolve symlinks of bind mount sources that exist on this machine before the checks
     POLICY_RESOLVE_SYMLINKS = True
     # id of the service's own container, which no request may stop, remove or exec into;
@@ -55,6 +61,9 @@ class Config:
     EXEC_OUTPUT_LIMIT = 16 * 1024 * 1024
     # seconds between heartbeat comments of an event stream while the daemon is quiet
     STREAM_HEARTBEAT = 15
+    # streams (logs, events, stats, progress, tar downloads) one worker serves at once; beyond
+    # them a new stream is a 503 at once, so that control requests keep threads; 0: 3/4 of THREADS
+    MAX_STREAMS = 0
 
     # bearer tokens: a JSON list of {"name", "hash": "sha256:...", "scopes": [...], "expires"}
     TOKENS = []
@@ -62,8 +71,17 @@ class Config:
     TOKENS_FILE = ""
     # where audit lines go: `-` for standard output, or a file path
     AUDIT_LOG = "-"
-    # browser origins allowed to call the API (CORS); none by default
+    # browser origins allowed to call the API (CORS), and so to change state cross-site
     CORS_ORIGINS = []
+    # host names a request's Host header may carry (the port aside): loopback names by default,
+    # so that a web page whose name was rebound to 127.0.0.1 is refused
+    ALLOWED_HOSTS = ["localhost", "127.0.0.1", "::1"]
+    # with no token configured: the file holding the administrator token made at first start
+    # (readable by the service's user only; its content works with `curl -H @FILE`)
+    ADMIN_TOKEN_FILE = "~/.dockyard/admin-token"
+    # serve without any token: every caller is the administrator. Only on unix sockets
+    # (BIND=unix:/path), whose file permissions then say who may call
+    OPEN_ACCESS = False
 
     # gunicorn: address to serve on, worker processes, threads per worker
     BIND = "127.0.0.1:8000"
@@ -71,6 +89,12 @@ class Config:
     THREADS = 32
     # gunicorn: seconds a worker gets to finish its requests on shutdown
     GRACEFUL_TIMEOUT = 30
+    # gunicorn: seconds a connection has to send its request line and headers once taken up
+    HEADER_TIMEOUT = 10
+    # gunicorn: seconds a request body (or a response) may stall before the connection is cut
+    BODY_TIMEOUT = 60
+    # gunicorn: connections one client address may hold open on one worker at once
+    MAX_CLIENT_CONNECTIONS = 64
     LOG_LEVEL = "info"
 
     # flask-smorest / OpenAPI document (not meant to be changed by operators)

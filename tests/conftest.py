@@ -44,14 +44,52 @@ def docker_api():
     assert not leftovers, f"session objects still on the engine: {leftovers}"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def admin_token_file(tmp_path_factory):
+    """Where apps and servers the tests start without tokens keep their administrator token
+    (made by the first of them), instead of the home directory's."""
+    path = tmp_path_factory.mktemp("admin") / "admin-token"
+    os.environ["DOCKYARD_ADMIN_TOKEN_FILE"] = str(path)
+    yield path
+    os.environ.pop("DOCKYARD_ADMIN_TOKEN_FILE", None)
+
+
+def admin_headers() -> dict:
+    """The administrator token of a service configured with none, as a request header."""
+    name, _, value = Path(os.environ["DOCKYARD_ADMIN_TOKEN_FILE"]).read_text().partition(": ")
+    return {name: value.strip()}
+
+
+def make_app(**config):
+    """The app as a test wants it: the test engine, no audit output, then ``config``."""
+    return create_app(
+        {"TESTING": True, "DOCKER_URL": ENGINE_URL, "AUDIT_LOG": os.devnull, **config}
+    )
+
+
+def make_client(**config):
+    """A test client of ``make_app(**config)``; with no tokens configured, it sends the
+    administrator token the app made."""
+    app = make_app(**config)
+    if config.get("TOKENS") or config.get("TOKENS_FILE") or config.get("OPEN_ACCESS"):
+        return app.test_client()
+    return admin_client(app)
+
+
+def admin_client(app):
+    client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = admin_headers()["Authorization"]
+    return client
+
+
 @pytest.fixture
 def app():
-    return create_app({"TESTING": True, "DOCKER_URL": ENGINE_URL, "AUDIT_LOG": os.devnull})
+    return make_app()
 
 
 @pytest.fixture
 def client(app):
-    return app.test_client()
+    return admin_client(app)
 
 
 @pytest.fixture
@@ -65,6 +103,12 @@ def engine_cleanup(docker_api):
     yield
     leftovers = remove_labelled(docker_api, f"{TEST_LABEL}={RUN_ID}")
     assert not leftovers, f"objects still on the engine after teardown: {leftovers}"
+
+
+def ours(api) -> list[str]:
+    """Ids of the containers this run made: the engine is shared, so every assertion about
+    its contents looks at these only."""
+    return [c["Id"] for c in api.containers(all=True, filters={"label": f"{TEST_LABEL}={RUN_ID}"})]
 
 
 def remove_labelled(api, label):

@@ -9,7 +9,7 @@ import pytest
 
 from service import create_app
 from service.auth import SCOPES, hash_token
-from tests.conftest import ENGINE_URL, ROOT, free_port
+from tests.conftest import ENGINE_URL, ROOT, free_port, ours
 
 SECRETS = {scope: f"secret-{scope}-token" for scope in SCOPES}
 # matches nothing on the engine: operations the table lets through change nothing
@@ -77,7 +77,7 @@ def test_every_operation_declares_a_scope_or_is_public(secured):
 
 
 def test_each_scope_is_refused_where_another_is_needed(secured, docker_api):
-    before = docker_api.containers(all=True, quiet=True)
+    before = ours(docker_api)
     for method, path, needed in operations(secured):
         if needed is None:
             continue
@@ -90,16 +90,16 @@ def test_each_scope_is_refused_where_another_is_needed(secured, docker_api):
                 assert f"`{needed}` scope" in body["message"]
                 assert f"{scope}-bot" in body["message"]
     # nothing the table let through changed the engine
-    assert docker_api.containers(all=True, quiet=True) == before
+    assert ours(docker_api) == before
 
 
 def test_read_token_cannot_create_or_remove(secured, docker_api, busybox_image, labels):
-    before = docker_api.containers(all=True, quiet=True)
+    before = ours(docker_api)
     body = {"image": busybox_image, "labels": labels, "start": True}
     answer = secured.post("/containers", json=body, headers=bearer("read"))
     assert answer.status_code == 403
     assert secured.get("/containers", headers=bearer("read")).status_code == 200
-    assert docker_api.containers(all=True, quiet=True) == before
+    assert ours(docker_api) == before
     created = secured.post("/containers", json=body, headers=bearer("write"))
     assert created.status_code == 201
     cid = created.json["id"]
@@ -208,13 +208,14 @@ def test_cors_only_for_configured_origins(secured):
 
 @pytest.mark.parametrize(
     "bind_env, bind_flag",
-    [("0.0.0.0:{port}", []), ("127.0.0.1:{port}", ["-b", "0.0.0.0:{port}"])],
+    [("0.0.0.0:{port}", []), ("unix:{sock}", ["-b", "127.0.0.1:{port}"])],
     ids=["setting", "command-line"],
 )
-def test_without_tokens_the_service_will_not_listen_beyond_loopback(bind_env, bind_flag):
-    port = free_port()
+def test_open_access_is_served_on_unix_sockets_only(tmp_path, bind_env, bind_flag):
+    port, sock = free_port(), tmp_path / "api.sock"
     env = {
-        "DOCKYARD_BIND": bind_env.format(port=port),
+        "DOCKYARD_BIND": bind_env.format(port=port, sock=sock),
+        "DOCKYARD_OPEN_ACCESS": "true",
         "DOCKYARD_DOCKER_URL": ENGINE_URL,
         "PATH": "/usr/bin:/bin",
     }
@@ -228,4 +229,4 @@ def test_without_tokens_the_service_will_not_listen_beyond_loopback(bind_env, bi
         timeout=30,
     )
     assert process.returncode != 0
-    assert "without tokens" in process.stderr + process.stdout
+    assert "only served on a unix socket" in process.stderr + process.stdout

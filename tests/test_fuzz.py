@@ -21,7 +21,11 @@ app = create_app(
         "TESTING": True,
         "DOCKER_URL": ENGINE_URL,
         "TOKENS": [
-            {"name": "fuzz", "hash": hash_token(SECRET), "scopes": ["read", "operate", "write"]}
+            {
+                "name": "fuzz",
+                "hash": hash_token(SECRET),
+                "scopes": ["read", "operate", "exec", "write"],
+            }
         ],
         "AUDIT_LOG": "/dev/null",
     }

@@ -9,7 +9,7 @@ from flask.views import MethodView
 from flask_smorest import abort
 from flask_smorest.error_handler import ErrorSchema
 
-from .. import policy
+from .. import audit, policy
 from ..extensions import Blueprint, gateway
 from ..gateway.containers import container_config
 from ..schemas import containers as schemas
@@ -85,7 +85,9 @@ class Containers(MethodView):
         """
         settings = current_app.config
         try:
-            spec = policy.check_container(args, settings, gateway().engine_root())
+            spec = policy.check_container(
+                args, settings, gateway().engine_root(), gateway().volume_record
+            )
         except policy.Denied as denied:
             if query["dry_run"]:
                 return jsonify(allowed=False, rule=denied.rule, message=str(denied))
@@ -120,13 +122,26 @@ class Containers(MethodView):
         )
 
 
-def guard(id: str) -> str:
-    """A container a request may change: never the service's own (rule self-protection)."""
+def guard(id: str, policed: bool = False) -> str:
+    """The full id of a container a request may act on, resolved once: the action and the
+    audit line then name that id, never a name that could meanwhile mean another one.
+
+    Never the service's own (rule self-protection). ``policed``: the action starts the
+    container, runs a process in it or copies into or out of it, so the container must
+    also pass the policy as it stands now (its mounts, what it was given elsewhere)."""
     container_ref(id)
-    own = own_container()
-    if own and gateway().inspect_container(id)["id"] == own:
+    record = gateway().container_record(id)
+    full = audit.resolved(record["Id"])
+    if full == own_container():
         abort(403, message="rule `self-protection`: this is the service's own container")
-    return id
+    if policed:
+        try:
+            policy.check_existing(
+                record, current_app.config, gateway().engine_root(), gateway().volume_record
+            )
+        except policy.Denied as denied:
+            abort(403, message=str(denied))
+    return full
 
 
 def own_container() -> str | None:
@@ -172,14 +187,19 @@ class Container(MethodView):
         gateway().remove_container(guard(id), force=args["force"], volumes=args["volumes"])
 
 
+# actions that (re)start a container's processes: it must pass the policy as it stands now
+STARTING = {"start", "restart", "unpause"}
+
+
 def lifecycle(action, summary, args_schema=None):
     """A view for one lifecycle action: the container's state after it, or 409."""
 
     class Action(MethodView):
         def post(self, *args, id):
             params = args[0] if args else {}
-            gateway().container_action(guard(id), action, **params)
-            return gateway().inspect_container(id)
+            full = guard(id, policed=action in STARTING)
+            gateway().container_action(full, action, **params)
+            return gateway().inspect_container(full)
 
     Action.post.__doc__ = summary
     view = Action.post
@@ -214,8 +234,9 @@ class Rename(MethodView):
     @one_container
     def post(self, args, id):
         """Rename a container"""
-        gateway().rename_container(guard(id), args["name"])
-        return gateway().inspect_container(args["name"])
+        full = guard(id)
+        gateway().rename_container(full, args["name"])
+        return gateway().inspect_container(full)
 
 
 @blp.route("/<containerref:id>/update")
@@ -225,8 +246,16 @@ class Update(MethodView):
     @blp.response(200, schemas.UpdatedSchema)
     @one_container
     def post(self, args, id):
-        """Change a container's memory, CPUs, process limit or restart policy"""
-        return gateway().update_container(guard(id), args)
+        """Change a container's memory, CPUs, process limit or restart policy
+
+        Within the configured maximums (rule `limits`), and only on a container the policy
+        would create.
+        """
+        try:
+            policy.check_limits(args, current_app.config)
+        except policy.Denied as denied:
+            abort(403, message=str(denied))
+        return gateway().update_container(guard(id, policed=True), args)
 
 
 @blp.route("/<containerref:id>/wait")
@@ -275,7 +304,7 @@ class Logs(MethodView):
         for key in ("since", "until"):
             if args.get(key):
                 params[key] = args[key]
-        frames = gateway().container_logs(id, params, tty=detail["config"]["tty"])
+        frames = gateway().container_logs(detail["id"], params, tty=detail["config"]["tty"])
         kind = wanted_stream() or "text/plain"
         if kind == "text/plain":
             return live(frames, kind, render=lambda frame: frame[1])
@@ -375,15 +404,18 @@ class Changes(MethodView):
 
 @blp.route("/<containerref:id>/exec")
 class Exec(MethodView):
-    @blp.requires("operate")
+    @blp.requires("exec")
     @blp.arguments(schemas.ExecSchema)
     @blp.response(200, schemas.ExecResultSchema)
     @blp.alt_response(409, schema=ErrorSchema, description="it does not run")
     @one_container
     def post(self, args, id):
-        """Run a command in a running container; its exit code, stdout and stderr apart"""
+        """Run a command in a running container; its exit code, stdout and stderr apart
+
+        Needs the `exec` scope: a command sees all the container holds, secrets included.
+        """
         return gateway().exec_run(
-            guard(id),
+            guard(id, policed=True),
             args["cmd"],
             args["env"],
             args.get("workdir"),
@@ -395,15 +427,18 @@ class Exec(MethodView):
 
 @blp.route("/<containerref:id>/commit")
 class Commit(MethodView):
-    @blp.requires("write")
+    @blp.requires("exec")
     @blp.arguments(schemas.CommitSchema)
     @blp.response(201, schemas.CommittedSchema)
     @one_container
     def post(self, args, id):
-        """A new image from a container's filesystem (docker commit)"""
+        """A new image from a container's filesystem (docker commit)
+
+        Needs the `exec` scope: the image holds the container's files and environment.
+        """
         tag = args.get("tag") or ("latest" if args.get("repository") else None)
         return gateway().commit_container(
-            guard(id) if args["pause"] else container_ref(id),
+            guard(id, policed=True),
             args.get("repository"),
             tag,
             args.get("message"),
@@ -415,7 +450,7 @@ class Commit(MethodView):
 
 @blp.route("/<containerref:id>/export")
 class Export(MethodView):
-    @blp.requires("write")
+    @blp.requires("exec")
     @blp.doc(
         responses={
             "200": {
@@ -427,12 +462,13 @@ class Export(MethodView):
     @one_container
     def get(self, id):
         """A container's whole filesystem as a tar stream (docker export)"""
-        return tar_answer(gateway().export_container(container_ref(id)), id)
+        full = guard(id, policed=True)
+        return tar_answer(gateway().export_container(full), id)
 
 
 @blp.route("/<containerref:id>/archive")
 class Archive(MethodView):
-    @blp.requires("write")
+    @blp.requires("exec")
     @blp.arguments(schemas.ArchiveArgsSchema, location="query")
     @blp.doc(
         responses={
@@ -442,10 +478,10 @@ class Archive(MethodView):
     @one_container
     def get(self, args, id):
         """Copy a path out of a container, as a tar stream (docker cp CONTAINER:PATH -)"""
-        stream = gateway().get_archive(container_ref(id), args["path"])
+        stream = gateway().get_archive(guard(id, policed=True), args["path"])
         return tar_answer(stream, posixpath.basename(args["path"]) or id)
 
-    @blp.requires("write")
+    @blp.requires("exec")
     @blp.arguments(schemas.ArchiveArgsSchema, location="query")
     @blp.doc(requestBody={"required": True, "content": {"application/x-tar": TAR_BODY}})
     @blp.response(204)
@@ -456,4 +492,5 @@ class Archive(MethodView):
         """Copy a tar archive's files into a container's directory (docker cp - CONTAINER:PATH)"""
         if request.mimetype not in TAR_TYPES:
             abort(400, message="send the files as application/x-tar")
-        gateway().put_archive(guard(id), args["path"], tar_upload("the files"))
+        full = guard(id, policed=True)
+        gateway().put_archive(full, args["path"], tar_upload("the files"))

@@ -8,9 +8,10 @@ from .client import DaemonClients, DaemonSettings
 from .containers import ContainerVerbs
 from .images import ImageVerbs
 from .system import SystemVerbs
+from .volumes import VolumeVerbs
 
 
-class DockerGateway(SystemVerbs, ImageVerbs, ContainerVerbs):
+class DockerGateway(SystemVerbs, ImageVerbs, ContainerVerbs, VolumeVerbs):
     def __init__(self, settings: DaemonSettings):
         self.clients = DaemonClients(settings)
 

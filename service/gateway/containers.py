@@ -29,6 +29,10 @@ class ContainerVerbs:
     def inspect_container(self, ref) -> dict:
         return container_detail(self.clients.control.inspect_container(ref))
 
+    def container_record(self, ref) -> dict:
+        """The engine's own record of a container (its inspect answer), for the policy."""
+        return self.clients.control.inspect_container(ref)
+
     def container_top(self, ref, ps_args=None) -> dict:
         top = self.clients.control.top(ref, ps_args=ps_args)
         return {"titles": top.get("Titles") or [], "processes": top.get("Processes") or []}

@@ -86,8 +86,11 @@ class ImageVerbs:
             "rm": "1",
             "forcerm": "1",
             "buildargs": json.dumps(options.get("build_args") or {}),
-            # each RUN step's container gets the limit containers get by default
+            # each RUN step's container: memory (swap as much again, as for containers) and CPUs
             "memory": options.get("memory"),
+            "memswap": options["memory"] * 2 if options.get("memory") else None,
+            "cpuperiod": 100000 if options.get("cpus") else None,
+            "cpuquota": int(options["cpus"] * 100000) if options.get("cpus") else None,
             "labels": json.dumps(options.get("labels") or {}),
         }
         try:

@@ -6,11 +6,20 @@ import subprocess
 import tarfile
 import time
 import urllib.request
+from urllib.request import Request
 
 import docker
 import pytest
 
-from tests.conftest import TEST_LABEL, free_port, served, wait_for_http
+from tests.conftest import (
+    TEST_LABEL,
+    admin_headers,
+    free_port,
+    make_client,
+    ours,
+    served,
+    wait_for_http,
+)
 
 
 @pytest.fixture
@@ -245,11 +254,11 @@ def test_name_in_use_is_409(run, labels):
     ],
 )
 def test_create_refuses_bad_fields_with_422(client, docker_api, busybox_image, fields, bad):
-    before = docker_api.containers(all=True, quiet=True)
+    before = ours(docker_api)
     answer = client.post("/containers", json={"image": busybox_image, **fields})
     assert answer.status_code == 422, answer.json
     assert bad in answer.json["errors"]["json"]
-    assert docker_api.containers(all=True, quiet=True) == before
+    assert ours(docker_api) == before
 
 
 def test_bind_mounts_are_off_unless_allowed(client, docker_api, busybox_image, labels, tmp_path):
@@ -258,18 +267,14 @@ def test_bind_mounts_are_off_unless_allowed(client, docker_api, busybox_image, l
         "labels": labels,
         "mounts": [{"type": "bind", "source": "/srv/../srv/data", "target": "/host"}],
     }
-    before = docker_api.containers(all=True, quiet=True)
+    before = ours(docker_api)
     answer = client.post("/containers", json=body)
     assert answer.status_code == 403
     assert "bind-roots" in answer.json["message"]
-    assert docker_api.containers(all=True, quiet=True) == before
-
-    from service import create_app
-    from tests.conftest import ENGINE_URL
+    assert ours(docker_api) == before
 
     (tmp_path / "shared.txt").write_text("from the host\n")
-    app = create_app({"DOCKER_URL": ENGINE_URL, "ALLOWED_BIND_ROOTS": [str(tmp_path)]})
-    allowed = app.test_client()
+    allowed = make_client(ALLOWED_BIND_ROOTS=[str(tmp_path)])
     body["mounts"] = [{"type": "bind", "source": f"{tmp_path}/", "target": "/host"}]
     body.update(command=["cat", "/host/shared.txt"], start=True)
     created = allowed.post("/containers", json=body)
@@ -534,11 +539,12 @@ def test_follow_client_that_leaves_frees_the_daemon_socket(run):
             return sum(1 for line in out.splitlines() if f"pid={worker}," in line)
 
         # warm both clients up
-        urllib.request.urlopen(f"{base}/containers/{container['id']}/logs?tail=1").read()
+        logs = f"{base}/containers/{container['id']}/logs"
+        urllib.request.urlopen(Request(f"{logs}?tail=1", headers=admin_headers())).read()
         baseline = daemon_sockets()
 
         answer = urllib.request.urlopen(
-            f"{base}/containers/{container['id']}/logs?follow=true", timeout=10
+            Request(f"{logs}?follow=true", headers=admin_headers()), timeout=10
         )
         assert answer.readline() == b"tick\n"
         during = daemon_sockets()

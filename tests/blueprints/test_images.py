@@ -8,7 +8,7 @@ import tarfile
 import docker
 import pytest
 
-from tests.conftest import TEST_LABEL
+from tests.conftest import TEST_LABEL, make_client
 
 
 def build_json(client, labels, dockerfile, files=None, tag=None, **options):
@@ -148,12 +148,10 @@ def test_build_json_validation(client):
 
 
 def test_build_context_over_the_limit_is_413(busybox_image):
-    from service import create_app
-    from tests.conftest import ENGINE_URL
-
-    app = create_app({"TESTING": True, "DOCKER_URL": ENGINE_URL, "MAX_UPLOAD_BYTES": 4096})
     context = tar_of({"Dockerfile": f"FROM {busybox_image}\n", "big": "x" * 20000})
-    answer = app.test_client().post("/images/build", data=context, content_type="application/x-tar")
+    answer = make_client(MAX_UPLOAD_BYTES=4096).post(
+        "/images/build", data=context, content_type="application/x-tar"
+    )
     assert answer.status_code == 413
 
 
@@ -325,11 +323,7 @@ def test_prune_removes_a_dangling_image_and_keeps_a_tagged_one(
 
 
 def test_sse_sends_heartbeats_while_the_daemon_is_quiet(busybox_image, labels):
-    from service import create_app
-    from tests.conftest import ENGINE_URL
-
-    app = create_app({"TESTING": True, "DOCKER_URL": ENGINE_URL, "STREAM_HEARTBEAT": 0.2})
-    answer = app.test_client().post(
+    answer = make_client(STREAM_HEARTBEAT=0.2).post(
         "/images/build",
         json={"dockerfile": f"FROM {busybox_image}\nRUN sleep 1.5\n", "labels": labels},
         headers={"Accept": "text/event-stream"},
@@ -356,11 +350,7 @@ def test_credentials_go_with_the_request_only(client, app, built, registry):
 
 
 def test_json_body_over_the_limit_is_413(busybox_image):
-    from service import create_app
-    from tests.conftest import ENGINE_URL
-
-    app = create_app({"TESTING": True, "DOCKER_URL": ENGINE_URL, "MAX_CONTENT_LENGTH": 1024})
-    answer = app.test_client().post(
+    answer = make_client(MAX_CONTENT_LENGTH=1024).post(
         "/images/build", json={"dockerfile": f"FROM {busybox_image}\n", "files": {"a": "x" * 4096}}
     )
     assert answer.status_code == 413
@@ -375,15 +365,13 @@ def test_build_text_that_cannot_be_written_is_422(client):
 
 
 def test_history_hides_secret_build_arguments(busybox_image, labels):
-    from service import create_app
     from service.auth import hash_token
-    from tests.conftest import ENGINE_URL
 
     tokens = [
         {"name": "r", "hash": hash_token("r"), "scopes": ["read", "write"]},
         {"name": "a", "hash": hash_token("a"), "scopes": ["read", "admin"]},
     ]
-    client = create_app({"DOCKER_URL": ENGINE_URL, "TOKENS": tokens}).test_client()
+    client = make_client(TOKENS=tokens)
     built = client.post(
         "/images/build",
         json={

@@ -3,6 +3,8 @@
 import docker
 import pytest
 
+from tests.conftest import ours
+
 
 def test_health(client):
     answer = client.get("/health")
@@ -144,11 +146,11 @@ def test_unscoped_prune_runs_only_on_an_engine_the_harness_owns(
     ],
 )
 def test_prune_rejects_bad_input_with_422_per_field(client, docker_api, body, field):
-    before = docker_api.containers(all=True, quiet=True)
+    before = ours(docker_api)
     answer = client.post("/system/prune", json=body)
     assert answer.status_code == 422
     assert answer.json["code"] == 422
     assert answer.json["status"] == "Unprocessable Entity"
     assert field in answer.json["errors"]["json"]
     assert answer.json["message"]
-    assert docker_api.containers(all=True, quiet=True) == before
+    assert ours(docker_api) == before
