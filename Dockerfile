@@ -1,5 +1,6 @@
 # The service's image. It talks to the host's engine through the socket mounted into it,
-# and serves on all the container's addresses, which it only does with tokens configured:
+# and serves on all the container's addresses; give it tokens (without any, it makes an
+# administrator token in /var/lib/dockyard/admin-token):
 #   docker run -d --name dockyard -p 127.0.0.1:8000:8000 \
 #     -v /var/run/docker.sock:/var/run/docker.sock \
 #     --group-add "$(stat -c %g /var/run/docker.sock)" \
@@ -24,13 +25,15 @@ RUN python3 -m venv /opt/venv \
     else \
       /opt/venv/bin/pip install --no-cache-dir . ; \
     fi \
- && rm -rf /wheels build
+ && rm -rf /wheels build \
+ && mkdir -m 700 /var/lib/dockyard && chown 10001:10001 /var/lib/dockyard
 
 # not root: access to the engine comes from the socket's group (--group-add above)
 USER 10001:10001
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
-    DOCKYARD_BIND=0.0.0.0:8000
+    DOCKYARD_BIND=0.0.0.0:8000 \
+    DOCKYARD_ADMIN_TOKEN_FILE=/var/lib/dockyard/admin-token
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s CMD python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=4)"
 CMD ["gunicorn", "-c", "deploy/gunicorn.conf.py"]

@@ -42,7 +42,7 @@ def create_app(config=None):
     audit.init_app(app)
     web.init_app(app)
     auth.init_app(app)
-    policy.check_bind_roots(app.config["ALLOWED_BIND_ROOTS"])
+    policy.check_settings(app.config)
     app.extensions["dockyard_self"] = app.config["SELF_CONTAINER"] or policy.own_container_id()
     register_converters(app, api)
     register_blueprints(app, api)

@@ -393,3 +393,20 @@ def test_json_build_options_belong_in_the_body(client, busybox_image):
     answer = client.post("/images/build?tag=x/y:1", json={"dockerfile": f"FROM {busybox_image}"})
     assert answer.status_code == 400
     assert "tag" in answer.json["message"]
+
+
+def test_build_steps_run_under_the_container_limits(busybox_image, labels):
+    """Each RUN step's container gets the memory and CPU limits containers get."""
+    client = make_client(DEFAULT_MEMORY=96 * 1024**2, MAX_CPUS=0.5)
+    step = (
+        "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/cpu/cpu.cfs_quota_us "
+        "2>/dev/null || cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/cpu.max"
+    )
+    answer = client.post(
+        "/images/build",
+        json={"dockerfile": f"FROM {busybox_image}\nRUN {step}\n", "labels": labels},
+    )
+    assert answer.status_code == 201, answer.json
+    log = "\n".join(answer.json["log"])
+    assert str(96 * 1024**2) in log
+    assert "50000" in log
