@@ -223,12 +223,14 @@ def test_the_action_lands_on_the_container_that_was_checked(
     client = make_client(SELF_CONTAINER=own, AUDIT_LOG=str(audit))
     body = RemovesFirst(one_file_tar("planted", b"x"), docker_api, decoy)
     answer = client.put(
-        f"/containers/{own[:12]}/archive?path=/tmp",
+        f"/containers/{own[:12]}/archive?path=/",
         input_stream=body,
         content_type="application/x-tar",
     )
+    # it went to the decoy it checked, gone meanwhile; not to the service's own container
     assert answer.status_code == 404, answer.json
+    assert "no such container" in answer.json["message"].lower()
     with pytest.raises(docker.errors.NotFound):
-        docker_api.get_archive(own, "/tmp/planted")
+        docker_api.get_archive(own, "/planted")
     (line,) = [json.loads(line) for line in audit.read_text().splitlines()]
     assert line["target_id"] == decoy and line["target"] == {"id": own[:12]}
