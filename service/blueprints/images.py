@@ -10,9 +10,11 @@ from flask.views import MethodView
 from flask_smorest import abort
 from flask_smorest.error_handler import ErrorSchema
 
+from ..auth import has_scope
 from ..extensions import Blueprint, gateway
 from ..gateway.images import pull_target, split_reference
 from ..gateway.streams import StreamError
+from ..redaction import redact_history
 from ..schemas import images as schemas
 from ..streaming import TAR_BODY, TAR_TYPES, progress, tar_answer, tar_response, tar_upload
 
@@ -154,7 +156,9 @@ class Build(MethodView):
             image["log"] = [event["line"] for event in seen if event["type"] == "log"]
             return image
 
+        # each RUN step's container gets the limits a container gets
         options["memory"] = current_app.config["DEFAULT_MEMORY"]
+        options["cpus"] = current_app.config["MAX_CPUS"]
         events = gateway().build_image(context, options)
         return progress(events, finish, schemas.BuiltSchema(), status=201)
 
@@ -255,8 +259,14 @@ class History(MethodView):
     @not_found("image")
     @blp.daemon_call
     def get(self, ref):
-        """The image's layers, newest first (docker history)"""
-        return gateway().image_history(image_ref(ref))
+        """The image's layers, newest first (docker history)
+
+        Build arguments, ARG defaults and ENV values whose names look secret, and passwords in
+        URLs, are hidden from tokens without `admin`.
+        """
+        layers = gateway().image_history(image_ref(ref))
+        # the whole list: the ARG steps tell where each build argument's value ends
+        return layers if has_scope("admin") else redact_history(layers)
 
 
 @blp.route("/<imageref:ref>/tag")
