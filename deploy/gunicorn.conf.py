@@ -1,8 +1,11 @@
 """gunicorn settings, from the service's own settings (defaults, then DOCKYARD_* variables).
 
-gthread workers: each request has a thread, so a log, event or progress stream that lasts for
-minutes holds one thread while the others keep serving; the worker's heartbeat runs apart
-from the request threads, so a long stream does not get the worker killed.
+gthread workers (service.worker.GuardedWorker): each request has a thread, so a log, event or
+progress stream that lasts for minutes holds one thread while the others keep serving; the
+worker's heartbeat runs apart from the request threads, so a long stream does not get the worker
+killed. The worker also bounds slow clients: HEADER_TIMEOUT seconds to send a request's head,
+BODY_TIMEOUT seconds a body or an answer may stall, MAX_CLIENT_CONNECTIONS connections per client
+address. No control socket: its default path is shared by every instance of this user.
 """
 
 from service.auth import check_exposure
@@ -13,11 +16,15 @@ _settings = current_settings()
 wsgi_app = "service:create_app()"
 bind = str(_settings["BIND"]).split(",")
 workers = int(_settings["WORKERS"])
-worker_class = "gthread"
+worker_class = "service.worker.GuardedWorker"
 threads = int(_settings["THREADS"])
 graceful_timeout = int(_settings["GRACEFUL_TIMEOUT"])
 keepalive = 5
 loglevel = str(_settings["LOG_LEVEL"])
+# the default socket path is one per user: a second instance would take it from the first
+control_socket_disable = True
+# unix sockets are made for this user alone: with open access, their mode says who may call
+umask = 0o077
 accesslog = "-"
 # the path without its query string: a tar build's build_arg values may be secrets
 access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms "%(a)s"'

@@ -1,5 +1,6 @@
 """The flask-smorest classes everything imports, and access to the per-app docker gateway."""
 
+import functools
 import logging
 
 import flask_smorest
@@ -12,6 +13,7 @@ from .auth import SCOPES
 from .errors import DAEMON_ERRORS, Failure, describe, http_exception
 from .gateway import DockerGateway
 from .routing import allowed_methods
+from .streaming import reserve_stream, wanted_stream
 
 log = logging.getLogger(__name__)
 
@@ -128,9 +130,16 @@ class Blueprint(flask_smorest.Blueprint):
         event_schema,
         description="the result as JSON; or, asked for in Accept, progress events then the result",
     ):
-        """Document that the answer may also be a stream of events, on request."""
+        """Document that the answer may also be a stream of events, on request; a stream
+        takes its place among the worker's streams before the work starts (or is a 503)."""
 
-        def decorator(func):
+        def decorator(view):
+            @functools.wraps(view)
+            def func(*args, **kwargs):
+                if wanted_stream():
+                    reserve_stream()
+                return view(*args, **kwargs)
+
             for content_type in ("application/x-ndjson", "text/event-stream"):
                 func = self.alt_response(
                     status,

@@ -8,6 +8,9 @@ In a stream, the first event is read before the answer starts, so an error the d
 at once still gets a real error status. After that, a failure ends the stream with an
 ``{"type": "error", ...}`` event, and success with ``{"type": "result", "result": {...}}``
 holding what the plain JSON request would have answered.
+
+A worker serves at most MAX_STREAMS streams at once (by default three quarters of its threads),
+so that the others keep answering short requests: one more stream is a 503 before it starts.
 """
 
 import itertools
@@ -21,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 
-from flask import Response, current_app, request, stream_with_context
+from flask import Response, after_this_request, current_app, request, stream_with_context
 from flask_smorest import abort
 
 from .errors import describe
@@ -41,6 +44,39 @@ def wanted_stream() -> str | None:
     return best if best in (NDJSON, SSE) and request.accept_mimetypes[best] > 0 else None
 
 
+def reserve_stream(close=None):
+    """Take a stream place for this request, or answer 503 (after ``close()``, which lets go
+    of a daemon stream already opened). Called before asking the daemon for a stream, it
+    refuses before any daemon call; the place is freed when the answer closes, whatever it is."""
+    if request.environ.get("dockyard.stream_place"):
+        return
+    config = current_app.config
+    limit = int(config["MAX_STREAMS"]) or max(1, int(config["THREADS"]) * 3 // 4)
+    # one app per worker process: its places are the process's
+    places = current_app.extensions.setdefault("dockyard_streams", threading.Semaphore(limit))
+    if not places.acquire(blocking=False):
+        if close is not None:
+            close()
+        abort(
+            503,
+            message=f"the service serves too many streams ({limit}): try again later",
+            headers={"Retry-After": str(config["RETRY_AFTER"])},
+        )
+    request.environ["dockyard.stream_place"] = True
+    freed = threading.Event()
+
+    def free():
+        # once, though an error answer may replace the answer that carries it
+        if not freed.is_set():
+            freed.set()
+            places.release()
+
+    @after_this_request
+    def free_on_close(response):
+        response.call_on_close(free)
+        return response
+
+
 def progress(events: Iterator[dict], finish: Callable[[list[dict]], dict], schema, status=200):
     """Answer long work. ``finish`` makes the result out of the events that were not
     byte counts (log lines, built, pushed); ``schema`` dumps it."""
@@ -52,6 +88,7 @@ def progress(events: Iterator[dict], finish: Callable[[list[dict]], dict], schem
             events.close()
         return finish(seen), status
 
+    reserve_stream(events.close)
     # an immediate failure raises here, before any byte: the client gets an error status
     try:
         first = next(events, None)
@@ -64,6 +101,7 @@ def progress(events: Iterator[dict], finish: Callable[[list[dict]], dict], schem
 
 
 def _streamed(body, kind, items, status=200) -> Response:
+    reserve_stream(items.close)
     response = Response(
         stream_with_context(body),
         status=status,
@@ -277,6 +315,7 @@ def tar_response(description) -> dict:
 
 def tar_answer(stream, name) -> Response:
     """Send a daemon's tar stream on as it comes, as a file named after ``name``."""
+    reserve_stream(stream.close)
     filename = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "archive"
     return Response(
         stream,

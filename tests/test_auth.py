@@ -1,9 +1,12 @@
 """Tokens and scopes, driven by the spec's own table of scopes; audit lines; CORS."""
 
 import json
+import os
 import re
+import stat
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -230,3 +233,33 @@ def test_open_access_is_served_on_unix_sockets_only(tmp_path, bind_env, bind_fla
     )
     assert process.returncode != 0
     assert "only served on a unix socket" in process.stderr + process.stdout
+
+
+def test_open_access_on_a_unix_socket_is_for_this_user_only(tmp_path):
+    sock = tmp_path / "api.sock"
+    env = {
+        **os.environ,
+        "DOCKYARD_BIND": f"unix:{sock}",
+        "DOCKYARD_OPEN_ACCESS": "true",
+        "DOCKYARD_DOCKER_URL": ENGINE_URL,
+    }
+    conf = str(ROOT / "deploy" / "gunicorn.conf.py")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", conf], cwd=ROOT, env=env, stderr=subprocess.PIPE
+    )
+    try:
+        for _ in range(100):
+            if sock.exists():
+                break
+            time.sleep(0.1)
+        assert stat.S_IMODE(os.stat(sock).st_mode) & 0o077 == 0
+        answer = subprocess.run(
+            ["curl", "-s", "--unix-socket", str(sock), "http://localhost/system/info"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
+        assert "server_version" in json.loads(answer.stdout)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

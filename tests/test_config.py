@@ -55,7 +55,7 @@ def test_gunicorn_settings_come_from_the_same_place(monkeypatch):
     assert conf["bind"] == ["127.0.0.1:9123"]
     assert conf["workers"] == 3
     assert conf["threads"] == 12
-    assert conf["worker_class"] == "gthread"
+    assert conf["worker_class"] == "service.worker.GuardedWorker"
     assert conf["wsgi_app"] == "service:create_app()"
 
 
@@ -66,15 +66,19 @@ def test_readme_documents_every_setting():
     assert not missing, f"README's configuration table lacks {missing}"
 
 
-def test_settings_of_the_wrong_kind_stop_the_service(monkeypatch):
+def test_settings_of_the_wrong_kind_stop_the_service(monkeypatch, tmp_path):
     import pytest
 
     # a list given as bare text would be read one character at a time: refused outright
-    monkeypatch.setenv("DOCKYARD_ALLOWED_BIND_ROOTS", "/srv/data")
+    monkeypatch.setenv("DOCKYARD_ALLOWED_BIND_ROOTS", str(tmp_path))
     with pytest.raises(ValueError, match="ALLOWED_BIND_ROOTS must be"):
         create_app()
-    monkeypatch.setenv("DOCKYARD_ALLOWED_BIND_ROOTS", '["/srv/data"]')
-    assert create_app().config["ALLOWED_BIND_ROOTS"] == ["/srv/data"]
+    monkeypatch.setenv("DOCKYARD_ALLOWED_BIND_ROOTS", f'["{tmp_path}"]')
+    assert create_app().config["ALLOWED_BIND_ROOTS"] == [str(tmp_path)]
+    monkeypatch.setenv("DOCKYARD_ALLOWED_BIND_ROOTS", '["/srv/no-such-root"]')
+    with pytest.raises(ValueError, match="is not a directory"):
+        create_app()
+    monkeypatch.setenv("DOCKYARD_ALLOWED_BIND_ROOTS", "[]")
     monkeypatch.setenv("DOCKYARD_ALLOW_LOW_PORTS", "no")
     with pytest.raises(ValueError, match="true or false"):
         create_app()

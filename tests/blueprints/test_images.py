@@ -410,3 +410,32 @@ def test_build_steps_run_under_the_container_limits(busybox_image, labels):
     log = "\n".join(answer.json["log"])
     assert str(96 * 1024**2) in log
     assert "50000" in log
+
+
+def test_a_stream_refused_for_lack_of_places_starts_no_work(built, registry, docker_api):
+    """With every stream place taken, a pull asked as a stream is a 503 before the daemon
+    is asked to pull anything."""
+    client = make_client(MAX_STREAMS=1)
+    remote = f"{registry}/team/refused"
+    docker_api.tag(built["id"], remote, "1.0")
+    assert client.post(f"/images/{remote}:1.0/push").status_code == 200
+    docker_api.remove_image(f"{remote}:1.0")
+    held = client.get("/system/events", buffered=False)
+    try:
+        answer = client.post(
+            "/images/pull",
+            json={"image": remote, "tag": "1.0"},
+            headers={"Accept": "application/x-ndjson"},
+        )
+        assert answer.status_code == 503 and answer.headers["Retry-After"]
+        assert "too many streams" in answer.json["message"]
+        assert docker_api.images(name=remote) == []
+    finally:
+        held.close()
+    pulled = client.post(
+        "/images/pull",
+        json={"image": remote, "tag": "1.0"},
+        headers={"Accept": "application/x-ndjson"},
+    )
+    assert pulled.status_code == 200
+    docker_api.remove_image(f"{remote}:1.0")
