@@ -38,12 +38,34 @@ _STREAM_FAILURES = {
     "upstream": 502,
     "timeout": 504,
 }
-# daemon 500s that are in fact a container's state forbidding the action
-# daemon 500s that are in fact a request it could not read
-_CLIENT_FAULT = re.compile(
-    r"invalid reference format|invalid tag format|invalid signal|syntax error in pattern", re.I
+# daemon 500s whose words show that the fault is not the daemon's, each matched narrowly:
+# the status answered instead
+_REFUSALS = (
+    # a container's state forbids the action
+    (409, r"is not paused|is not running|is already|is paused|is restarting"),
+    # a copy into a read-only root filesystem or mount
+    (409, r"^container rootfs is marked read-only$|^mounted volume is marked read-only$"),
+    # a request the daemon could not read
+    (
+        400,
+        r"(?i)invalid reference format|invalid tag format|invalid signal|syntax error in pattern",
+    ),
+    # docker top: ps refused its options, or they left out the PID column
+    (400, r"^ps: error: |^ps: exit status \d+$|^Couldn't find PID field in ps output$"),
+    # a copy in: a link in the tar to nothing or outside the target, a file as the target
+    (
+        400,
+        r"^Error processing tar file\(.*?\): (?:invalid hardlink |\".*\" is outside of \""
+        r"|link .+: (?:no such file or directory|operation not permitted)$)",
+    ),
+    (400, r"^extraction point is not a directory$"),
+    # a start as a user or group the container's passwd or group file does not hold
+    (400, r"^unable to find (?:user|group) .+: no matching entries in (?:passwd|group) file$"),
+    # a volume mounted onto a file of the image
+    (400, r"^source \S+ is not directory$"),
+    # a path with a name longer than the filesystem takes
+    (400, r": file name too long(?:: unknown)?$"),
 )
-_STATE_CONFLICT = re.compile(r"is not paused|is not running|is already|is paused|is restarting")
 
 
 def describe(exc: Exception) -> Failure:
@@ -57,10 +79,9 @@ def describe(exc: Exception) -> Failure:
             return Failure(status, reason)
         if 400 <= status < 500:
             return Failure(400, reason)
-        if _STATE_CONFLICT.search(reason):
-            return Failure(409, reason)
-        if _CLIENT_FAULT.search(reason):
-            return Failure(400, reason)
+        for refused, words in _REFUSALS:
+            if re.search(words, reason):
+                return Failure(refused, reason)
         return Failure(502, f"the Docker daemon failed: {reason}")
     if isinstance(exc, requests.exceptions.ReadTimeout):
         return Failure(504, "the Docker daemon did not answer in time")

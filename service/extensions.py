@@ -1,6 +1,7 @@
 """The flask-smorest classes everything imports, and access to the per-app docker gateway."""
 
 import functools
+import json
 import logging
 
 import flask_smorest
@@ -71,7 +72,13 @@ class Parser(FlaskParser):
                 400,
                 messages={"json": [f"expected application/json, got {req.mimetype or 'none'}"]},
             )
-        return super()._raw_load_json(req)
+        try:
+            return super()._raw_load_json(req)
+        except json.JSONDecodeError:
+            raise  # webargs answers it: invalid JSON
+        except ValueError:
+            # json reads an integer with int(), which refuses more than 4300 digits
+            abort(400, messages={"json": ["a number in the body has too many digits"]})
 
 
 RETRY_AFTER_HEADER = {

@@ -51,9 +51,6 @@ HOST_SYSTEM = (
     "/lib64",
 )
 _SOCKET = re.compile(r"(^|/)(docker|containerd|podman)\.sock$")
-# environment names whose values inspect answers hide from tokens without `admin`
-SECRET_NAME = re.compile(r"PASS|TOKEN|SECRET|KEY|CREDENTIAL|PRIVATE|AUTH|CERT", re.I)
-REDACTED = "********"
 
 
 @dataclass
@@ -258,31 +255,6 @@ def check_existing(container: dict, settings, engine_root=None, volumes=None) ->
         for binding in bindings or []
     ]
     check_ports(ports, settings)
-
-
-def redact_env(env: dict) -> dict:
-    return {name: REDACTED if SECRET_NAME.search(name) else value for name, value in env.items()}
-
-
-_BUILD_ARGS = re.compile(r"^\|(\d+) ")
-_BUILD_ARG = re.compile(r"([^\s=]+)=(\S*)")
-
-
-def redact_build_args(created_by: str) -> str:
-    """docker history shows a RUN step's build arguments as `|N K=V ... cmd`: hide the
-    values of those whose names look secret."""
-    count = _BUILD_ARGS.match(created_by)
-    if not count:
-        return created_by
-    head, rest = count.group(0), created_by[count.end() :]
-    for _ in range(int(count.group(1))):
-        arg = _BUILD_ARG.match(rest)
-        if not arg:
-            break
-        value = REDACTED if SECRET_NAME.search(arg.group(1)) else arg.group(2)
-        head += f"{arg.group(1)}={value} "
-        rest = rest[arg.end() :].lstrip(" ")
-    return head + rest
 
 
 def own_container_id() -> str | None:

@@ -239,6 +239,11 @@ class ContainerVerbs:
                 f"the command did not finish within {timeout:g} s; it may still be running",
                 "timeout",
             )
+        if not state.get("Pid") and state.get("ExitCode"):
+            # no process ever ran: the daemon wrote why instead of its output
+            reason = output["stdout"].decode("utf-8", "replace").strip()
+            if reason.startswith(("unable to find user ", "unable to find group ")):
+                raise StreamError(reason, "invalid")
         return {
             "exit_code": state.get("ExitCode"),
             "stdout": output["stdout"].decode("utf-8", "replace"),

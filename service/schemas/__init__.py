@@ -1,9 +1,49 @@
 """Schemas, one module per resource, all built on these two bases."""
 
+import re
+from collections.abc import Mapping
+
 import marshmallow as ma
 
 from ..auth import has_scope
-from ..policy import redact_env
+from ..redaction import redact_env
+
+# how much a request may send on to the daemon, in characters and entries: what the engine
+# takes (a command's first word past 64 KiB wedges runc; a URL past 1 MiB is refused)
+EXECUTABLE_MAX = 4096  # a command's first word
+ARGUMENT_MAX = 32 * 1024  # any other word of a command
+COMMAND_MAX = 128 * 1024  # all the words of a command
+COMMAND_WORDS_MAX = 4096
+ENV_NAME_MAX = 256
+ENV_VALUE_MAX = 32 * 1024
+ENV_ENTRIES_MAX = 1024
+ENV_MAX = 128 * 1024  # all of `NAME=value`
+NAME_MAX = 128  # container, volume, network names and aliases
+LABEL_KEY_MAX = 255
+LABEL_VALUE_MAX = 4096
+LABELS_MAX = 256
+# a path inside a container, in UTF-8 bytes: the engine puts its own directory before it
+PATH_MAX = 3072
+PATH_PART_MAX = 255  # one name of a path, as filesystems take it
+HOST_PATH_MAX = 4096  # a bind mount's source
+PORTS_MAX = 256
+MOUNTS_MAX = 64
+ALIASES_MAX = 64
+FILTERS_MAX = 32  # values of one repeatable filter, sent in the daemon's URL
+QUERY_TEXT_MAX = 16 * 1024  # all the text of one query string
+ADDRESS_MAX = 64  # an IP address, a scope included
+# commit and build options travel in the daemon's URL, percent-encoded (up to 16 bytes a
+# character): these totals keep it under the 1 MiB the engine reads
+CHANGE_MAX = 4096  # one Dockerfile instruction of a commit
+CHANGES_MAX = 64
+CHANGES_TOTAL_MAX = 64 * 1024
+COMMIT_MESSAGE_MAX = 4096
+COMMIT_AUTHOR_MAX = 256
+BUILD_ARG_MAX = 32 * 1024
+BUILD_ARGS_MAX = 256
+BUILD_ARGS_TOTAL_MAX = 32 * 1024
+BUILD_LABELS_TOTAL_MAX = 16 * 1024
+BUILD_FILES_MAX = 1024
 
 
 class Pattern(ma.validate.Regexp):
@@ -16,12 +56,56 @@ class Pattern(ma.validate.Regexp):
         return super().__call__(value)
 
 
+# JSON may carry a lone surrogate (`"\ud800"`), which no encoding can send on
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def _shown(key: str) -> str:
+    return _SURROGATE.sub(lambda found: f"\\u{ord(found.group()):04x}", key)
+
+
+def unencodable(document) -> dict:
+    """Where strings of a JSON document, keys or values, hold a lone surrogate: an error
+    dict shaped as marshmallow's, by field, index and key."""
+    errors = {}
+    pending = [(document, ())]
+    while pending:  # a loop, not recursion: the parser already allows deep nesting
+        value, path = pending.pop()
+        if isinstance(value, str):
+            if _SURROGATE.search(value):
+                _put(errors, path, "a lone surrogate cannot be encoded: send valid UTF-16 pairs")
+        elif isinstance(value, Mapping):
+            for key, item in value.items():
+                if isinstance(key, str) and _SURROGATE.search(key):
+                    _put(errors, (*path, _shown(key)), "this key holds a lone surrogate")
+                else:
+                    pending.append((item, (*path, key)))
+        elif isinstance(value, list):
+            pending.extend((item, (*path, index)) for index, item in enumerate(value))
+    return errors
+
+
+def _put(errors: dict, path: tuple, message: str) -> None:
+    *parents, last = path or ("_schema",)
+    for step in parents:
+        errors = errors.setdefault(step, {})
+    errors[last] = [message]
+
+
 class Schema(ma.Schema):
-    """Bodies in and out: an unknown field in a request body is a 422, not silently dropped."""
+    """Bodies in and out: an unknown field in a request body is a 422, not silently dropped,
+    and so is text that cannot be encoded to reach the daemon."""
 
     class Meta:
         unknown = ma.RAISE
         ordered = True
+
+    @ma.pre_load
+    def _encodable(self, data, **kwargs):
+        errors = unencodable(data)
+        if errors:
+            raise ma.ValidationError(errors)
+        return data
 
 
 class RedactedEnvSchema(Schema):
@@ -37,11 +121,22 @@ class RedactedEnvSchema(Schema):
 
 
 class QueryArgsSchema(ma.Schema):
-    """Query strings: parameters this operation does not know are left aside."""
+    """Query strings: parameters this operation does not know are left aside, and all the
+    text of those it knows is bounded (filters and options go on in the daemon's URL)."""
 
     class Meta:
         unknown = ma.EXCLUDE
         ordered = True
+
+    @ma.validates_schema
+    def _bounded(self, data, **kwargs):
+        values = [
+            v for value in data.values() for v in (value if isinstance(value, list) else [value])
+        ]
+        if sum(len(v) for v in values if isinstance(v, str)) > QUERY_TEXT_MAX:
+            raise ma.ValidationError(
+                f"the query's values are at most {QUERY_TEXT_MAX} characters in all"
+            )
 
 
 Str = ma.fields.String
@@ -54,8 +149,34 @@ def doc(text: str) -> dict:
     return {"metadata": {"description": text}}
 
 
+class BoundedDict(ma.fields.Dict):
+    """A mapping of at most ``entries`` keys (the document's maxProperties) and, when
+    ``total`` is given, at most that many characters in all, keys and values counted."""
+
+    def __init__(self, keys, values, *, entries: int, total: int | None = None, **kwargs):
+        kwargs["metadata"] = {**kwargs.get("metadata", {}), "maxProperties": entries}
+        super().__init__(keys=keys, values=values, **kwargs)
+        self.entries, self.total = entries, total
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        # counted before each entry is checked: a huge mapping is refused at once
+        if isinstance(value, Mapping) and len(value) > self.entries:
+            raise ma.ValidationError(f"at most {self.entries} entries")
+        result = super()._deserialize(value, attr, data, **kwargs)
+        if self.total is not None:
+            size = sum(len(key) + 1 + len(item) for key, item in result.items())
+            if size > self.total:
+                raise ma.ValidationError(f"at most {self.total} characters in all")
+        return result
+
+
+def most(count: int):
+    """A list's validator: at most ``count`` items (the document's maxItems)."""
+    return ma.validate.Length(max=count, error=f"at most {count} items")
+
+
 # label keys as docker accepts them: reverse-DNS-ish, no spaces or control characters
-LABEL_KEY = r"[A-Za-z0-9][A-Za-z0-9._/-]{0,254}"
+LABEL_KEY = rf"[A-Za-z0-9][A-Za-z0-9._/-]{{0,{LABEL_KEY_MAX - 1}}}"
 
 
 def label_filter(**kwargs):
@@ -71,7 +192,26 @@ def label_filter(**kwargs):
 
 def label_filters(description: dict):
     """A repeatable label filter; all must match."""
-    return ma.fields.List(label_filter(), load_default=list, **description)
+    return ma.fields.List(
+        label_filter(), validate=most(FILTERS_MAX), load_default=list, **description
+    )
+
+
+def label_map(description: str, total: int | None = None):
+    """Labels to set: keys as docker takes them, bounded values, at most LABELS_MAX."""
+    return BoundedDict(
+        Str(
+            validate=[
+                ma.validate.Length(max=LABEL_KEY_MAX),
+                Pattern(rf"^{LABEL_KEY}$", error="not a label key"),
+            ]
+        ),
+        Str(validate=ma.validate.Length(max=LABEL_VALUE_MAX)),
+        entries=LABELS_MAX,
+        total=total,
+        load_default=dict,
+        **doc(description),
+    )
 
 
 # a point in time as the daemon takes it: unix time, a Go duration ago, or an RFC 3339 date

@@ -5,7 +5,30 @@ import shlex
 import marshmallow as ma
 
 from . import (
+    ADDRESS_MAX,
+    ALIASES_MAX,
+    ARGUMENT_MAX,
+    CHANGE_MAX,
+    CHANGES_MAX,
+    CHANGES_TOTAL_MAX,
+    COMMAND_MAX,
+    COMMAND_WORDS_MAX,
+    COMMIT_AUTHOR_MAX,
+    COMMIT_MESSAGE_MAX,
+    ENV_ENTRIES_MAX,
+    ENV_MAX,
+    ENV_NAME_MAX,
+    ENV_VALUE_MAX,
+    EXECUTABLE_MAX,
+    FILTERS_MAX,
+    HOST_PATH_MAX,
+    MOUNTS_MAX,
+    NAME_MAX,
+    PATH_MAX,
+    PATH_PART_MAX,
+    PORTS_MAX,
     Bool,
+    BoundedDict,
     Int,
     Pattern,
     QueryArgsSchema,
@@ -14,23 +37,51 @@ from . import (
     Str,
     doc,
     label_filters,
+    label_map,
+    most,
     time_filter,
     until_filter,
 )
 from .images import ImageDetailSchema, reference_field, repository_field, tag_field
 
-# docker's own rule for container, volume and network names
-NAME = r"[a-zA-Z0-9][a-zA-Z0-9_.-]+"
+# docker's own rule for container, volume and network names, bounded
+NAME = rf"[a-zA-Z0-9][a-zA-Z0-9_.-]{{1,{NAME_MAX - 1}}}"
 # a container as a path addresses it: id, short id or name
-CONTAINER_REF = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$"
+CONTAINER_REF = rf"^[a-zA-Z0-9][a-zA-Z0-9_.-]{{0,{NAME_MAX - 1}}}$"
 
 name_field = Pattern(
     rf"^{NAME}$",
-    error="a name is 2 or more letters, digits, `_`, `.`, `-`, starting with one of the first two",
+    error=f"a name is 2 to {NAME_MAX} letters, digits, `_`, `.`, `-`, starting with one of the "
+    "first two",
 )
-_ENV_NAME = Pattern(r"^[^=\x00\n\r]{1,256}$", error="an environment name has no `=`")
+
+
+def name_string(**kwargs):
+    """A container, volume or network name (or an alias)."""
+    return Str(validate=[ma.validate.Length(max=NAME_MAX), name_field], **kwargs)
+
+
+_ENV_NAME = Pattern(
+    rf"^[^=\x00\n\r]{{1,{ENV_NAME_MAX}}}$",
+    error=f"an environment name is 1 to {ENV_NAME_MAX} characters, without `=`",
+)
 # values that may span lines (environment, file contents) must only hold no NUL
 _NO_NUL = ma.validate.Regexp(r"^[^\x00]*$", error="no NUL character")
+
+
+def env_map(description: str):
+    """Environment variables by name, bounded one by one and in all."""
+    return BoundedDict(
+        Str(validate=_ENV_NAME),
+        Str(validate=[ma.validate.Length(max=ENV_VALUE_MAX), _NO_NUL]),
+        entries=ENV_ENTRIES_MAX,
+        total=ENV_MAX,
+        load_default=dict,
+        **doc(
+            f"{description}: at most {ENV_ENTRIES_MAX}, values of at most {ENV_VALUE_MAX} "
+            f"characters, {ENV_MAX} in all"
+        ),
+    )
 
 
 class CommandField(ma.fields.Field):
@@ -38,6 +89,8 @@ class CommandField(ma.fields.Field):
 
     def _deserialize(self, value, attr, data, **kwargs):
         if isinstance(value, str):
+            if len(value) > COMMAND_MAX:
+                raise ma.ValidationError(f"a command is at most {COMMAND_MAX} characters")
             try:
                 value = shlex.split(value)
             except ValueError as exc:
@@ -46,8 +99,21 @@ class CommandField(ma.fields.Field):
             raise ma.ValidationError("a command is a list of strings, or a string")
         if not value:
             raise ma.ValidationError("a command has at least one word")
-        if any("\x00" in v for v in value) or len(value) > 4096:
-            raise ma.ValidationError("a command has at most 4096 arguments, without NUL")
+        if len(value) > COMMAND_WORDS_MAX or any("\x00" in v for v in value):
+            raise ma.ValidationError(
+                f"a command has at most {COMMAND_WORDS_MAX} arguments, without NUL"
+            )
+        # runc wedges writing its error about an executable name past 64 KiB
+        if len(value[0]) > EXECUTABLE_MAX:
+            raise ma.ValidationError(
+                f"a command's first word (the executable) is at most {EXECUTABLE_MAX} characters"
+            )
+        if any(len(v) > ARGUMENT_MAX for v in value[1:]):
+            raise ma.ValidationError(
+                f"a command's arguments are at most {ARGUMENT_MAX} characters each"
+            )
+        if sum(len(v) for v in value) > COMMAND_MAX:
+            raise ma.ValidationError(f"a command is at most {COMMAND_MAX} characters in all")
         return value
 
     def _serialize(self, value, attr, obj, **kwargs):
@@ -57,31 +123,66 @@ class CommandField(ma.fields.Field):
 def command_field(description, **kwargs):
     return CommandField(
         metadata={
-            "description": description,
+            "description": f"{description}; its first word (the executable) is at most "
+            f"{EXECUTABLE_MAX} characters, any other at most {ARGUMENT_MAX}, all at most "
+            f"{COMMAND_MAX}",
             "oneOf": [
                 {
                     "type": "array",
-                    "items": {"type": "string", "pattern": r"^[^\x00]*$"},
+                    "items": {
+                        "type": "string",
+                        "pattern": r"^[^\x00]*$",
+                        "maxLength": ARGUMENT_MAX,
+                    },
                     "minItems": 1,
-                    "maxItems": 4096,
+                    "maxItems": COMMAND_WORDS_MAX,
                 },
-                {"type": "string", "pattern": r"^[^\x00]*\S[^\x00]*$"},
+                {
+                    "type": "string",
+                    "pattern": r"^[^\x00]*\S[^\x00]*$",
+                    "maxLength": COMMAND_MAX,
+                },
             ],
         },
         **kwargs,
     )
 
 
+def _path_fits(value: str) -> None:
+    # the engine answers 500 "file name too long" for longer ones
+    if len(value.encode("utf-8", "surrogatepass")) > PATH_MAX or any(
+        len(part.encode("utf-8", "surrogatepass")) > PATH_PART_MAX for part in value.split("/")
+    ):
+        raise ma.ValidationError(
+            f"a path is at most {PATH_MAX} bytes (UTF-8), each of its names {PATH_PART_MAX}"
+        )
+
+
 def absolute_path(value: str) -> str:
-    if not value.startswith("/") or "\x00" in value or len(value) > 4096:
+    if not value.startswith("/") or "\x00" in value:
         raise ma.ValidationError("an absolute path inside the container is needed")
-    return posixpath.normpath(value)
+    _path_fits(value)
+    # normpath keeps a leading `//`, which the engine reads as `/`
+    return "/" + posixpath.normpath(value).lstrip("/")
+
+
+_ABSOLUTE = [
+    ma.validate.Length(max=PATH_MAX),
+    # each name at most PATH_PART_MAX characters (and bytes, checked when loaded)
+    Pattern(
+        rf"^(?:/[^/\x00\n\r]{{0,{PATH_PART_MAX}}})+$",
+        error="an absolute path is needed, each name at most 255 characters",
+    ),
+]
 
 
 class AbsolutePath(ma.fields.String):
     def __init__(self, **kwargs):
-        kwargs.setdefault(
-            "validate", Pattern(r"^/[^\x00\n\r]{0,4095}$", error="an absolute path is needed")
+        kwargs.setdefault("validate", _ABSOLUTE)
+        metadata = kwargs.setdefault("metadata", {})
+        metadata["description"] = (
+            f"{metadata.get('description', 'a path')} (at most {PATH_MAX} bytes in UTF-8, "
+            f"{PATH_PART_MAX} a name)"
         )
         super().__init__(**kwargs)
 
@@ -110,9 +211,26 @@ class PortSchema(Schema):
     )
     host_ip = Str(
         allow_none=True,
-        validate=_ip,
+        validate=[ma.validate.Length(max=ADDRESS_MAX), _ip],
         **doc("host address to publish on; the configured one (127.0.0.1) by default"),
     )
+
+
+# mount targets the engine refuses, or that would cover what the runtime mounts there itself:
+# the root, /dev, and anything at or under /proc and /sys
+_RESERVED_TARGETS = {"/", "/dev"}
+_RESERVED_TREES = ("/proc", "/sys")
+# files the engine writes into every container: only a bind (of a file) may stand in for them
+_ENGINE_FILES = {"/etc/hosts", "/etc/hostname", "/etc/resolv.conf"}
+
+
+def _mount_target(value: str) -> None:
+    if value in _RESERVED_TARGETS or any(
+        value == tree or value.startswith(f"{tree}/") for tree in _RESERVED_TREES
+    ):
+        raise ma.ValidationError(
+            "a mount may not cover /, /dev, /proc or /sys (nor anything under the last two)"
+        )
 
 
 class MountSchema(Schema):
@@ -122,11 +240,20 @@ class MountSchema(Schema):
         **doc("volume (named or anonymous), bind (a host path, when allowed), tmpfs"),
     )
     source = Str(
-        validate=ma.validate.Length(min=1, max=4096),
-        **doc("volume name, or host path for a bind; none for an anonymous volume or tmpfs"),
+        validate=ma.validate.Length(min=1, max=HOST_PATH_MAX),
+        **doc(
+            f"volume name (at most {NAME_MAX} characters), or host path for a bind; none for an "
+            "anonymous volume or tmpfs"
+        ),
     )
-    target = AbsolutePath(required=True, **doc("absolute path inside the container"))
-    read_only = Bool(load_default=False, **doc("mount read-only"))
+    target = AbsolutePath(
+        required=True,
+        validate=[*_ABSOLUTE, _mount_target],
+        **doc(
+            "absolute path inside the container: not /, /dev, /proc, /sys nor under the last two"
+        ),
+    )
+    read_only = Bool(load_default=False, **doc("mount read-only (not an anonymous volume)"))
     tmpfs_size = Int(validate=ma.validate.Range(min=1), **doc("tmpfs: size in bytes"))
 
     @ma.validates_schema
@@ -135,11 +262,22 @@ class MountSchema(Schema):
         if kind == "bind" and not (source or "").startswith("/"):
             raise ma.ValidationError("a bind mount's source is an absolute host path", "source")
         if kind == "volume" and source is not None:
-            name_field(source)
+            try:
+                name_field(source)
+            except ma.ValidationError as exc:
+                raise ma.ValidationError(exc.messages, "source") from exc
+        if kind == "volume" and source is None and data.get("read_only"):
+            # the engine refuses it: an anonymous volume starts empty
+            raise ma.ValidationError("an anonymous volume cannot be read-only", "read_only")
         if kind == "tmpfs" and source is not None:
             raise ma.ValidationError("a tmpfs mount has no source", "source")
         if kind != "tmpfs" and "tmpfs_size" in data:
             raise ma.ValidationError("only a tmpfs mount has a size", "tmpfs_size")
+        if kind != "bind" and data.get("target") in _ENGINE_FILES:
+            raise ma.ValidationError(
+                f"{data['target']} is a file the engine writes: only a bind may replace it",
+                "target",
+            )
 
 
 class RestartPolicySchema(Schema):
@@ -182,32 +320,31 @@ def pids_field():
 
 class ContainerCreateSchema(Schema):
     image = Str(required=True, validate=reference_field, **doc("image to run, by reference or id"))
-    name = Str(validate=name_field, **doc("container name; one is made up when absent"))
+    name = name_string(**doc("container name; one is made up when absent"))
     command = command_field("command and arguments, replacing the image's CMD")
     entrypoint = command_field("entrypoint, replacing the image's ENTRYPOINT")
-    env = ma.fields.Dict(
-        Str(validate=_ENV_NAME),
-        Str(validate=_NO_NUL),
-        load_default=dict,
-        **doc("environment variables, by name"),
-    )
+    env = env_map("environment variables, by name")
     ports = ma.fields.List(
-        ma.fields.Nested(PortSchema), load_default=list, **doc("ports to publish on the host")
+        ma.fields.Nested(PortSchema),
+        validate=most(PORTS_MAX),
+        load_default=list,
+        **doc("ports to publish on the host"),
     )
     mounts = ma.fields.List(
-        ma.fields.Nested(MountSchema), load_default=list, **doc("volumes, binds and tmpfs mounts")
+        ma.fields.Nested(MountSchema),
+        validate=most(MOUNTS_MAX),
+        load_default=list,
+        **doc("volumes, binds and tmpfs mounts, each on its own target"),
     )
-    network = Str(validate=name_field, **doc("network to connect to instead of the default"))
+    network = name_string(**doc("network to connect to instead of the default"))
     aliases = ma.fields.List(
-        Str(validate=name_field), load_default=list, **doc("names on `network` for this container")
+        name_string(),
+        validate=most(ALIASES_MAX),
+        load_default=list,
+        **doc("names on `network` for this container"),
     )
     restart_policy = ma.fields.Nested(RestartPolicySchema, **doc("restart policy"))
-    labels = ma.fields.Dict(
-        Str(validate=Pattern(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,254}$")),
-        Str(validate=ma.validate.Length(max=4096)),
-        load_default=dict,
-        **doc("labels to set on the container"),
-    )
+    labels = label_map("labels to set on the container")
     working_dir = AbsolutePath(**doc("working directory of the command"))
     user = user_field()
     hostname = Str(
@@ -231,6 +368,14 @@ class ContainerCreateSchema(Schema):
         if data.get("aliases") and not data.get("network"):
             raise ma.ValidationError("aliases are names on a `network`: name it", "aliases")
 
+    @ma.validates_schema
+    def _one_mount_a_target(self, data, **kwargs):
+        targets = [mount["target"] for mount in data.get("mounts") or []]
+        twice = sorted({target for target in targets if targets.count(target) > 1})
+        if twice:
+            # the engine refuses it too
+            raise ma.ValidationError(f"two mounts on one target: {', '.join(twice)}", "mounts")
+
 
 class CreateArgsSchema(QueryArgsSchema):
     dry_run = Bool(load_default=False, **doc("only answer the policy's decision; create nothing"))
@@ -246,7 +391,10 @@ class PolicyDecisionSchema(Schema):
 def filter_list(longest: int, description: str):
     """A repeatable query filter of non-empty values: an empty one would match everything."""
     return ma.fields.List(
-        Str(validate=ma.validate.Length(min=1, max=longest)), load_default=list, **doc(description)
+        Str(validate=ma.validate.Length(min=1, max=longest)),
+        validate=most(FILTERS_MAX),
+        load_default=list,
+        **doc(description),
     )
 
 
@@ -258,6 +406,7 @@ class ContainerListArgsSchema(QueryArgsSchema):
                 ["created", "restarting", "running", "removing", "paused", "exited", "dead"]
             )
         ),
+        validate=most(FILTERS_MAX),
         load_default=list,
         **doc("only containers in this state (repeatable)"),
     )
@@ -378,7 +527,7 @@ class KillArgsSchema(QueryArgsSchema):
 
 
 class RenameSchema(Schema):
-    name = Str(required=True, validate=name_field, **doc("the new name"))
+    name = name_string(required=True, **doc("the new name"))
 
 
 class UpdateSchema(Schema):
@@ -455,9 +604,7 @@ class ChangeSchema(Schema):
 
 class ExecSchema(Schema):
     cmd = command_field("command and arguments to run", required=True)
-    env = ma.fields.Dict(
-        Str(validate=_ENV_NAME), Str(validate=_NO_NUL), load_default=dict, **doc("environment")
-    )
+    env = env_map("environment")
     workdir = AbsolutePath(**doc("working directory"))
     user = user_field()
     timeout = ma.fields.Float(
@@ -497,13 +644,22 @@ _CHANGE = Pattern(
 )
 
 
+def _changes_total(changes: list) -> None:
+    # they travel in the daemon's URL
+    if sum(len(change) for change in changes) > CHANGES_TOTAL_MAX:
+        raise ma.ValidationError(f"changes are at most {CHANGES_TOTAL_MAX} characters in all")
+
+
 class CommitSchema(Schema):
     repository = Str(validate=repository_field, **doc("repository of the new image"))
     tag = Str(validate=tag_field, **doc("tag of the new image; `latest` with a repository"))
-    message = Str(validate=ma.validate.Length(max=4096), **doc("commit message"))
-    author = Str(validate=ma.validate.Length(max=256), **doc("author"))
+    message = Str(validate=ma.validate.Length(max=COMMIT_MESSAGE_MAX), **doc("commit message"))
+    author = Str(validate=ma.validate.Length(max=COMMIT_AUTHOR_MAX), **doc("author"))
     changes = ma.fields.List(
-        Str(validate=_CHANGE), load_default=list, **doc("Dockerfile instructions to apply")
+        Str(validate=[ma.validate.Length(max=CHANGE_MAX), _CHANGE]),
+        validate=[most(CHANGES_MAX), _changes_total],
+        load_default=list,
+        **doc(f"Dockerfile instructions to apply; {CHANGES_TOTAL_MAX} characters in all at most"),
     )
     pause = Bool(load_default=True, **doc("pause the container while committing"))
 
@@ -544,22 +700,28 @@ class EventsArgsSchema(QueryArgsSchema):
                 ]
             )
         ),
+        validate=most(FILTERS_MAX),
         load_default=list,
         **doc("only events about this kind of object (repeatable)"),
     )
     action = ma.fields.List(
-        Str(validate=Pattern(r"^[a-z_]+(: .{0,64})?$")),
+        Str(validate=Pattern(r"^[a-z_]{1,64}(: .{0,64})?$")),
+        validate=most(FILTERS_MAX),
         load_default=list,
         **doc("only this action, e.g. start, die, pull (repeatable)"),
     )
     label = label_filters(doc("only objects with this label (repeatable)"))
     container = ma.fields.List(
         Str(validate=Pattern(CONTAINER_REF)),
+        validate=most(FILTERS_MAX),
         load_default=list,
         **doc("only this container (repeatable)"),
     )
     image = ma.fields.List(
-        Str(validate=reference_field), load_default=list, **doc("only this image (repeatable)")
+        Str(validate=reference_field),
+        validate=most(FILTERS_MAX),
+        load_default=list,
+        **doc("only this image (repeatable)"),
     )
     since = Str(validate=time_filter, **doc("replay events from this time"))
     until = Str(validate=time_filter, **doc("end the stream at this time"))

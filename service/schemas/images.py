@@ -2,10 +2,17 @@ import re
 
 import marshmallow as ma
 
-from ..auth import has_scope
-from ..policy import redact_build_args
 from . import (
+    BUILD_ARG_MAX,
+    BUILD_ARGS_MAX,
+    BUILD_ARGS_TOTAL_MAX,
+    BUILD_FILES_MAX,
+    BUILD_LABELS_TOTAL_MAX,
+    FILTERS_MAX,
+    LABEL_KEY,
+    LABELS_MAX,
     Bool,
+    BoundedDict,
     Int,
     Pattern,
     QueryArgsSchema,
@@ -14,6 +21,8 @@ from . import (
     Str,
     doc,
     label_filters,
+    label_map,
+    most,
     until_filter,
 )
 
@@ -94,6 +103,7 @@ class ImageListArgsSchema(QueryArgsSchema):
                 error="a reference, with * and ? as wildcards",
             )
         ),
+        validate=most(FILTERS_MAX),
         load_default=list,
         **doc("only images whose reference matches this pattern, e.g. `busybox:*` (repeatable)"),
     )
@@ -102,12 +112,6 @@ class ImageListArgsSchema(QueryArgsSchema):
 
 
 class HistorySchema(Schema):
-    @ma.post_dump
-    def _redact(self, data, **kwargs):
-        if data.get("created_by") and not has_scope("admin"):
-            data["created_by"] = redact_build_args(data["created_by"])
-        return data
-
     id = Str(allow_none=True, **doc("id of the image this layer made, when known locally"))
     created = ma.fields.DateTime(allow_none=True, **doc("when the layer was made"))
     created_by = Str(**doc("the instruction that made the layer"))
@@ -202,18 +206,22 @@ class ImagePruneReportSchema(RemovedSchema):
 
 
 class BuildOptionsSchema(Schema):
+    # the options travel in the daemon's URL: bounded in all as well as one by one
     tag = Str(validate=reference_field, **doc("name of the image built, e.g. `team/app:1.0`"))
-    build_args = ma.fields.Dict(
+    build_args = BoundedDict(
         Str(validate=_regexp(r"[A-Za-z_][A-Za-z0-9_]{0,127}", "not a build argument name")),
-        Str(validate=[ma.validate.Length(max=65536), _ENCODABLE]),
+        Str(validate=[ma.validate.Length(max=BUILD_ARG_MAX), _ENCODABLE]),
+        entries=BUILD_ARGS_MAX,
+        total=BUILD_ARGS_TOTAL_MAX,
         load_default=dict,
-        **doc("values of the Dockerfile's ARG instructions"),
+        **doc(
+            f"values of the Dockerfile's ARG instructions; {BUILD_ARGS_TOTAL_MAX} characters in "
+            "all at most"
+        ),
     )
-    labels = ma.fields.Dict(
-        Str(validate=_regexp(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,254}", "not a label key")),
-        Str(validate=ma.validate.Length(max=4096)),
-        load_default=dict,
-        **doc("labels to set on the image"),
+    labels = label_map(
+        f"labels to set on the image; {BUILD_LABELS_TOTAL_MAX} characters in all at most",
+        total=BUILD_LABELS_TOTAL_MAX,
     )
     target = Str(validate=stage_field, **doc("build stage to stop at"))
     no_cache = Bool(load_default=False, **doc("do not use the build cache"))
@@ -229,9 +237,10 @@ class BuildJsonSchema(BuildOptionsSchema):
         validate=[ma.validate.Length(min=1, max=1024 * 1024), _ENCODABLE],
         **doc("the Dockerfile's text"),
     )
-    files = ma.fields.Dict(
+    files = BoundedDict(
         Str(validate=[_regexp(_FILE_PATH, "a file path is relative, without `..`"), _ENCODABLE]),
         Str(validate=_ENCODABLE),
+        entries=BUILD_FILES_MAX,
         load_default=dict,
         **doc("other files of the build context: relative path to text content"),
     )
@@ -247,11 +256,13 @@ class BuildQuerySchema(QueryArgsSchema):
     )
     build_arg = ma.fields.List(
         Str(validate=_regexp(r"[A-Za-z_][A-Za-z0-9_]{0,127}=.*", "a build argument is NAME=value")),
+        validate=most(BUILD_ARGS_MAX),
         load_default=list,
         **doc("NAME=value for an ARG instruction (repeatable)"),
     )
     label = ma.fields.List(
-        Str(validate=_regexp(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,254}=.*", "a label is key=value")),
+        Str(validate=_regexp(rf"{LABEL_KEY}=.*", "a label is key=value")),
+        validate=most(LABELS_MAX),
         load_default=list,
         **doc("key=value label to set on the image (repeatable)"),
     )
