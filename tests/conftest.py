@@ -144,6 +144,18 @@ def owned_engine():
         )
 
 
+def tar_of(files: dict) -> bytes:
+    """A tar archive of regular files: {path: text or bytes}."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for path, content in files.items():
+            data = content.encode() if isinstance(content, str) else content
+            info = tarfile.TarInfo(path)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
 @pytest.fixture(scope="session")
 def busybox_image(docker_api):
     """The test image: a static busybox on scratch (sh, sleep, httpd, nc, tar...)."""

@@ -6,7 +6,6 @@ import json
 import os
 import stat
 import subprocess
-import tarfile
 import urllib.error
 import urllib.request
 
@@ -14,7 +13,7 @@ import docker
 import pytest
 
 from service.auth import SCOPES, hash_token
-from tests.conftest import admin_headers, make_client, served
+from tests.conftest import admin_headers, make_client, served, tar_of
 
 SECRETS = {scope: f"secret-{scope}-token" for scope in SCOPES}
 
@@ -179,15 +178,6 @@ def test_what_reaches_inside_a_container_needs_the_exec_scope(
     assert spec["/containers/{id}/archive"]["put"]["x-scope"] == "exec"
 
 
-def one_file_tar(name, data):
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        info = tarfile.TarInfo(name)
-        info.size = len(data)
-        tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
-
-
 class RemovesFirst(io.BytesIO):
     """A request body that removes a container when the service starts reading it: what a
     client can do between the service's check and its call to the daemon."""
@@ -221,7 +211,7 @@ def test_the_action_lands_on_the_container_that_was_checked(
     )["Id"]
     audit = tmp_path / "audit.log"
     client = make_client(SELF_CONTAINER=own, AUDIT_LOG=str(audit))
-    body = RemovesFirst(one_file_tar("planted", b"x"), docker_api, decoy)
+    body = RemovesFirst(tar_of({"planted": b"x"}), docker_api, decoy)
     answer = client.put(
         f"/containers/{own[:12]}/archive?path=/",
         input_stream=body,

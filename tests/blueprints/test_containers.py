@@ -18,6 +18,7 @@ from tests.conftest import (
     make_client,
     ours,
     served,
+    tar_of,
     wait_for_http,
 )
 
@@ -443,21 +444,12 @@ def test_commit_refuses_unknown_instructions(run, client):
     assert answer.status_code == 422
 
 
-def tar_with(name, data: bytes) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        info = tarfile.TarInfo(name)
-        info.size = len(data)
-        tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
-
-
 def test_archive_put_then_get_gives_the_same_bytes_and_export_has_it(run, client):
     container = run()
     payload = bytes(range(256)) * 100
     put = client.put(
         f"/containers/{container['id']}/archive?path=/",
-        data=tar_with("copied.bin", payload),
+        data=tar_of({"copied.bin": payload}),
         content_type="application/x-tar",
     )
     assert put.status_code == 204

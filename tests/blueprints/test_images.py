@@ -8,7 +8,7 @@ import tarfile
 import docker
 import pytest
 
-from tests.conftest import TEST_LABEL, make_client
+from tests.conftest import TEST_LABEL, make_client, tar_of
 
 
 def build_json(client, labels, dockerfile, files=None, tag=None, **options):
@@ -23,17 +23,6 @@ def run_and_read(docker_api, image, command, labels):
     docker_api.start(container["Id"])
     assert docker_api.wait(container["Id"], timeout=30)["StatusCode"] == 0
     return docker_api.logs(container["Id"], stderr=False).decode()
-
-
-def tar_of(files: dict) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        for path, text in files.items():
-            data = text.encode()
-            info = tarfile.TarInfo(path)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
 
 
 @pytest.fixture
