@@ -10,6 +10,7 @@ address. No control socket: its default path is shared by every instance of this
 
 from service.auth import check_exposure
 from service.config import current_settings
+from service.worker import HEAD_LIMIT
 
 _settings = current_settings()
 
@@ -20,6 +21,11 @@ worker_class = "service.worker.GuardedWorker"
 threads = int(_settings["THREADS"])
 graceful_timeout = int(_settings["GRACEFUL_TIMEOUT"])
 keepalive = 5
+# gunicorn's largest request line (more is clamped to it): longer ones are a json 414
+limit_request_line = 8190
+# a header field may fill the whole head the worker reads (gunicorn sets no maximum; 0 would
+# mean its default of 8190); larger fields, or more than 100, are a json 431
+limit_request_field_size = HEAD_LIMIT
 loglevel = str(_settings["LOG_LEVEL"])
 # the default socket path is one per user: a second instance would take it from the first
 control_socket_disable = True

@@ -4,7 +4,8 @@
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VENV="$ROOT/.venv"
 RUN_DIR="$ROOT/.run"
-DOCKER_URL="${DOCKYARD_DOCKER_URL:-unix:///var/run/docker.sock}"
+# as the service reads it: DOCKYARD_DOCKER_URL, else DOCKER_HOST, as docker's own tools do
+DOCKER_URL="${DOCKYARD_DOCKER_URL:-${DOCKER_HOST:-unix:///var/run/docker.sock}}"
 
 log() { printf '[dockyard] %s\n' "$*" >&2; }
 
@@ -52,6 +53,29 @@ ensure_venv() {
         "$VENV/bin/pip" install -q --disable-pip-version-check -e "$ROOT${extra:+[$extra]}"
         echo "$hash:$extra" >"$stamp"
     fi
+}
+
+# node tools the tests run over the served spec, pinned; in .run/node, outside the venv
+NODE_TOOLS="$RUN_DIR/node"
+NODE_PACKAGES=(
+    @stoplight/spectral-cli@6.16.3
+    openapi-typescript@7.13.0
+    typescript@5.9.3
+)
+ensure_node_tools() {
+    local stamp="$NODE_TOOLS/.installed" want
+    command -v npm >/dev/null || {
+        log "installing nodejs npm"
+        as_root apt-get update -qq
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+    }
+    want="${NODE_PACKAGES[*]}"
+    [ "$(cat "$stamp" 2>/dev/null || true)" = "$want" ] && return 0
+    log "installing $want into $NODE_TOOLS"
+    mkdir -p "$NODE_TOOLS"
+    npm install --prefix "$NODE_TOOLS" --no-audit --no-fund --loglevel=error --save-exact \
+        "${NODE_PACKAGES[@]}" >/dev/null
+    echo "$want" >"$stamp"
 }
 
 engine_is_local() {

@@ -10,10 +10,12 @@ source "$(dirname "$0")/lib.sh"
 
 ensure_packages test
 ensure_venv test
+ensure_node_tools
 ensure_engine
 trap stop_engine EXIT
 
 export DOCKYARD_TEST_DOCKER_URL="$DOCKER_URL"
+export DOCKYARD_TEST_NODE_TOOLS="$NODE_TOOLS"
 if [ "$ENGINE_STARTED" = 1 ]; then
     export DOCKYARD_TEST_ENGINE_OWNED=1
 fi

@@ -4,7 +4,7 @@ import logging
 
 from flask import Flask, request
 
-from . import audit, auth, policy, web
+from . import audit, auth, openapi, policy, web
 from .blueprints import register_blueprints
 from .config import load_settings
 from .extensions import Api
@@ -35,6 +35,7 @@ def create_app(config=None):
     # answer fields in the order the schemas declare them
     app.json.sort_keys = False
     api = Api(app)
+    openapi.init_app(api)
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "description": "a token of the service"}
     )

@@ -2,9 +2,12 @@
 
 Precedence, lowest first: the defaults below, the environment (read when the app or the
 gunicorn configuration is created, never at import), then the mapping given to create_app.
+The engine's address is DOCKYARD_DOCKER_URL, else DOCKER_HOST, else the default socket.
 Environment values are parsed as JSON when they can be (``DOCKYARD_DOCKER_TIMEOUT=10`` is a
 number), otherwise kept as strings.
 """
+
+import os
 
 import flask
 
@@ -113,6 +116,10 @@ def load_settings(target: flask.Config, overrides=None) -> flask.Config:
     character at a time, which the security checks must never see)."""
     target.from_object(Config)
     target.from_prefixed_env(ENV_PREFIX)
+    # as every docker tool does, DOCKER_HOST says where the engine is when nothing else here does
+    given = f"{ENV_PREFIX}_DOCKER_URL" in os.environ or "DOCKER_URL" in (overrides or {})
+    if not given and os.environ.get("DOCKER_HOST"):
+        target["DOCKER_URL"] = os.environ["DOCKER_HOST"]
     if overrides:
         target.update(overrides)
     for key, default in vars(Config).items():

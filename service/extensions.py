@@ -3,6 +3,7 @@
 import functools
 import json
 import logging
+from copy import deepcopy
 
 import flask_smorest
 from flask import current_app, request
@@ -14,7 +15,8 @@ from .auth import SCOPES
 from .errors import DAEMON_ERRORS, Failure, describe, http_exception
 from .gateway import DockerGateway
 from .routing import allowed_methods
-from .streaming import reserve_stream, wanted_stream
+from .schemas import streams as stream_schemas
+from .streaming import JSON, NDJSON, SSE, STREAMED, TEXT, negotiate, reserve_stream
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +89,19 @@ RETRY_AFTER_HEADER = {
 }
 
 
+# one server-sent event, as validators read it
+SSE_EVENT = {
+    "type": "object",
+    "description": "one event: `data` is the JSON of one of the `x-events` schemas",
+    "properties": {
+        "event": {"type": "string", "description": "the event's `type`"},
+        "id": {"type": "string", "description": "where the stream can be resumed from"},
+        "data": {"type": "string", "description": "the event, as JSON"},
+    },
+    "required": ["event", "data"],
+}
+
+
 class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = Parser()
 
@@ -134,30 +149,105 @@ class Blueprint(flask_smorest.Blueprint):
     def progress_stream(
         self,
         status,
-        event_schema,
-        description="the result as JSON; or, asked for in Accept, progress events then the result",
+        events,
+        description="the result as JSON by default; asked for in Accept, its progress as ndjson "
+        "or SSE, then the result",
     ):
-        """Document that the answer may also be a stream of events, on request; a stream
+        """Long work: the result as JSON by default, or ``events`` as they come (ndjson, SSE)
+        and then a `result` event."""
+        return self.streams(
+            (JSON, NDJSON, SSE), JSON, events, status=status, description=description
+        )
+
+    def streams(self, offered, default, events=(), *, status=200, description, choose=None):
+        """Declare and document the formats an operation answers in: one of ``offered``
+        chosen by Accept, ``default`` without one (or with ``*/*``), any other a 406 before
+        any work. An ndjson or SSE answer sends ``events`` and heartbeats, then ends with
+        `result` (when JSON is offered: long work) or `end`, or with `error`.
+        ``choose(*view_args)`` gives (offered, default) when they depend on the query. A stream
         takes its place among the worker's streams before the work starts (or is a 503)."""
+        last = (
+            stream_schemas.ResultEventSchema if JSON in offered else stream_schemas.EndEventSchema
+        )
+        shared = (stream_schemas.HeartbeatEventSchema, last, stream_schemas.ErrorEventSchema)
 
         def decorator(view):
             @functools.wraps(view)
             def func(*args, **kwargs):
-                if wanted_stream():
+                kinds, first = choose(*args) if choose else (offered, default)
+                if negotiate(kinds, first) in STREAMED:
                     reserve_stream()
                 return view(*args, **kwargs)
 
-            for content_type in ("application/x-ndjson", "text/event-stream"):
-                func = self.alt_response(
-                    status,
-                    schema=event_schema,
-                    content_type=content_type,
-                    success=True,
-                    description=description,
-                )(func)
-            return func
+            # wraps shares the view's doc: change a copy
+            func._apidoc = deepcopy(getattr(view, "_apidoc", {}))
+            func._apidoc["streams"] = {
+                "status": str(status),
+                "offered": list(offered),
+                "default": default,
+                "events": [*events, *shared],
+                "description": description,
+            }
+            if self._document_streams not in self._prepare_doc_cbks:
+                self._prepare_doc_cbks.append(self._document_streams)
+            return self.alt_response(
+                406,
+                schema=ErrorSchema,
+                description="the Accept header asks for no format this operation answers in",
+            )(func)
 
         return decorator
+
+    @staticmethod
+    def _document_streams(doc, doc_info, *, api, **kwargs):
+        declared = doc_info.get("streams")
+        if not declared:
+            return doc
+        refs = [api.ma_plugin.converter.resolve_nested_schema(e) for e in declared["events"]]
+        names = ", ".join(f"`{ref['$ref'].rsplit('/', 1)[-1]}`" for ref in refs)
+        lines = {
+            NDJSON: f"one JSON object a line, each one of {names} (see `x-events`)",
+            SSE: f"SSE events named after their `type`, whose `data:` is one of {names} (see "
+            "`x-events`); heartbeats are `: heartbeat` comments",
+        }
+        responses = doc.setdefault("responses", {})
+        # the status may be there already, as a number
+        status = next((key for key in responses if str(key) == declared["status"]), None)
+        response = responses.setdefault(status or declared["status"], {})
+        content = response.setdefault("content", {})
+        for kind in declared["offered"]:
+            if kind == TEXT:
+                # text has no room for a heartbeat or a last line
+                content[kind] = {
+                    "schema": {"type": "string", "description": "the bytes as written"}
+                }
+            elif kind == NDJSON:
+                # a string, not the events' object: clients and validators must not read
+                # the whole stream as one JSON document
+                content[kind] = {
+                    "schema": {"type": "string", "description": lines[kind]},
+                    "x-events": refs,
+                }
+            elif kind == SSE:
+                # validators check each SSE event (event, id, data) against this schema, and
+                # generated clients read the stream as text: one or the other matches
+                content[kind] = {
+                    "schema": {
+                        "description": lines[kind],
+                        "oneOf": [
+                            {"type": "string", "description": "the stream, read whole"},
+                            SSE_EVENT,
+                        ],
+                    },
+                    "x-events": refs,
+                }
+        offered = ", ".join(
+            f"`{kind}`" + (" (the default)" if kind == declared["default"] else "")
+            for kind in declared["offered"]
+        )
+        response["description"] = f"{declared['description']}. Formats, chosen by Accept: {offered}"
+        response["x-default-format"] = declared["default"]
+        return doc
 
 
 def gateway() -> DockerGateway:

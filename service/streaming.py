@@ -1,13 +1,21 @@
-"""Long work over HTTP: a plain JSON answer at the end, or progress as it happens.
+"""Streams over HTTP, one rule for all of them (logs, stats, events, pull, push, build, load).
 
-The client chooses with its Accept header: ``application/x-ndjson`` (one JSON object a line) or
-``text/event-stream`` (SSE, with a heartbeat comment while the daemon is quiet). Otherwise the
-request waits and gets the final result as JSON.
+Each streaming operation offers a few formats and names its default; the client chooses with
+its Accept header, and one the operation cannot give is a 406 (``negotiate``):
 
-In a stream, the first event is read before the answer starts, so an error the daemon reports
-at once still gets a real error status. After that, a failure ends the stream with an
-``{"type": "error", ...}`` event, and success with ``{"type": "result", "result": {...}}``
-holding what the plain JSON request would have answered.
+- ``application/json``: long work (pull, build, push, load) waits and answers its result.
+- ``application/x-ndjson``: one JSON object a line; a ``{"type": "heartbeat"}`` line after
+  STREAM_HEARTBEAT seconds of quiet.
+- ``text/event-stream`` (SSE): each object is the ``data:`` of an event named after its
+  ``type``, with an ``id:`` where the stream can be resumed; a ``: heartbeat`` comment while
+  quiet.
+- ``text/plain`` (logs): the bytes as written, with no heartbeat, no last line.
+
+An ndjson or SSE stream always ends with one last object: ``{"type": "result", "result": ...}``
+(long work: what the JSON answer would have held), ``{"type": "end"}`` (live streams, when the
+daemon ends them), or ``{"type": "error", ...}`` with the error shape: a failure after the first
+byte is never a cut answer. The first event of long work is read before the answer starts, so
+an error the daemon reports at once still gets a real error status.
 
 A worker serves at most MAX_STREAMS streams at once (by default three quarters of its threads),
 so that the others keep answering short requests: one more stream is a 503 before it starts.
@@ -19,6 +27,7 @@ import logging
 import queue
 import re
 import select
+import signal
 import socket
 import threading
 import time
@@ -26,22 +35,70 @@ from collections.abc import Callable, Iterator
 
 from flask import Response, after_this_request, current_app, request, stream_with_context
 from flask_smorest import abort
+from werkzeug.http import HTTP_STATUS_CODES
 
 from .errors import describe
 
 log = logging.getLogger(__name__)
 
+JSON = "application/json"
 NDJSON = "application/x-ndjson"
 SSE = "text/event-stream"
+TEXT = "text/plain"
+STREAMED = (NDJSON, SSE, TEXT)
 _END = object()
 HEARTBEAT = object()
 _IDLE = object()
+_FORMAT = "dockyard.format"
+
+
+def negotiate(offered, default: str) -> str:
+    """The format of the answer: the one of ``offered`` the Accept header prefers (the
+    default for none, ``*/*`` or a tie), or a 406 naming those offered. Remembered for
+    ``chosen_format``."""
+    ordered = [default, *(kind for kind in offered if kind != default)]
+    chosen = default
+    if request.headers.get("Accept", "").strip():
+        best = 0.0
+        chosen = None
+        for kind in ordered:
+            quality = _quality(kind)
+            if quality > best:
+                chosen, best = kind, quality
+        if chosen is None:
+            abort(
+                406,
+                message=f"this operation answers {', '.join(ordered)} (by default {default}); "
+                "the Accept header asks for none of them",
+            )
+    request.environ[_FORMAT] = chosen
+    return chosen
+
+
+def _quality(kind: str) -> float:
+    # the most specific item that names the type decides: `text/event-stream;q=0, */*` refuses it
+    major = kind.split("/")[0]
+    matches = []
+    for item, quality in request.accept_mimetypes:
+        name = item.split(";")[0].strip().lower()
+        specificity = {kind: 2, f"{major}/*": 1, "*/*": 0}.get(name)
+        if specificity is not None:
+            matches.append((specificity, quality))
+    return max(matches)[1] if matches else 0.0
+
+
+def chosen_format() -> str | None:
+    """The format ``negotiate`` chose for this request, if it ran."""
+    return request.environ.get(_FORMAT)
 
 
 def wanted_stream() -> str | None:
-    """The stream type the client asked for, or None for a plain JSON answer."""
-    best = request.accept_mimetypes.best_match(["application/json", NDJSON, SSE])
-    return best if best in (NDJSON, SSE) and request.accept_mimetypes[best] > 0 else None
+    """The stream format of this request (ndjson or SSE), or None for a JSON answer."""
+    kind = chosen_format()
+    if kind is None:
+        best = request.accept_mimetypes.best_match([JSON, NDJSON, SSE])
+        kind = best if best and request.accept_mimetypes[best] > 0 else None
+    return kind if kind in (NDJSON, SSE) else None
 
 
 def reserve_stream(close=None):
@@ -115,43 +172,49 @@ def _streamed(body, kind, items, status=200) -> Response:
 
 
 def _stream_body(first, events, finish, kind, heartbeat):
-    render = _sse if kind == SSE else _ndjson
     seen = []
     try:
         for item in itertools.chain([first] if first else [], pumped(events, heartbeat)):
             if item is HEARTBEAT:
-                if kind == SSE:
-                    yield b": heartbeat\n\n"
+                yield HEARTBEATS[kind]
                 continue
             if item["type"] != "progress":
                 seen.append(item)
-            yield render(item)
-        yield render({"type": "result", "result": finish(seen)})
+            yield render(kind, item)
+        yield render(kind, {"type": "result", "result": finish(seen)})
     except Exception as exc:
-        yield render(error_event(exc))
+        yield render(kind, error_event(exc))
 
 
 def error_event(exc: Exception) -> dict:
-    """The last event of a stream that a failure ended."""
+    """The last event of a stream that a failure ended: the error shape, typed."""
     failure = describe(exc)
     if failure.code >= 500:
         log.warning("stream ended by an error %s: %r", failure.code, exc)
+    return failure_event(failure.code, failure.message, failure.errors)
+
+
+def failure_event(code: int, message: str, errors: dict | None = None) -> dict:
     return {
         "type": "error",
-        "code": failure.code,
-        "message": failure.message,
-        "errors": failure.errors,
+        "code": code,
+        "status": HTTP_STATUS_CODES.get(code, "Error"),
+        "message": message,
+        "errors": errors or {},
     }
 
 
-def pumped(items, heartbeat, client=None):
+def pumped(items, heartbeat, client=None, stoppable=False):
     """The daemon's items as they come, read in a thread of their own; HEARTBEAT after each
-    ``heartbeat`` s of quiet; an end as soon as the client has left. The daemon's stream is
-    closed however this ends."""
+    ``heartbeat`` s of quiet; an end as soon as the client has left; with ``stoppable``,
+    Stopping as soon as the worker begins to shut down. The daemon's stream is closed
+    however this ends."""
     client = client if client is not None else request.environ.get("gunicorn.socket")
     pump = _Pump(items)
     try:
         for item in pump.items(min(heartbeat, 1.0), heartbeat):
+            if stoppable and _worker_stopping():
+                raise Stopping()
             if item is _IDLE:
                 if _client_gone(client):
                     return
@@ -159,6 +222,17 @@ def pumped(items, heartbeat, client=None):
                 yield item
     finally:
         pump.close()
+
+
+class Stopping(Exception):
+    """The worker shuts down: a stream that would never end by itself must end now."""
+
+
+def _worker_stopping() -> bool:
+    # gunicorn's worker handles SIGTERM with its own method, and marks itself not alive;
+    # a stream still open when its graceful timeout ends would be cut mid-answer
+    worker = getattr(signal.getsignal(signal.SIGTERM), "__self__", None)
+    return worker is not None and getattr(worker, "alive", True) is False
 
 
 def _client_gone(sock) -> bool:
@@ -177,39 +251,78 @@ def _client_gone(sock) -> bool:
         return True
 
 
-def live(items, kind: str, render=None):
+def live(items, kind: str, render_item=None, event_id=None):
     """Answer with items as the daemon produces them (logs, stats, events), as ``kind``,
-    until the daemon ends the stream or the client leaves. ``render`` turns an item into
-    bytes (by default, a JSON line or an SSE event)."""
-    render = render or (_sse if kind == SSE else _ndjson)
+    until the daemon ends the stream (then an ``end`` event) or the client leaves.
+    ``render_item`` turns an item into bytes (text) or into the event sent (ndjson, SSE);
+    ``event_id`` gives an SSE event its ``id:``."""
     heartbeat = float(current_app.config["STREAM_HEARTBEAT"])
     client = request.environ.get("gunicorn.socket")
 
-    def body():
+    def text():
         # an empty first chunk makes the server send the headers now, not at the first item
         yield b""
         try:
-            for item in pumped(items, heartbeat, client):
-                if item is HEARTBEAT:
-                    if kind == SSE:
-                        yield b": heartbeat\n\n"
-                    continue
-                yield render(item)
+            for item in pumped(items, heartbeat, client, stoppable=True):
+                if item is not HEARTBEAT:
+                    yield render_item(item)
+        except Stopping:
+            pass
         except Exception as exc:
-            if kind in (SSE, NDJSON):
-                yield (_sse if kind == SSE else _ndjson)(error_event(exc))
-            else:
-                log.warning("text stream ended by an error: %r", exc)
+            # text has no room for an error: it stops, and the log says why
+            log.warning("text stream ended by an error: %r", exc)
 
-    return _streamed(body(), kind, items)
+    def events():
+        yield b""
+        try:
+            for item in pumped(items, heartbeat, client, stoppable=True):
+                if item is HEARTBEAT:
+                    yield HEARTBEATS[kind]
+                    continue
+                event = render_item(item) if render_item else item
+                yield render(kind, event, event_id(item) if event_id else None)
+            if not _client_gone(client):
+                yield render(kind, {"type": "end"})
+        except Stopping:
+            message = "the service is stopping: connect again"
+            if event_id:
+                message += " (with Last-Event-ID, from the last event received)"
+            yield render(kind, failure_event(503, message))
+        except Exception as exc:
+            yield render(kind, error_event(exc))
+
+    return _streamed(text() if kind == TEXT else events(), kind, items)
 
 
-def _ndjson(event: dict) -> bytes:
-    return json.dumps(event, default=str).encode() + b"\n"
+class Narrowed:
+    """A daemon stream's items while ``going_on(item)`` holds, only those ``kept(item)``;
+    closing it closes the daemon's stream."""
+
+    def __init__(self, items, kept=None, going_on=None):
+        self._items = items
+        self._narrowed = (
+            item
+            for item in itertools.takewhile(going_on or (lambda _: True), items)
+            if kept is None or kept(item)
+        )
+
+    def __iter__(self):
+        return self._narrowed
+
+    def close(self):
+        self._items.close()
 
 
-def _sse(event: dict) -> bytes:
-    return f"event: {event['type']}\ndata: {json.dumps(event, default=str)}\n\n".encode()
+HEARTBEATS = {NDJSON: b'{"type": "heartbeat"}\n', SSE: b": heartbeat\n\n"}
+
+
+def render(kind: str, event: dict, event_id=None) -> bytes:
+    """An event as an ndjson line, or as an SSE event named after its type."""
+    data = json.dumps(event, default=str)
+    if kind != SSE:
+        return data.encode() + b"\n"
+    head = f"id: {event_id}\n" if event_id is not None else ""
+    return f"{head}event: {event['type']}\ndata: {data}\n\n".encode()
 
 
 class _Pump:

@@ -10,9 +10,15 @@
   closed at once. Unix socket clients are not counted.
 - A connection closed after its answer lingers on the read side for a moment (so that the
   client reads the whole answer) in the main loop's poller, never blocking it.
+- What gunicorn answers itself, before the app sees the request (a request line over 8190
+  bytes: 414, a header field too large or too many: 431, a request it cannot parse: 400, an
+  exception out of the app: 500), has the service's JSON error shape, not gunicorn's HTML.
+  Connections cut without an answer stay so: a head not whole in time, one connection too
+  many from an address, a TLS handshake that fails.
 """
 
 import errno
+import json
 import selectors
 import socket
 import threading
@@ -20,7 +26,9 @@ import time
 from collections import Counter
 from functools import partial
 
+from gunicorn import util
 from gunicorn.workers.gthread import TConn, ThreadWorker
+from werkzeug.http import HTTP_STATUS_CODES
 
 from .config import current_settings
 
@@ -46,6 +54,35 @@ class _Conn(TConn):
             worker.linger(self.sock)
         else:
             super().close(graceful)
+
+
+class _ErrorPage:
+    """Stands for the client's socket while gunicorn writes its error page, and keeps it."""
+
+    def __init__(self):
+        self.data = bytearray()
+
+    def gettimeout(self):
+        return 0.0
+
+    def setblocking(self, flag):
+        pass
+
+    def sendall(self, data):
+        self.data += data
+
+
+def json_error(status: int, message: str) -> bytes:
+    """An HTTP answer in the service's error shape, closing the connection."""
+    reason = HTTP_STATUS_CODES.get(status, "Error")
+    body = json.dumps({"code": status, "status": reason, "message": message, "errors": {}})
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\n"
+        "Connection: close\r\n"
+        "Content-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    return (head + body).encode("latin-1")
 
 
 class GuardedWorker(ThreadWorker):
@@ -146,6 +183,21 @@ class GuardedWorker(ThreadWorker):
         except OSError:
             pass
         return False
+
+    def handle_error(self, req, client, addr, exc):
+        # gunicorn picks the status and logs; its html page is kept here and answered as json
+        page = _ErrorPage()
+        super().handle_error(req, page, addr, exc)
+        try:
+            status = int(bytes(page.data).split(b" ", 2)[1])
+        except (IndexError, ValueError):
+            return
+        # a 5xx is the service's own failure: its details are in the log, not for the client
+        message = str(exc) if status < 500 else "the service failed to answer"
+        try:
+            util.write_nonblock(client, json_error(status, message or HTTP_STATUS_CODES[status]))
+        except Exception:
+            self.log.debug("Failed to send error message.")
 
     # -- connections go --------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ import docker
 import pytest
 
 from service import create_app
+from tests import contract
 
 ENGINE_URL = os.environ.get("DOCKYARD_TEST_DOCKER_URL", "unix:///var/run/docker.sock")
 RUN_ID = uuid.uuid4().hex[:10]
@@ -60,11 +61,17 @@ def admin_headers() -> dict:
     return {name: value.strip()}
 
 
+def pytest_configure(config):
+    # every JSON answer a test client gets is checked against the document
+    config.pluginmanager.register(contract, "contract")
+
+
 def make_app(**config):
-    """The app as a test wants it: the test engine, no audit output, then ``config``."""
-    return create_app(
-        {"TESTING": True, "DOCKER_URL": ENGINE_URL, "AUDIT_LOG": os.devnull, **config}
-    )
+    """The app as a test wants it: the test engine, no audit output, then ``config``; its
+    test clients check each answer against the served document."""
+    app = create_app({"TESTING": True, "DOCKER_URL": ENGINE_URL, "AUDIT_LOG": os.devnull, **config})
+    app.test_client_class = contract.CheckingClient
+    return app
 
 
 def make_client(**config):
@@ -187,6 +194,15 @@ def busybox_image(docker_api):
     errors = [line["error"] for line in log if "error" in line]
     assert not errors, f"the busybox test image did not build: {errors}"
     return tag
+
+
+def eventually(check, timeout=10.0):
+    """Wait until ``check()`` answers something true, and answer it: a condition, not a sleep."""
+    deadline = time.monotonic() + timeout
+    while not (found := check()):
+        assert time.monotonic() < deadline, "the condition never held"
+        time.sleep(0.05)
+    return found
 
 
 def free_port() -> int:

@@ -66,3 +66,70 @@ def test_docs_load_with_no_internet(client):
         assert len(asset.data) > 1000
         asset.close()
     assert '"/openapi.json"' in html
+
+
+def _operations(spec):
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            if method != "parameters":
+                yield f"{method.upper()} {path}", operation
+
+
+def test_every_operation_has_an_id_a_description_and_its_security(client):
+    from service.auth import PUBLIC_ENDPOINTS
+
+    spec = client.get("/openapi.json").json
+    assert spec["info"].get("description")
+    ids = {}
+    for where, operation in _operations(spec):
+        assert re.fullmatch(r"[a-z][A-Za-z]+", operation.get("operationId", "")), where
+        assert operation["operationId"] not in ids, (where, ids.get(operation["operationId"]))
+        ids[operation["operationId"]] = where
+        assert operation.get("description"), f"{where} has no description"
+        assert "security" in operation, f"{where} declares no security"
+    public = {"GET /health", "GET /ready"}
+    assert {"system.Health", "system.Ready"} <= PUBLIC_ENDPOINTS
+    for where, operation in _operations(spec):
+        assert (operation["security"] == []) == (where in public), where
+    assert ids["listContainers"] == "GET /containers"
+    assert ids["createContainer"] == "POST /containers"
+
+
+def test_every_json_answer_schema_lists_its_required_fields(client):
+    spec = client.get("/openapi.json").json
+    schemas = spec["components"]["schemas"]
+    pending = [
+        content["schema"]
+        for _, operation in _operations(spec)
+        for answer in operation["responses"].values()
+        for media, content in answer.get("content", {}).items()
+        if media == "application/json"
+    ]
+    seen = set()
+    while pending:
+        schema = pending.pop()
+        if "$ref" in schema:
+            name = schema["$ref"].rsplit("/", 1)[-1]
+            if name in seen:
+                continue
+            seen.add(name)
+            schema = schemas[name]
+            if schema.get("properties"):
+                assert schema.get("required"), f"{name} lists no required field"
+        for key in ("items", "additionalProperties"):
+            if isinstance(schema.get(key), dict):
+                pending.append(schema[key])
+        pending += list(schema.get("properties", {}).values()) + schema.get("allOf", [])
+    assert {"Container", "ContainerDetail", "State", "Error", "ImageDetail"} <= seen
+
+
+def test_tar_bodies_and_answers_are_binary_that_generators_keep(client):
+    spec = client.get("/openapi.json").json
+    archive = spec["components"]["schemas"]["TarArchive"]
+    assert archive["type"] == "string" and archive["format"] == "binary"
+    upload = spec["paths"]["/images/import"]["post"]["requestBody"]["content"]
+    download = spec["paths"]["/images/{ref}/export"]["get"]["responses"]["200"]["content"]
+    for content in (upload, download):
+        assert set(content) == {"application/x-tar", "application/octet-stream"}
+        for media in content.values():
+            assert media["schema"] == {"$ref": "#/components/schemas/TarArchive"}

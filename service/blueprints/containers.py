@@ -1,6 +1,5 @@
 """/containers: docker run, ps -a, inspect, lifecycle, logs -f, stats, exec, commit, cp, rm -f."""
 
-import json
 import posixpath
 import re
 
@@ -13,15 +12,19 @@ from .. import audit, policy
 from ..extensions import Blueprint, gateway
 from ..gateway.containers import container_config
 from ..schemas import containers as schemas
+from ..schemas import streams
 from ..streaming import (
+    JSON,
     NDJSON,
     SSE,
     TAR_BODY,
     TAR_TYPES,
+    TEXT,
+    Narrowed,
+    chosen_format,
     live,
     tar_answer,
     tar_upload,
-    wanted_stream,
 )
 
 blp = Blueprint(
@@ -160,7 +163,11 @@ class Prune(MethodView):
     @blp.response(200, schemas.ContainerPruneReportSchema)
     @blp.daemon_call
     def post(self, args):
-        """Remove stopped containers (docker container prune)"""
+        """Remove stopped containers (docker container prune)
+
+        `label` and `until` narrow what goes; running containers stay. Reports the ids removed
+        and the bytes freed.
+        """
         return gateway().prune_containers(args["label"], args.get("until"))
 
 
@@ -183,7 +190,11 @@ class Container(MethodView):
     @blp.alt_response(409, schema=ErrorSchema, description="it runs (use `force`)")
     @one_container
     def delete(self, args, id):
-        """Remove a container (docker rm; `force=true` is docker rm -f)"""
+        """Remove a container (docker rm; `force=true` is docker rm -f)
+
+        A running container is a 409 unless `force=true`, which kills it first; `volumes=true`
+        also removes its anonymous volumes. The service's own container is never removed (403).
+        """
         gateway().remove_container(guard(id), force=args["force"], volumes=args["volumes"])
 
 
@@ -215,14 +226,39 @@ def lifecycle(action, summary, args_schema=None):
     blp.route(f"/<containerref:id>/{action}")(Action)
 
 
-lifecycle("start", "Start a container (already running: unchanged)")
 lifecycle(
-    "stop", "Stop a container: SIGTERM, then SIGKILL after `timeout` s", schemas.StopArgsSchema
+    "start",
+    "Start a container (already running: unchanged)\n\nThe container must pass the policy as "
+    "it stands now. Answers the container as it is after the action.",
 )
-lifecycle("restart", "Restart a container", schemas.StopArgsSchema)
-lifecycle("kill", "Send a container a signal (SIGKILL by default)", schemas.KillArgsSchema)
-lifecycle("pause", "Pause a running container's processes")
-lifecycle("unpause", "Resume a paused container's processes")
+lifecycle(
+    "stop",
+    "Stop a container: SIGTERM, then SIGKILL after `timeout` s\n\nWithout `timeout`, the "
+    "container's own stop timeout applies. Answers the container once stopped.",
+    schemas.StopArgsSchema,
+)
+lifecycle(
+    "restart",
+    "Restart a container\n\nStopped as `stop` stops it (`timeout`), then started again under "
+    "the policy. Answers the container as it is after the action.",
+    schemas.StopArgsSchema,
+)
+lifecycle(
+    "kill",
+    "Send a container a signal (SIGKILL by default)\n\n`signal` by name (TERM, SIGHUP...) or "
+    "number. A container that does not run is a 409.",
+    schemas.KillArgsSchema,
+)
+lifecycle(
+    "pause",
+    "Pause a running container's processes\n\nThe processes are frozen, not stopped; a "
+    "container that does not run is a 409.",
+)
+lifecycle(
+    "unpause",
+    "Resume a paused container's processes\n\nThe container must pass the policy as it stands "
+    "now; one that is not paused is a 409.",
+)
 
 
 @blp.route("/<containerref:id>/rename")
@@ -233,7 +269,10 @@ class Rename(MethodView):
     @blp.alt_response(409, schema=ErrorSchema, description="the name is in use")
     @one_container
     def post(self, args, id):
-        """Rename a container"""
+        """Rename a container
+
+        The new name must be free (else 409); the answer is the container under its new name.
+        """
         full = guard(id)
         gateway().rename_container(full, args["name"])
         return gateway().inspect_container(full)
@@ -265,7 +304,11 @@ class Wait(MethodView):
     @blp.response(200, schemas.WaitSchema)
     @one_container
     def post(self, args, id):
-        """Wait until a container stops; its exit code (docker wait)"""
+        """Wait until a container stops; its exit code (docker wait)
+
+        `condition` is `not-running` (default), `next-exit` or `removed`; past `timeout` seconds
+        the answer is a 504 and the container is left as it is.
+        """
         return gateway().wait_container(container_ref(id), args["condition"], args.get("timeout"))
 
 
@@ -273,18 +316,13 @@ class Wait(MethodView):
 class Logs(MethodView):
     @blp.requires("operate")
     @blp.arguments(schemas.LogsArgsSchema, location="query")
-    @blp.doc(
-        responses={
-            "200": {
-                "description": "the output: text by default; JSON lines `{stream, line, time}` "
-                "with Accept: application/x-ndjson; SSE with text/event-stream",
-                "content": {
-                    "text/plain": {"schema": {"type": "string"}},
-                    NDJSON: {"schema": {"type": "string"}},
-                    SSE: {"schema": {"type": "string"}},
-                },
-            }
-        }
+    @blp.streams(
+        (TEXT, NDJSON, SSE),
+        TEXT,
+        (streams.LogLineSchema,),
+        description="the output: as written (text), or a `LogLine` a line (ndjson, SSE "
+        "events named `stdout` or `stderr`), then `end` when the output ends; text has no "
+        "heartbeat and no last line",
     )
     @one_container
     def get(self, args, id):
@@ -305,9 +343,9 @@ class Logs(MethodView):
             if args.get(key):
                 params[key] = args[key]
         frames = gateway().container_logs(detail["id"], params, tty=detail["config"]["tty"])
-        kind = wanted_stream() or "text/plain"
-        if kind == "text/plain":
-            return live(frames, kind, render=lambda frame: frame[1])
+        kind = chosen_format()
+        if kind == TEXT:
+            return live(frames, kind, render_item=lambda frame: frame[1])
         return live(LogLines(frames, args["timestamps"]), kind)
 
 
@@ -339,11 +377,15 @@ class LogLines:
 
 
 def _log_event(stream, line, timestamps):
-    event = {"type": stream, "stream": stream, "line": line}
+    """One LogLine: `time` is null unless timestamps were asked for."""
+    stamp = None
     if timestamps:
-        stamp, _, rest = line.partition(" ")
-        event.update(time=stamp, line=rest)
-    return event
+        stamp, _, line = line.partition(" ")
+    return {"type": stream, "stream": stream, "line": line, "time": stamp}
+
+
+# one sample answers JSON; a stream of them ndjson (the default) or SSE
+STATS_FORMATS = {False: ((JSON,), JSON), True: ((NDJSON, SSE), NDJSON)}
 
 
 @blp.route("/<containerref:id>/stats")
@@ -351,11 +393,15 @@ class Stats(MethodView):
     @blp.requires("operate")
     @blp.arguments(schemas.StatsArgsSchema, location="query")
     @blp.response(200, schemas.StatsSchema)
-    @blp.progress_stream(
-        200,
-        schemas.StatsSchema,
-        "one sample as JSON; with stream=true a sample a second, as JSON lines (or SSE "
-        "events named `stats` with Accept: text/event-stream), until the client leaves",
+    @blp.streams(
+        (JSON, NDJSON, SSE),
+        JSON,
+        (streams.StatsEventSchema,),
+        description="one sample as JSON; with `stream=true` a `StatsEvent` a second, as "
+        "ndjson (the default then) or SSE events named `stats`, until the container stops "
+        "(then `end`) or the client leaves; JSON with `stream=true`, or a stream without it, "
+        "is a 406",
+        choose=lambda view, args: STATS_FORMATS[args["stream"]],
     )
     @one_container
     def get(self, args, id):
@@ -366,18 +412,10 @@ class Stats(MethodView):
         if not args["stream"]:
             return gateway().container_stats(container_ref(id), stream=False)
         samples = gateway().container_stats(container_ref(id), stream=True)
+        # once it stops, the daemon sends empty samples for ever
+        samples = Narrowed(samples, going_on=lambda sample: sample["read_at"] is not None)
         dump = schemas.StatsSchema().dump
-        kind = wanted_stream() or NDJSON
-        render = (
-            (lambda s: _sse_of("stats", dump(s)))
-            if kind == SSE
-            else (lambda s: json.dumps(dump(s)).encode() + b"\n")
-        )
-        return live(samples, kind, render)
-
-
-def _sse_of(event, data) -> bytes:
-    return f"event: {event}\ndata: {json.dumps(data)}\n\n".encode()
+        return live(samples, chosen_format(), lambda sample: {"type": "stats", **dump(sample)})
 
 
 @blp.route("/<containerref:id>/top")
@@ -388,7 +426,10 @@ class Top(MethodView):
     @blp.alt_response(409, schema=ErrorSchema, description="it does not run")
     @one_container
     def get(self, args, id):
-        """Processes running in a container (docker top)"""
+        """Processes running in a container (docker top)
+
+        `ps_args` are ps options (`aux`, `-ef`); a container that does not run is a 409.
+        """
         return gateway().container_top(container_ref(id), args.get("ps_args"))
 
 
@@ -398,7 +439,10 @@ class Changes(MethodView):
     @blp.response(200, schemas.ChangeSchema(many=True))
     @one_container
     def get(self, id):
-        """Files added, changed or deleted since the container was created (docker diff)"""
+        """Files added, changed or deleted since the container was created (docker diff)
+
+        One entry a path, with its kind: `added`, `modified` or `deleted`.
+        """
         return gateway().container_changes(container_ref(id))
 
 
@@ -461,7 +505,11 @@ class Export(MethodView):
     )
     @one_container
     def get(self, id):
-        """A container's whole filesystem as a tar stream (docker export)"""
+        """A container's whole filesystem as a tar stream (docker export)
+
+        Needs the `exec` scope; the container must pass the policy as it stands now. The
+        archive is sent as the daemon writes it.
+        """
         full = guard(id, policed=True)
         return tar_answer(gateway().export_container(full), id)
 
@@ -477,7 +525,11 @@ class Archive(MethodView):
     )
     @one_container
     def get(self, args, id):
-        """Copy a path out of a container, as a tar stream (docker cp CONTAINER:PATH -)"""
+        """Copy a path out of a container, as a tar stream (docker cp CONTAINER:PATH -)
+
+        A file comes as a tar holding that file, a directory with all it holds. Needs the
+        `exec` scope.
+        """
         stream = gateway().get_archive(guard(id, policed=True), args["path"])
         return tar_answer(stream, posixpath.basename(args["path"]) or id)
 
@@ -489,7 +541,11 @@ class Archive(MethodView):
     @blp.alt_response(413, schema=ErrorSchema, description="the archive is too large")
     @one_container
     def put(self, args, id):
-        """Copy a tar archive's files into a container's directory (docker cp - CONTAINER:PATH)"""
+        """Copy a tar archive's files into a container's directory (docker cp - CONTAINER:PATH)
+
+        `path` must be an existing directory in the container; the body is a tar archive (may
+        be compressed), streamed to the daemon as it arrives. Needs the `exec` scope.
+        """
         if request.mimetype not in TAR_TYPES:
             abort(400, message="send the files as application/x-tar")
         full = guard(id, policed=True)

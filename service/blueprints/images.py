@@ -16,6 +16,7 @@ from ..gateway.images import pull_target, split_reference
 from ..gateway.streams import StreamError
 from ..redaction import redact_history
 from ..schemas import images as schemas
+from ..schemas import streams
 from ..streaming import TAR_BODY, TAR_TYPES, progress, tar_answer, tar_response, tar_upload
 
 blp = Blueprint(
@@ -76,7 +77,7 @@ class Pull(MethodView):
     @blp.requires("write")
     @blp.arguments(schemas.PullSchema)
     @blp.response(200, schemas.ImageDetailSchema)
-    @blp.progress_stream(200, schemas.EventSchema)
+    @blp.progress_stream(200, streams.PULL_EVENTS)
     @blp.alt_response(404, schema=ErrorSchema, description="no such image in the registry")
     @blp.daemon_call
     def post(self, args):
@@ -99,7 +100,7 @@ class Build(MethodView):
     @blp.requires("write")
     @blp.arguments(schemas.BuildQuerySchema, location="query")
     @blp.response(201, schemas.BuiltSchema)
-    @blp.progress_stream(201, schemas.EventSchema)
+    @blp.progress_stream(201, streams.BUILD_EVENTS)
     @blp.doc(
         requestBody={
             "required": True,
@@ -185,7 +186,11 @@ class Prune(MethodView):
     @blp.response(200, schemas.ImagePruneReportSchema)
     @blp.daemon_call
     def post(self, args):
-        """Remove unused images: dangling ones, or with `all` every one no container uses"""
+        """Remove unused images: dangling ones, or with `all` every one no container uses
+
+        `label` and `until` narrow what is removed; the answer lists the references
+        untagged, the ids deleted and the bytes freed.
+        """
         return gateway().prune_images(args["all"], args["label"], args.get("until"))
 
 
@@ -193,7 +198,7 @@ class Prune(MethodView):
 class Import(MethodView):
     @blp.requires("write")
     @blp.response(200, schemas.LoadedSchema)
-    @blp.progress_stream(200, schemas.EventSchema)
+    @blp.progress_stream(200, streams.LOAD_EVENTS)
     @blp.doc(
         requestBody={
             "required": True,
@@ -248,7 +253,12 @@ class Image(MethodView):
     )
     @blp.daemon_call
     def delete(self, args, ref):
-        """Remove an image (docker rmi; `force=true` is docker rmi -f)"""
+        """Remove an image (docker rmi; `force=true` is docker rmi -f)
+
+        By reference, only that name goes while the image has others; with its last name
+        the image is deleted. By id, an image with several names, or one a container uses,
+        is a 409 unless `force=true`.
+        """
         return gateway().remove_image(image_ref(ref), force=args["force"], noprune=args["noprune"])
 
 
@@ -277,7 +287,10 @@ class Tag(MethodView):
     @not_found("image")
     @blp.daemon_call
     def post(self, args, ref):
-        """Give an image another name (docker tag)"""
+        """Give an image another name (docker tag)
+
+        The image keeps its other names; the answer is the image as the new name finds it.
+        """
         gateway().tag_image(image_ref(ref), args["repository"], args["tag"])
         return gateway().inspect_image(f"{args['repository']}:{args['tag']}")
 
@@ -287,11 +300,16 @@ class Push(MethodView):
     @blp.requires("write")
     @blp.arguments(schemas.PushSchema, required=False)
     @blp.response(200, schemas.PushResultSchema)
-    @blp.progress_stream(200, schemas.EventSchema)
+    @blp.progress_stream(200, streams.PUSH_EVENTS)
     @not_found("image")
     @blp.daemon_call
     def post(self, args, ref):
-        """Push a tag to its registry (docker push); `latest` when the reference has no tag"""
+        """Push a tag to its registry (docker push); `latest` when the reference has no tag
+
+        The registry is the reference's host (Docker Hub when none). Credentials, if any, go
+        in `auth` for this request only. The answer is the digest the registry stored; with
+        `Accept: application/x-ndjson` or `text/event-stream`, the progress is streamed.
+        """
         repository, tag = named_ref(ref)
         events = gateway().push_image(repository, tag, schemas.auth_config(args.get("auth")))
 
@@ -316,5 +334,9 @@ class Export(MethodView):
     @not_found("image")
     @blp.daemon_call
     def get(self, ref):
-        """Save an image as a tar archive (docker save), streamed"""
+        """Save an image as a tar archive (docker save), streamed
+
+        The archive holds the image's layers, config and names, as `POST /images/import`
+        (docker load) takes it.
+        """
         return tar_answer(gateway().export_image(image_ref(ref)), ref)

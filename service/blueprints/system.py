@@ -9,9 +9,9 @@ from flask_smorest.error_handler import ErrorSchema
 
 from ..errors import DAEMON_ERRORS, describe
 from ..extensions import RETRY_AFTER_HEADER, Blueprint, gateway
-from ..schemas import containers
+from ..schemas import streams
 from ..schemas import system as schemas
-from ..streaming import NDJSON, SSE, live, wanted_stream
+from ..streaming import NDJSON, SSE, Narrowed, chosen_format, live
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +22,11 @@ blp = Blueprint("system", __name__, description="The service and the engine behi
 class Health(MethodView):
     @blp.response(200, schemas.HealthSchema)
     def get(self):
-        """Liveness: the process serves, whether the daemon answers or not"""
+        """Liveness: the process serves, whether the daemon answers or not
+
+        Open to anyone, with no token, for load balancers and orchestrators: `{"status": "ok"}`
+        while the process serves. `/ready` says whether the daemon answers.
+        """
         return {"status": "ok"}
 
 
@@ -36,7 +40,12 @@ class Ready(MethodView):
         headers={"Retry-After": RETRY_AFTER_HEADER},
     )
     def get(self):
-        """Readiness: the Docker daemon answers its ping"""
+        """Readiness: the Docker daemon answers its ping
+
+        Open to anyone, with no token. 200 `{"status": "ready"}` when the daemon answers within
+        `DOCKYARD_READY_TIMEOUT` seconds, else 503 with `Retry-After`; why it is not ready goes
+        to the log only.
+        """
         try:
             if gateway().ping():
                 return {"status": "ready"}
@@ -55,7 +64,11 @@ class Info(MethodView):
     @blp.response(200, schemas.InfoSchema)
     @blp.daemon_call
     def get(self):
-        """Engine summary (docker info)"""
+        """Engine summary (docker info)
+
+        Versions, operating system, CPUs and memory of the engine's host, counts of containers
+        by state and of images, storage and logging drivers, swarm state.
+        """
         return gateway().info()
 
 
@@ -65,7 +78,11 @@ class Version(MethodView):
     @blp.response(200, schemas.VersionSchema)
     @blp.daemon_call
     def get(self):
-        """Versions of the service, the engine and the API"""
+        """Versions of the service, the engine and the API
+
+        `api_version` is the Engine API version this service speaks to the daemon;
+        `engine.api_version` is the newest the daemon speaks.
+        """
         versions = gateway().version()
         versions["service"] = {
             "name": current_app.config["API_TITLE"],
@@ -80,7 +97,11 @@ class DiskUsage(MethodView):
     @blp.response(200, schemas.DiskUsageSchema)
     @blp.daemon_call
     def get(self):
-        """Disk usage by images, containers, volumes and build cache (docker system df)"""
+        """Disk usage by images, containers, volumes and build cache (docker system df)
+
+        For each kind: how many objects, how many in use, the bytes they take and the bytes a
+        prune would free.
+        """
         return gateway().disk_usage()
 
 
@@ -91,7 +112,12 @@ class Prune(MethodView):
     @blp.response(200, schemas.PruneReportSchema)
     @blp.daemon_call
     def post(self, args):
-        """Remove stopped containers, unused networks, dangling images (volumes if asked)"""
+        """Remove stopped containers, unused networks, dangling images (volumes if asked)
+
+        docker system prune: `volumes` adds unused volumes, `all_images` every unused image,
+        `build_cache` the builder's cache; `label` and `until` narrow what goes. Reports what
+        was removed and the bytes freed.
+        """
         return gateway().prune(
             volumes=args["volumes"],
             all_images=args["all_images"],
@@ -104,28 +130,37 @@ class Prune(MethodView):
 @blp.route("/system/events")
 class Events(MethodView):
     @blp.requires("read")
-    @blp.arguments(containers.EventsArgsSchema, location="query")
-    @blp.doc(
-        responses={
-            "200": {
-                "description": "engine events as they happen: SSE by default (the event name "
-                "is the object type, with a heartbeat comment while quiet), JSON lines with "
-                "Accept: application/x-ndjson",
-                "content": {
-                    SSE: {"schema": containers.EngineEventSchema},
-                    NDJSON: {"schema": containers.EngineEventSchema},
-                },
-            }
-        }
+    @blp.arguments(streams.EventsArgsSchema, location="query")
+    @blp.arguments(streams.ResumeHeadersSchema, location="headers")
+    @blp.streams(
+        (SSE, NDJSON),
+        SSE,
+        (streams.EngineEventSchema,),
+        description="engine events as they happen, until `until` (then an `end` event) or the "
+        "client leaves; in SSE each event is named after its object type and has the event's "
+        "`time_nano` as `id:`",
     )
     @blp.daemon_call
-    def get(self, args):
-        """Engine events as they happen (docker events)"""
+    def get(self, args, headers):
+        """Engine events as they happen (docker events)
+
+        Filters `type`, `action`, `label`, `container`, `image`; `since` replays past events,
+        `until` ends the stream with an `end` event. SSE by default, with each event's
+        `time_nano` as its `id:`: `Last-Event-ID` resumes after it. JSON lines with
+        `Accept: application/x-ndjson`.
+        """
         filters = {
             daemon_name: args[name] for name, daemon_name in EVENT_FILTERS.items() if args.get(name)
         }
-        events = gateway().events(filters, since=args.get("since"), until=args.get("until"))
-        return live(events, NDJSON if wanted_stream() == NDJSON else SSE)
+        since, seen = args.get("since"), None
+        if headers.get("last_event_id"):
+            # the daemon takes seconds with a fraction, and gives again what came at that time
+            seen = int(headers["last_event_id"])
+            since = f"{seen // 10**9}.{seen % 10**9:09d}"
+        events = gateway().events(filters, since=since, until=args.get("until"))
+        if seen is not None:
+            events = Narrowed(events, kept=lambda event: (event["time_nano"] or 0) > seen)
+        return live(events, chosen_format(), event_id=lambda event: event["time_nano"])
 
 
 # the service's filter names and the daemon's

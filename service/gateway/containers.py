@@ -1,8 +1,10 @@
 """Container verbs: list, create, inspect, lifecycle, logs, stats, exec, commit, copy, events."""
 
+import math
 import struct
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import docker.errors
 import requests.exceptions
@@ -440,9 +442,9 @@ def container_summary(c: dict) -> dict:
         "name": (c.get("Names") or ["/"])[0].lstrip("/"),
         "image": c.get("Image"),
         "image_id": c.get("ImageID"),
-        "command": c.get("Command"),
+        "command": c.get("Command") or "",
         "state": c.get("State"),
-        "status": c.get("Status"),
+        "status": c.get("Status") or "",
         "created": from_unix(c.get("Created")),
         "ports": _ports_from_list(c.get("Ports")),
         "labels": c.get("Labels") or {},
@@ -452,22 +454,31 @@ def container_summary(c: dict) -> dict:
 
 
 def container_detail(c: dict) -> dict:
+    """The inspect answer: what a list entry says about the container (the same fields,
+    of the same types), then the rest."""
     state = c.get("State") or {}
     config = c.get("Config") or {}
     host = c.get("HostConfig") or {}
     policy = host.get("RestartPolicy") or {}
     health = state.get("Health") or {}
     network = c.get("NetworkSettings") or {}
+    argv = [c["Path"], *(c.get("Args") or [])] if c.get("Path") else []
     return {
         "id": c["Id"],
         "short_id": short_id(c["Id"]),
         "name": c.get("Name", "").lstrip("/"),
         "image": config.get("Image"),
         "image_id": c.get("Image"),
-        "command": [c.get("Path"), *(c.get("Args") or [])] if c.get("Path") else [],
+        "command": command_line(argv),
+        "state": state.get("Status"),
+        "status": status_text(state),
         "created": from_rfc3339(c.get("Created")),
-        "restart_count": c.get("RestartCount", 0),
-        "state": {
+        "ports": _ports_from_inspect(network.get("Ports") or host.get("PortBindings")),
+        "labels": config.get("Labels") or {},
+        "networks": _networks(network.get("Networks")),
+        "mounts": _mounts(c.get("Mounts")),
+        "argv": argv,
+        "state_detail": {
             "status": state.get("Status"),
             "running": state.get("Running", False),
             "paused": state.get("Paused", False),
@@ -481,13 +492,14 @@ def container_detail(c: dict) -> dict:
             "finished_at": from_rfc3339(state.get("FinishedAt")),
             "health": health.get("Status"),
         },
+        "restart_count": c.get("RestartCount", 0),
         "config": {
             "cmd": config.get("Cmd"),
             "entrypoint": config.get("Entrypoint"),
             "env": dict(e.partition("=")[::2] for e in config.get("Env") or []),
             "working_dir": config.get("WorkingDir") or "",
             "user": config.get("User") or "",
-            "hostname": config.get("Hostname"),
+            "hostname": config.get("Hostname") or "",
             "labels": config.get("Labels") or {},
             "tty": config.get("Tty", False),
         },
@@ -500,12 +512,70 @@ def container_detail(c: dict) -> dict:
                 "name": policy.get("Name") or "no",
                 "maximum_retry_count": policy.get("MaximumRetryCount", 0),
             },
-            "network_mode": host.get("NetworkMode"),
+            "network_mode": host.get("NetworkMode") or "",
         },
-        "ports": _ports_from_inspect(network.get("Ports") or host.get("PortBindings")),
-        "networks": _networks(network.get("Networks")),
-        "mounts": _mounts(c.get("Mounts")),
     }
+
+
+def command_line(argv: list[str]) -> str:
+    """The command as the daemon's list shows it: arguments with a space quoted."""
+    return " ".join([*argv[:1], *(f"'{arg}'" if " " in arg else arg for arg in argv[1:])])
+
+
+def status_text(state: dict, now: datetime | None = None) -> str:
+    """The state in words, as the daemon's list says it (`Up 3 minutes (Paused)`)."""
+    now = now or datetime.now(UTC)
+    started = from_rfc3339(state.get("StartedAt"))
+    finished = from_rfc3339(state.get("FinishedAt"))
+    code = state.get("ExitCode") or 0
+    if state.get("Running"):
+        up = f"Up {human_duration(now - started)}" if started else "Up"
+        if state.get("Paused"):
+            return f"{up} (Paused)"
+        if state.get("Restarting"):
+            ago = human_duration(now - finished) if finished else "Less than a second"
+            return f"Restarting ({code}) {ago} ago"
+        health = (state.get("Health") or {}).get("Status")
+        if health and health != "none":
+            return f"{up} (health: starting)" if health == "starting" else f"{up} ({health})"
+        return up
+    if state.get("Status") == "removing":
+        return "Removal In Progress"
+    if state.get("Dead"):
+        return "Dead"
+    if not started:
+        return "Created"
+    if not finished:
+        return ""
+    return f"Exited ({code}) {human_duration(now - finished)} ago"
+
+
+def human_duration(delta) -> str:
+    """A duration in words, rounded as docker rounds it (go-units' HumanDuration)."""
+    seconds = int(delta.total_seconds())
+    if seconds < 1:
+        return "Less than a second"
+    if seconds == 1:
+        return "1 second"
+    if seconds < 60:
+        return f"{seconds} seconds"
+    minutes = seconds // 60
+    if minutes == 1:
+        return "About a minute"
+    if minutes < 60:
+        return f"{minutes} minutes"
+    hours = math.floor(delta.total_seconds() / 3600 + 0.5)
+    if hours == 1:
+        return "About an hour"
+    if hours < 48:
+        return f"{hours} hours"
+    if hours < 24 * 7 * 2:
+        return f"{hours // 24} days"
+    if hours < 24 * 30 * 2:
+        return f"{hours // 24 // 7} weeks"
+    if hours < 24 * 365 * 2:
+        return f"{hours // 24 // 30} months"
+    return f"{seconds // 3600 // 24 // 365} years"
 
 
 def stats_sample(s: dict) -> dict:

@@ -2,8 +2,10 @@
 
 import re
 from collections.abc import Mapping
+from datetime import datetime
 
 import marshmallow as ma
+from marshmallow.schema import SchemaMeta
 
 from ..auth import has_scope
 from ..redaction import redact_env
@@ -108,7 +110,24 @@ class Schema(ma.Schema):
         return data
 
 
-class RedactedEnvSchema(Schema):
+class _AlwaysSent(SchemaMeta):
+    def __new__(mcs, name, bases, attrs):
+        klass = super().__new__(mcs, name, bases, attrs)
+        for field_name, field in klass._declared_fields.items():
+            if field_name not in klass.sometimes_absent:
+                field.required = True
+        return klass
+
+
+class Reply(Schema, metaclass=_AlwaysSent):
+    """An answer: the service sends every field it declares (`null` where unknown, for
+    fields with ``allow_none``), so the document lists them all as required. Fields named
+    in ``sometimes_absent`` are the exception, and say when they are there."""
+
+    sometimes_absent: tuple[str, ...] = ()
+
+
+class RedactedEnvSchema(Reply):
     """An answer with a `config.env`: values whose names look secret are hidden from tokens
     without the `admin` scope, whichever operation sends it."""
 
@@ -214,12 +233,47 @@ def label_map(description: str, total: int | None = None):
     )
 
 
-# a point in time as the daemon takes it: unix time, a Go duration ago, or an RFC 3339 date
-time_filter = Pattern(
-    r"^(\d{1,12}(\.\d{1,9})?|(\d{1,6}(\.\d{1,9})?(ns|us|ms|s|m|h)){1,6}"
-    r"|\d{4}-\d\d-\d\d(T\d\d:\d\d(:\d\d(\.\d{1,9})?)?(Z|[+-]\d\d:\d\d)?)?)$",
-    error="a time is a unix time, a duration such as `24h`, or an RFC 3339 date",
+# a point in time as the daemon takes it: unix time, a Go duration ago (short enough that go
+# holds it), or an RFC 3339 date; the pattern admits only real dates and times of day
+_DAY = (
+    r"(\d{4}-(0[13578]|1[02])-(0[1-9]|[12]\d|3[01])"
+    r"|\d{4}-(0[469]|11)-(0[1-9]|[12]\d|30)"
+    r"|\d{4}-02-(0[1-9]|1\d|2[0-8])"
+    r"|(\d\d(0[48]|[2468][048]|[13579][26])|([02468][048]|[13579][26])00)-02-29)"
 )
+_HOUR = r"([01]\d|2[0-3])"
+TIME_PATTERN = (
+    r"^(\d{1,12}(\.\d{1,9})?|(\d{1,5}(\.\d{1,9})?(ns|us|ms|s|m|h)){1,6}"
+    rf"|{_DAY}(T{_HOUR}:[0-5]\d(:[0-5]\d(\.\d{{1,9}})?)?(Z|[+-]{_HOUR}:[0-5]\d)?)?)$"
+)
+_DATE = re.compile(r"(\d{4})-(\d\d)-(\d\d)(?:T(\d\d):(\d\d)(?::(\d\d))?)?")
+TIME_ERROR = (
+    "a time is a unix time, a duration such as `24h`, or an RFC 3339 date (a real date and "
+    "time of day)"
+)
+
+
+class TimeFilter(Pattern):
+    """A point in time the daemon will parse: the pattern says it, and a date is parsed
+    too, so that what reaches the daemon is a real date."""
+
+    def __init__(self):
+        super().__init__(TIME_PATTERN, error=TIME_ERROR)
+
+    def __call__(self, value):
+        super().__call__(value)
+        found = _DATE.match(value)
+        if found:
+            year, *rest = (int(part or 0) for part in found.groups())
+            try:
+                # year 0 is a leap year, as 2000 is; python's calendar starts at 1
+                datetime(year or 2000, *rest)
+            except ValueError as exc:
+                raise ma.ValidationError(f"{TIME_ERROR}: {exc}") from exc
+        return value
+
+
+time_filter = TimeFilter()
 
 
 def until_filter(description: dict):

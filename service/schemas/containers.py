@@ -33,6 +33,7 @@ from . import (
     Pattern,
     QueryArgsSchema,
     RedactedEnvSchema,
+    Reply,
     Schema,
     Str,
     doc,
@@ -381,11 +382,15 @@ class CreateArgsSchema(QueryArgsSchema):
     dry_run = Bool(load_default=False, **doc("only answer the policy's decision; create nothing"))
 
 
-class PolicyDecisionSchema(Schema):
+class PolicyDecisionSchema(Reply):
+    sometimes_absent = ("engine_config",)
+
     allowed = Bool(**doc("whether the policy lets the container be created"))
-    rule = Str(allow_none=True, **doc("the rule that refused it"))
+    rule = Str(allow_none=True, **doc("the rule that refused it; null when allowed"))
     message = Str(**doc("the decision in words"))
-    engine_config = ma.fields.Dict(**doc("when allowed: the body the daemon would be sent"))
+    engine_config = ma.fields.Dict(
+        **doc("only when allowed: the body the daemon would be sent (Engine API create)")
+    )
 
 
 def filter_list(longest: int, description: str):
@@ -425,14 +430,14 @@ class BulkRemoveArgsSchema(ContainerListArgsSchema):
     volumes = Bool(load_default=False, **doc("also remove their anonymous volumes"))
 
 
-class PortOutSchema(Schema):
+class PortOutSchema(Reply):
     container_port = Int(**doc("port inside the container"))
     protocol = Str(**doc("tcp, udp or sctp"))
     host_ip = Str(allow_none=True, **doc("host address it is published on"))
     host_port = Int(allow_none=True, **doc("host port it is published on"))
 
 
-class MountOutSchema(Schema):
+class MountOutSchema(Reply):
     type = Str(**doc("volume, bind or tmpfs"))
     name = Str(allow_none=True, **doc("volume name"))
     source = Str(allow_none=True, **doc("path on the host"))
@@ -440,7 +445,7 @@ class MountOutSchema(Schema):
     read_only = Bool(**doc("mounted read-only"))
 
 
-class NetworkOutSchema(Schema):
+class NetworkOutSchema(Reply):
     name = Str(**doc("network name"))
     ip_address = Str(allow_none=True, **doc("the container's address on it"))
     gateway = Str(allow_none=True, **doc("the network's gateway"))
@@ -448,15 +453,21 @@ class NetworkOutSchema(Schema):
     aliases = ma.fields.List(Str(), **doc("the container's names on it"))
 
 
-class ContainerSchema(Schema):
+class ContainerSchema(Reply):
     id = Str(**doc("container id, 64 hex digits"))
     short_id = Str(**doc("the id's first 12 hex digits"))
     name = Str(**doc("container name"))
     image = Str(**doc("image as it was asked for"))
     image_id = Str(**doc("id of the image"))
-    command = ma.fields.Raw(**doc("command it runs"))
+    command = Str(
+        **doc("the process it runs, path and arguments joined by spaces, as `docker ps` shows it")
+    )
     state = Str(**doc("created, running, paused, restarting, removing, exited or dead"))
-    status = Str(**doc("state in words, e.g. `Up 3 minutes`"))
+    status = Str(
+        **doc(
+            "state in words, as `docker ps` shows it, e.g. `Up 3 minutes`, `Exited (0) 1 hour ago`"
+        )
+    )
     created = ma.fields.DateTime(allow_none=True, **doc("when it was created"))
     ports = ma.fields.List(ma.fields.Nested(PortOutSchema), **doc("published ports"))
     labels = ma.fields.Dict(Str(), Str(), **doc("labels"))
@@ -464,7 +475,7 @@ class ContainerSchema(Schema):
     mounts = ma.fields.List(ma.fields.Nested(MountOutSchema), **doc("mounts"))
 
 
-class StateSchema(Schema):
+class StateSchema(Reply):
     status = Str(**doc("created, running, paused, restarting, removing, exited or dead"))
     running = Bool(**doc("it runs (paused included)"))
     paused = Bool(**doc("it is paused"))
@@ -479,7 +490,7 @@ class StateSchema(Schema):
     health = Str(allow_none=True, **doc("healthcheck: starting, healthy, unhealthy; none"))
 
 
-class ContainerConfigSchema(Schema):
+class ContainerConfigSchema(Reply):
     cmd = ma.fields.List(Str(), allow_none=True, **doc("command"))
     entrypoint = ma.fields.List(Str(), allow_none=True, **doc("entrypoint"))
     env = ma.fields.Dict(Str(), Str(), **doc("environment, by name"))
@@ -490,18 +501,29 @@ class ContainerConfigSchema(Schema):
     tty = Bool(**doc("it has a terminal"))
 
 
-class HostConfigSchema(Schema):
+class RestartPolicyOutSchema(Reply):
+    name = Str(**doc("no, always, unless-stopped or on-failure"))
+    maximum_retry_count = Int(**doc("on-failure: restarts at most this many times (0: no limit)"))
+
+
+class HostConfigSchema(Reply):
     memory = Int(allow_none=True, **doc("memory limit in bytes; none: no limit"))
     cpus = ma.fields.Float(allow_none=True, **doc("CPU limit; none: no limit"))
     pids_limit = Int(allow_none=True, **doc("process limit; none: no limit"))
     read_only = Bool(**doc("root filesystem read-only"))
-    restart_policy = ma.fields.Nested(RestartPolicySchema, **doc("restart policy"))
+    restart_policy = ma.fields.Nested(RestartPolicyOutSchema, **doc("restart policy"))
     network_mode = Str(**doc("network mode"))
 
 
 class ContainerDetailSchema(ContainerSchema, RedactedEnvSchema):
-    command = ma.fields.List(Str(), **doc("the process it runs: path then arguments"))
-    state = ma.fields.Nested(StateSchema, **doc("its state"))
+    """What a list entry says, then the rest of the inspect answer."""
+
+    argv = ma.fields.List(
+        Str(), **doc("the process it runs, unjoined: path then arguments (`command` joins them)")
+    )
+    state_detail = ma.fields.Nested(
+        StateSchema, **doc("its state in detail: running, exit code, times, health")
+    )
     restart_count = Int(**doc("times the engine restarted it"))
     config = ma.fields.Nested(ContainerConfigSchema, **doc("how it runs"))
     host_config = ma.fields.Nested(HostConfigSchema, **doc("its limits and policies"))
@@ -537,7 +559,7 @@ class UpdateSchema(Schema):
     restart_policy = ma.fields.Nested(RestartPolicySchema, **doc("restart policy"))
 
 
-class UpdatedSchema(Schema):
+class UpdatedSchema(Reply):
     warnings = ma.fields.List(Str(), **doc("what the engine warned about"))
 
 
@@ -546,10 +568,16 @@ class RemoveArgsSchema(QueryArgsSchema):
     volumes = Bool(load_default=False, **doc("also remove its anonymous volumes"))
 
 
-class BulkRemovedSchema(Schema):
+class RemovalFailureSchema(Reply):
+    id = Str(**doc("id of the container"))
+    code = Int(**doc("the HTTP status its removal alone would have had"))
+    message = Str(**doc("why it could not be removed"))
+
+
+class BulkRemovedSchema(Reply):
     removed = ma.fields.List(Str(), **doc("ids of the containers removed"))
     failed = ma.fields.List(
-        ma.fields.Dict(), **doc("containers that could not be removed: `id`, `code`, `message`")
+        ma.fields.Nested(RemovalFailureSchema), **doc("containers that could not be removed")
     )
 
 
@@ -567,7 +595,7 @@ class StatsArgsSchema(QueryArgsSchema):
     stream = Bool(load_default=False, **doc("a sample a second, as a stream (see Accept)"))
 
 
-class StatsSchema(Schema):
+class StatsSchema(Reply):
     read_at = ma.fields.DateTime(allow_none=True, **doc("when the sample was taken"))
     cpu_percent = ma.fields.Float(**doc("CPU use, in percent of one CPU (docker stats)"))
     online_cpus = Int(**doc("CPUs the container sees"))
@@ -592,12 +620,12 @@ class TopArgsSchema(QueryArgsSchema):
     )
 
 
-class TopSchema(Schema):
+class TopSchema(Reply):
     titles = ma.fields.List(Str(), **doc("column titles"))
     processes = ma.fields.List(ma.fields.List(Str()), **doc("one row a process"))
 
 
-class ChangeSchema(Schema):
+class ChangeSchema(Reply):
     path = Str(**doc("path in the container"))
     kind = Str(**doc("added, modified or deleted"))
 
@@ -614,7 +642,7 @@ class ExecSchema(Schema):
     )
 
 
-class ExecResultSchema(Schema):
+class ExecResultSchema(Reply):
     exit_code = Int(allow_none=True, **doc("the command's exit code"))
     stdout = Str(**doc("its standard output"))
     stderr = Str(**doc("its standard error"))
@@ -632,7 +660,7 @@ class WaitArgsSchema(QueryArgsSchema):
     )
 
 
-class WaitSchema(Schema):
+class WaitSchema(Reply):
     status_code = Int(allow_none=True, **doc("the container's exit code"))
     error = Str(allow_none=True, **doc("why waiting failed, if it did"))
 
@@ -677,61 +705,6 @@ class ContainerPruneSchema(Schema):
     until = until_filter(doc("only containers created before this time"))
 
 
-class ContainerPruneReportSchema(Schema):
+class ContainerPruneReportSchema(Reply):
     deleted = ma.fields.List(Str(), **doc("ids of the containers removed"))
     space_reclaimed = Int(**doc("bytes freed"))
-
-
-class EventsArgsSchema(QueryArgsSchema):
-    type = ma.fields.List(
-        Str(
-            validate=ma.validate.OneOf(
-                [
-                    "container",
-                    "image",
-                    "volume",
-                    "network",
-                    "daemon",
-                    "plugin",
-                    "service",
-                    "node",
-                    "secret",
-                    "config",
-                ]
-            )
-        ),
-        validate=most(FILTERS_MAX),
-        load_default=list,
-        **doc("only events about this kind of object (repeatable)"),
-    )
-    action = ma.fields.List(
-        Str(validate=Pattern(r"^[a-z_]{1,64}(: .{0,64})?$")),
-        validate=most(FILTERS_MAX),
-        load_default=list,
-        **doc("only this action, e.g. start, die, pull (repeatable)"),
-    )
-    label = label_filters(doc("only objects with this label (repeatable)"))
-    container = ma.fields.List(
-        Str(validate=Pattern(CONTAINER_REF)),
-        validate=most(FILTERS_MAX),
-        load_default=list,
-        **doc("only this container (repeatable)"),
-    )
-    image = ma.fields.List(
-        Str(validate=reference_field),
-        validate=most(FILTERS_MAX),
-        load_default=list,
-        **doc("only this image (repeatable)"),
-    )
-    since = Str(validate=time_filter, **doc("replay events from this time"))
-    until = Str(validate=time_filter, **doc("end the stream at this time"))
-
-
-class EngineEventSchema(Schema):
-    type = Str(**doc("kind of object: container, image, volume, network..."))
-    action = Str(**doc("what happened: create, start, die, pull..."))
-    actor_id = Str(**doc("id of the object"))
-    attributes = ma.fields.Dict(Str(), Str(), **doc("name, image, labels... of the object"))
-    scope = Str(allow_none=True, **doc("local or swarm"))
-    time = Int(**doc("unix time"))
-    time_nano = Int(**doc("unix time in nanoseconds"))

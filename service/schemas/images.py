@@ -17,6 +17,7 @@ from . import (
     Pattern,
     QueryArgsSchema,
     RedactedEnvSchema,
+    Reply,
     Schema,
     Str,
     doc,
@@ -63,7 +64,7 @@ _ENCODABLE = ma.validate.Regexp(r"^[^\ud800-\udfff\x00]*$", error="no NUL nor lo
 stage_field = _regexp(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}", "not a build stage name")
 
 
-class ImageConfigSchema(Schema):
+class ImageConfigSchema(Reply):
     cmd = ma.fields.List(Str(), allow_none=True, **doc("default command"))
     entrypoint = ma.fields.List(Str(), allow_none=True, **doc("entrypoint"))
     env = ma.fields.Dict(Str(), Str(), **doc("environment variables, by name"))
@@ -74,7 +75,7 @@ class ImageConfigSchema(Schema):
     stop_signal = Str(allow_none=True, **doc("signal that stops a container of this image"))
 
 
-class ImageSchema(Schema):
+class ImageSchema(Reply):
     id = Str(**doc("image id, `sha256:` and 64 hex digits"))
     short_id = Str(**doc("the id's first 12 hex digits, as `docker images` shows it"))
     tags = ma.fields.List(Str(), **doc("references that name this image (`repo:tag`)"))
@@ -111,7 +112,7 @@ class ImageListArgsSchema(QueryArgsSchema):
     label = label_filters(doc("only images with this label, `key` or `key=value` (repeatable)"))
 
 
-class HistorySchema(Schema):
+class HistorySchema(Reply):
     id = Str(allow_none=True, **doc("id of the image this layer made, when known locally"))
     created = ma.fields.DateTime(allow_none=True, **doc("when the layer was made"))
     created_by = Str(**doc("the instruction that made the layer"))
@@ -173,7 +174,7 @@ class PushSchema(Schema):
     auth = ma.fields.Nested(RegistryAuthSchema, **doc("credentials for this request only"))
 
 
-class PushResultSchema(Schema):
+class PushResultSchema(Reply):
     repository = Str(**doc("repository pushed"))
     tag = Str(**doc("tag pushed"))
     digest = Str(**doc("digest of the manifest the registry stored"))
@@ -190,7 +191,7 @@ class RemoveArgsSchema(QueryArgsSchema):
     noprune = Bool(load_default=False, **doc("keep untagged parent images"))
 
 
-class RemovedSchema(Schema):
+class RemovedSchema(Reply):
     untagged = ma.fields.List(Str(), **doc("references removed"))
     deleted = ma.fields.List(Str(), **doc("ids of the images and layers deleted"))
 
@@ -275,24 +276,6 @@ class BuiltSchema(ImageDetailSchema):
     log = ma.fields.List(Str(), **doc("the build's output, line by line"))
 
 
-class LoadedSchema(Schema):
+class LoadedSchema(Reply):
     loaded = ma.fields.List(Str(), **doc("references (or ids) the archive held"))
     images = ma.fields.List(ma.fields.Nested(ImageDetailSchema), **doc("the images now present"))
-
-
-class EventSchema(Schema):
-    type = Str(
-        **doc("progress, log, built, pushed, then one last event: result or error"),
-    )
-    status = Str(**doc("progress: what the daemon is doing, e.g. Downloading"))
-    id = Str(**doc("progress: the layer it concerns; built: the image id"))
-    current = Int(**doc("progress: bytes done"))
-    total = Int(**doc("progress: bytes in all"))
-    line = Str(**doc("log: one line of output"))
-    tag = Str(**doc("pushed: the tag pushed"))
-    digest = Str(**doc("pushed: the digest the registry stored"))
-    size = Int(**doc("pushed: bytes of the manifest"))
-    result = ma.fields.Dict(**doc("result: what the plain JSON request would have answered"))
-    code = Int(**doc("error: the HTTP status the failure would have had"))
-    message = Str(**doc("error: what went wrong"))
-    errors = ma.fields.Dict(**doc("error: details (the failing build step and log)"))

@@ -1,17 +1,17 @@
 import marshmallow as ma
 
-from . import Bool, Int, Schema, Str, doc, label_filters, until_filter
+from . import Bool, Int, Reply, Schema, Str, doc, label_filters, until_filter
 
 
-class HealthSchema(Schema):
+class HealthSchema(Reply):
     status = Str(required=True, **doc("`ok` while the process serves"))
 
 
-class ReadySchema(Schema):
+class ReadySchema(Reply):
     status = Str(required=True, **doc("`ready` when the Docker daemon answers its ping"))
 
 
-class InfoSchema(Schema):
+class InfoSchema(Reply):
     name = Str(**doc("host name of the engine's machine"))
     server_version = Str(**doc("Docker Engine version, e.g. 20.10.24"))
     api_version = Str(**doc("Engine API version this service speaks to the daemon"))
@@ -33,12 +33,12 @@ class InfoSchema(Schema):
     swarm = Str(**doc("swarm state of this node: inactive, pending, active, error or locked"))
 
 
-class ServiceVersionSchema(Schema):
+class ServiceVersionSchema(Reply):
     name = Str(**doc("name of this service"))
     version = Str(**doc("version of this service"))
 
 
-class EngineVersionSchema(Schema):
+class EngineVersionSchema(Reply):
     version = Str(**doc("Docker Engine version"))
     api_version = Str(**doc("newest Engine API version the daemon speaks"))
     min_api_version = Str(**doc("oldest Engine API version the daemon speaks"))
@@ -49,21 +49,21 @@ class EngineVersionSchema(Schema):
     kernel_version = Str(**doc("kernel version of the engine's host"))
 
 
-class VersionSchema(Schema):
+class VersionSchema(Reply):
     service = ma.fields.Nested(ServiceVersionSchema, **doc("this service"))
     engine = ma.fields.Nested(EngineVersionSchema, **doc("the Docker engine"))
     api_version = Str(**doc("Engine API version this service speaks to the daemon"))
     sdk_version = Str(**doc("version of the Docker SDK for Python in use"))
 
 
-class UsageSchema(Schema):
+class UsageSchema(Reply):
     count = Int(**doc("how many objects of this kind there are"))
     active = Int(**doc("how many are in use"))
     size = Int(**doc("disk space they take, in bytes"))
     reclaimable = Int(**doc("bytes a prune of the unused ones would free"))
 
 
-class DiskUsageSchema(Schema):
+class DiskUsageSchema(Reply):
     images = ma.fields.Nested(UsageSchema, **doc("image layers"))
     containers = ma.fields.Nested(UsageSchema, **doc("containers' writable layers"))
     volumes = ma.fields.Nested(UsageSchema, **doc("local volumes"))
@@ -83,7 +83,7 @@ class PruneSchema(Schema):
     until = until_filter(doc("only objects created before this time (not applied to volumes)"))
 
 
-class PruneReportSchema(Schema):
+class PruneReportSchema(Reply):
     containers_deleted = ma.fields.List(Str(), **doc("ids of the containers removed"))
     images_deleted = ma.fields.List(Str(), **doc("ids of the images deleted"))
     images_untagged = ma.fields.List(Str(), **doc("references untagged"))

@@ -14,6 +14,7 @@ import pytest
 from tests.conftest import (
     TEST_LABEL,
     admin_headers,
+    eventually,
     free_port,
     make_client,
     ours,
@@ -52,7 +53,7 @@ def test_run_httpd_with_a_published_port_and_fetch_a_page(run, docker_api):
         ],
         ports=[{"container_port": 8080, "host_port": port}],
     )
-    assert container["state"]["running"] is True
+    assert container["state_detail"]["running"] is True
     assert container["ports"] == [
         {"container_port": 8080, "protocol": "tcp", "host_ip": "127.0.0.1", "host_port": port}
     ]
@@ -144,30 +145,30 @@ def test_exec_in_a_stopped_container_is_409(run, client):
 def test_lifecycle_follows_the_engine(run, client, docker_api):
     container = run(start=False)
     cid = container["id"]
-    assert container["state"]["status"] == "created"
+    assert container["state"] == "created"
 
     def state():
         return docker_api.inspect_container(cid)["State"]
 
-    assert client.post(f"/containers/{cid}/start").json["state"]["status"] == "running"
+    assert client.post(f"/containers/{cid}/start").json["state"] == "running"
     assert state()["Running"] is True
     # starting again changes nothing
     assert client.post(f"/containers/{cid}/start").status_code == 200
 
-    assert client.post(f"/containers/{cid}/pause").json["state"]["paused"] is True
+    assert client.post(f"/containers/{cid}/pause").json["state_detail"]["paused"] is True
     assert state()["Paused"] is True
     assert client.post(f"/containers/{cid}/pause").status_code == 409
-    assert client.post(f"/containers/{cid}/unpause").json["state"]["status"] == "running"
+    assert client.post(f"/containers/{cid}/unpause").json["state"] == "running"
     unpause_again = client.post(f"/containers/{cid}/unpause")
     assert unpause_again.status_code == 409
     assert "not paused" in unpause_again.json["message"]
 
     restarted = client.post(f"/containers/{cid}/restart?timeout=1")
-    assert restarted.status_code == 200 and restarted.json["state"]["running"]
+    assert restarted.status_code == 200 and restarted.json["state_detail"]["running"]
 
     stopped = client.post(f"/containers/{cid}/stop?timeout=1")
     assert stopped.status_code == 200
-    assert stopped.json["state"]["status"] == "exited"
+    assert stopped.json["state"] == "exited"
     assert state()["Running"] is False
 
     paused_stopped = client.post(f"/containers/{cid}/pause")
@@ -178,7 +179,7 @@ def test_lifecycle_follows_the_engine(run, client, docker_api):
     client.post(f"/containers/{cid}/start")
     killed = client.post(f"/containers/{cid}/kill?signal=SIGKILL")
     assert killed.status_code == 200
-    assert killed.json["state"]["exit_code"] == 137
+    assert killed.json["state_detail"]["exit_code"] == 137
     assert client.post(f"/containers/{cid}/kill?signal=NOPE").status_code == 422
 
 
@@ -358,7 +359,7 @@ def test_logs_options_and_json_lines(run, client):
     answer = client.get(
         f"/containers/{cid}/logs?timestamps=true", headers={"Accept": "application/x-ndjson"}
     )
-    lines = [json.loads(line) for line in answer.get_data(as_text=True).splitlines()]
+    *lines, _ = [json.loads(line) for line in answer.get_data(as_text=True).splitlines()]
     assert sorted((e["stream"], e["line"]) for e in lines) == [
         ("stderr", "two"),
         ("stdout", "one"),
@@ -404,19 +405,22 @@ def test_stats_stream(run, client):
 
 
 def test_top_and_changes(run, client):
-    container = run(["sh", "-c", "touch /made-here; sleep 300"])
-    time.sleep(0.3)
-    top = client.get(f"/containers/{container['id']}/top")
-    assert top.status_code == 200
-    assert "PID" in top.json["titles"]
-    assert any("sleep 300" in " ".join(p) for p in top.json["processes"])
+    container = run(["sh", "-c", "touch /made-here; exec sleep 300"])
+
+    def sleeping():
+        top = client.get(f"/containers/{container['id']}/top")
+        assert top.status_code == 200
+        return any("sleep 300" in " ".join(p) for p in top.json["processes"]) and top
+
+    assert "PID" in eventually(sleeping).json["titles"]
     changes = client.get(f"/containers/{container['id']}/changes").json
     assert {"path": "/made-here", "kind": "added"} in changes
 
 
 def test_commit_then_run_the_new_image(run, client, docker_api, labels):
     container = run(["sh", "-c", "echo committed > /state; sleep 300"])
-    time.sleep(0.3)
+    changes = f"/containers/{container['id']}/changes"
+    eventually(lambda: {"path": "/state", "kind": "added"} in client.get(changes).json)
     repository = f"dockyard-test/committed-{labels[TEST_LABEL]}"
     answer = client.post(
         f"/containers/{container['id']}/commit",
@@ -509,7 +513,7 @@ def test_events_stream_a_start(client, run, busybox_image):
         if b"\n\n" in text:
             break
     answer.close()
-    event, data = text.decode().split("\n")[:2]
+    event, data = text.decode().split("\n")[1:3]
     assert event == "event: container"
     payload = json.loads(data.removeprefix("data: "))
     assert payload["action"] == "start" and payload["actor_id"] == container["id"]

@@ -1,0 +1,291 @@
+"""What the OpenAPI document says beyond the views and schemas: operation ids, who may call
+without a token, the document's description, examples, and binary bodies as generators read
+them."""
+
+from apispec import BasePlugin
+
+from .auth import PUBLIC_ENDPOINTS
+from .streaming import TAR_BODY
+
+DESCRIPTION = """\
+Dockyard puts a Docker engine behind a documented HTTP API: images, containers and the
+engine itself.
+
+- JSON in and out, except where a stream (`application/x-ndjson`, `text/event-stream`) or a
+  tar archive (`application/x-tar`) is named. Every field an answer declares is always sent,
+  `null` where it is unknown.
+- One error shape everywhere: `{"code", "status", "message", "errors"}`; `message` says what
+  went wrong in words, `errors` says which input field is invalid (422).
+- Every operation but `/health` and `/ready` needs a bearer token whose scopes include the
+  operation's `x-scope` (`read`, `operate`, `exec`, `write`, `admin`).
+- Long work (pull, push, build, load) answers its result as JSON, or streams progress when
+  `Accept` asks for `application/x-ndjson` or `text/event-stream`.
+"""
+
+# method and endpoint -> operationId: stable names for generated clients
+OPERATION_IDS = {
+    ("get", "system.Health"): "getHealth",
+    ("get", "system.Ready"): "getReadiness",
+    ("get", "system.Info"): "getSystemInfo",
+    ("get", "system.Version"): "getSystemVersion",
+    ("get", "system.DiskUsage"): "getDiskUsage",
+    ("post", "system.Prune"): "pruneSystem",
+    ("get", "system.Events"): "streamEvents",
+    ("get", "images.Images"): "listImages",
+    ("post", "images.Pull"): "pullImage",
+    ("post", "images.Build"): "buildImage",
+    ("post", "images.Prune"): "pruneImages",
+    ("post", "images.Import"): "importImages",
+    ("get", "images.Image"): "inspectImage",
+    ("delete", "images.Image"): "removeImage",
+    ("get", "images.History"): "getImageHistory",
+    ("post", "images.Tag"): "tagImage",
+    ("post", "images.Push"): "pushImage",
+    ("get", "images.Export"): "exportImage",
+    ("get", "containers.Containers"): "listContainers",
+    ("post", "containers.Containers"): "createContainer",
+    ("delete", "containers.Containers"): "removeContainers",
+    ("post", "containers.Prune"): "pruneContainers",
+    ("get", "containers.Container"): "inspectContainer",
+    ("delete", "containers.Container"): "removeContainer",
+    ("post", "containers.StartContainer"): "startContainer",
+    ("post", "containers.StopContainer"): "stopContainer",
+    ("post", "containers.RestartContainer"): "restartContainer",
+    ("post", "containers.KillContainer"): "killContainer",
+    ("post", "containers.PauseContainer"): "pauseContainer",
+    ("post", "containers.UnpauseContainer"): "unpauseContainer",
+    ("post", "containers.Rename"): "renameContainer",
+    ("post", "containers.Update"): "updateContainer",
+    ("post", "containers.Wait"): "waitContainer",
+    ("get", "containers.Logs"): "getContainerLogs",
+    ("get", "containers.Stats"): "getContainerStats",
+    ("get", "containers.Top"): "listContainerProcesses",
+    ("get", "containers.Changes"): "listContainerChanges",
+    ("post", "containers.Exec"): "execInContainer",
+    ("post", "containers.Commit"): "commitContainer",
+    ("get", "containers.Export"): "exportContainer",
+    ("get", "containers.Archive"): "copyFromContainer",
+    ("put", "containers.Archive"): "copyToContainer",
+}
+
+_ID = "4f9a2c1e7b3d" + "0" * 52
+_IMAGE_ID = "sha256:" + "3c5e9a1f2b7d" + "0" * 52
+_CONTAINER = {
+    "id": _ID,
+    "short_id": _ID[:12],
+    "name": "web",
+    "image": "nginx:1.27",
+    "image_id": _IMAGE_ID,
+    "command": "/docker-entrypoint.sh nginx -g 'daemon off;'",
+    "state": "running",
+    "status": "Up 3 minutes",
+    "created": "2024-05-02T09:30:00+00:00",
+    "ports": [{"container_port": 80, "protocol": "tcp", "host_ip": "127.0.0.1", "host_port": 8080}],
+    "labels": {"team": "web"},
+    "networks": [
+        {
+            "name": "bridge",
+            "ip_address": "172.17.0.2",
+            "gateway": "172.17.0.1",
+            "mac_address": "02:42:ac:11:00:02",
+            "aliases": [],
+        }
+    ],
+    "mounts": [
+        {
+            "type": "volume",
+            "name": "web-data",
+            "source": "/var/lib/docker/volumes/web-data/_data",
+            "destination": "/usr/share/nginx/html",
+            "read_only": False,
+        }
+    ],
+}
+_IMAGE = {
+    "id": _IMAGE_ID,
+    "short_id": _IMAGE_ID[7:19],
+    "tags": ["nginx:1.27"],
+    "digests": ["nginx@sha256:" + "9d" * 32],
+    "created": "2024-04-16T20:14:01+00:00",
+    "size": 187694648,
+    "labels": {"maintainer": "NGINX Docker Maintainers"},
+}
+
+# component schema -> an example of it
+EXAMPLES = {
+    "ContainerCreate": {
+        "image": "nginx:1.27",
+        "name": "web",
+        "env": {"NGINX_PORT": "80"},
+        "ports": [{"container_port": 80, "host_port": 8080}],
+        "mounts": [{"type": "volume", "source": "web-data", "target": "/usr/share/nginx/html"}],
+        "labels": {"team": "web"},
+        "restart_policy": {"name": "unless-stopped"},
+        "memory": 268435456,
+        "start": True,
+    },
+    "Container": _CONTAINER,
+    "ContainerDetail": {
+        **_CONTAINER,
+        "argv": ["/docker-entrypoint.sh", "nginx", "-g", "daemon off;"],
+        "state_detail": {
+            "status": "running",
+            "running": True,
+            "paused": False,
+            "restarting": False,
+            "oom_killed": False,
+            "dead": False,
+            "pid": 4242,
+            "exit_code": 0,
+            "error": None,
+            "started_at": "2024-05-02T09:30:01+00:00",
+            "finished_at": None,
+            "health": None,
+        },
+        "restart_count": 0,
+        "config": {
+            "cmd": ["nginx", "-g", "daemon off;"],
+            "entrypoint": ["/docker-entrypoint.sh"],
+            "env": {"NGINX_PORT": "80"},
+            "working_dir": "",
+            "user": "",
+            "hostname": _ID[:12],
+            "labels": {"team": "web"},
+            "tty": False,
+        },
+        "host_config": {
+            "memory": 268435456,
+            "cpus": None,
+            "pids_limit": 1024,
+            "read_only": False,
+            "restart_policy": {"name": "unless-stopped", "maximum_retry_count": 0},
+            "network_mode": "bridge",
+        },
+    },
+    "Exec": {"cmd": ["nginx", "-t"], "timeout": 10},
+    "ExecResult": {
+        "exit_code": 0,
+        "stdout": "",
+        "stderr": "nginx: configuration file /etc/nginx/nginx.conf test is successful\n",
+        "truncated": False,
+    },
+    "Image": _IMAGE,
+    "ImageDetail": {
+        **_IMAGE,
+        "architecture": "amd64",
+        "os": "linux",
+        "parent": None,
+        "comment": "",
+        "author": "",
+        "config": {
+            "cmd": ["nginx", "-g", "daemon off;"],
+            "entrypoint": ["/docker-entrypoint.sh"],
+            "env": {"NGINX_VERSION": "1.27.0"},
+            "exposed_ports": ["80/tcp"],
+            "working_dir": "",
+            "user": "",
+            "volumes": [],
+            "stop_signal": "SIGQUIT",
+        },
+        "layers": ["sha256:" + "5d" * 32],
+    },
+    "Pull": {"image": "nginx", "tag": "1.27"},
+    "Tag": {"repository": "127.0.0.1:5000/team/web", "tag": "1.0"},
+    "BuildJson": {
+        "dockerfile": 'FROM busybox\nCOPY hi.txt /\nCMD ["cat", "/hi.txt"]\n',
+        "files": {"hi.txt": "hi\n"},
+        "tag": "demo/hi:1",
+        "labels": {"team": "web"},
+    },
+    "Info": {
+        "name": "host1",
+        "server_version": "24.0.7",
+        "api_version": "1.43",
+        "os": "linux",
+        "operating_system": "Debian GNU/Linux 12 (bookworm)",
+        "kernel_version": "6.1.0-21-amd64",
+        "architecture": "x86_64",
+        "cpus": 8,
+        "memory_bytes": 16663232512,
+        "containers": 3,
+        "containers_running": 1,
+        "containers_paused": 0,
+        "containers_stopped": 2,
+        "images": 12,
+        "storage_driver": "overlay2",
+        "logging_driver": "json-file",
+        "cgroup_driver": "systemd",
+        "docker_root_dir": "/var/lib/docker",
+        "swarm": "inactive",
+    },
+    "Error": {
+        "code": 409,
+        "status": "Conflict",
+        "message": 'Conflict. The container name "/web" is already in use',
+        "errors": {},
+    },
+}
+
+# an archive, as the service takes and sends it
+TAR_ARCHIVE = {
+    **TAR_BODY["schema"],
+    "description": "a tar archive; uploads may also be compressed (gzip, bzip2, xz, zstd)",
+}
+_TAR = "application/x-tar"
+# what generated clients read as raw bytes: a tar may come labelled so too
+_BYTES = "application/octet-stream"
+
+
+def operation_id(method: str, endpoint: str) -> str:
+    """From the table, else `getVolumes`-like: the method and the view's name."""
+    known = OPERATION_IDS.get((method, endpoint))
+    return known or method + endpoint.rpartition(".")[2]
+
+
+class DocumentPlugin(BasePlugin):
+    def init_spec(self, spec):
+        self.spec = spec
+        # the error schema is registered with the api, before this plugin
+        for name, definition in spec.components.schemas.items():
+            definition.update(self.schema_helper(name, definition))
+        spec.components.schema("TarArchive", TAR_ARCHIVE)
+
+    def schema_helper(self, name, definition, **kwargs):
+        extra = {}
+        if name == "Error":
+            # the error handler always sends all four
+            extra["required"] = ["code", "status", "message", "errors"]
+        if name in EXAMPLES:
+            extra["example"] = EXAMPLES[name]
+        return extra
+
+    def operation_helper(self, path=None, operations=None, rule=None, **kwargs):
+        if rule is None:
+            return
+        for method, operation in operations.items():
+            if method == "parameters":
+                continue
+            operation.setdefault("operationId", operation_id(method, rule.endpoint))
+            if rule.endpoint in PUBLIC_ENDPOINTS:
+                operation["security"] = []
+            body = operation.get("requestBody", {}).get("content", {})
+            _binary(body)
+            for response in operation.get("responses", {}).values():
+                if isinstance(response, dict):
+                    _binary(response.get("content", {}))
+
+
+def _binary(content: dict) -> None:
+    """A tar under the named component, and also as bytes, which generators keep."""
+    if _TAR in content:
+        archive = {"schema": {"$ref": "#/components/schemas/TarArchive"}}
+        content[_TAR] = archive
+        content.setdefault(_BYTES, archive)
+
+
+def init_app(api) -> None:
+    """Before the blueprints are registered: the plugin sees every operation."""
+    api.spec.options.setdefault("info", {})["description"] = DESCRIPTION
+    plugin = DocumentPlugin()
+    api.spec.plugins.append(plugin)
+    plugin.init_spec(api.spec)

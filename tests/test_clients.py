@@ -1,0 +1,152 @@
+"""The served spec, as other tools read it: a Python client generated from it drives the
+service; Spectral's recommended OpenAPI rules find no error in it; the TypeScript types
+generated from it compile under `tsc --strict`.
+
+The node tools come from deploy/test.sh (`ensure_node_tools`, pinned, in .run/node)."""
+
+import importlib
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import docker
+import pytest
+
+from tests.conftest import ROOT, admin_headers, make_app, served
+
+NODE_TOOLS = Path(os.environ.get("DOCKYARD_TEST_NODE_TOOLS", ROOT / ".run" / "node"))
+VENV_BIN = Path(sys.executable).parent
+
+
+def node_tool(name) -> str:
+    path = NODE_TOOLS / "node_modules" / ".bin" / name
+    if not path.exists():
+        pytest.fail(f"{path} is missing (deploy/test.sh installs the node tools)")
+    return str(path)
+
+
+def run(command, cwd, timeout=300):
+    env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    return subprocess.run(
+        command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+@pytest.fixture(scope="module")
+def spec_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("spec") / "openapi.json"
+    answer = make_app().test_client().get("/openapi.json")
+    assert answer.status_code == 200
+    path.write_text(json.dumps(answer.get_json(), indent=2))
+    return path
+
+
+def test_generated_python_client_drives_the_service(
+    spec_file, tmp_path, busybox_image, labels, docker_api
+):
+    done = run(
+        [
+            str(VENV_BIN / "openapi-python-client"),
+            "generate",
+            "--path",
+            str(spec_file),
+            "--output-path",
+            str(tmp_path / "dockyard_client"),
+            "--meta",
+            "none",
+        ],
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    print(done.stdout)  # its warnings: tar bodies are beyond what it generates
+    sys.path.insert(0, str(tmp_path))
+    try:
+        create = importlib.import_module("dockyard_client.api.containers.create_container")
+        logs = importlib.import_module("dockyard_client.api.containers.get_container_logs")
+        exec_in = importlib.import_module("dockyard_client.api.containers.exec_in_container")
+        remove = importlib.import_module("dockyard_client.api.containers.remove_container")
+        models = importlib.import_module("dockyard_client.models")
+        authenticated = importlib.import_module("dockyard_client").AuthenticatedClient
+    finally:
+        sys.path.remove(str(tmp_path))
+
+    with served() as (base, _):
+        token = admin_headers()["Authorization"].split(" ", 1)[1]
+        with authenticated(base_url=base, token=token, timeout=60) as client:
+            body = models.ContainerCreate.from_dict(
+                {
+                    "image": busybox_image,
+                    "command": ["sh", "-c", "echo hello from the client; sleep 60"],
+                    "labels": labels,
+                    "start": True,
+                }
+            )
+            created = create.sync_detailed(client=client, body=body)
+            assert created.status_code == 201, created.content
+            container = created.parsed
+            assert isinstance(container, models.ContainerDetail)
+            assert docker_api.inspect_container(container.id)["State"]["Running"]
+
+            for _ in range(50):
+                printed = logs.sync_detailed(container.id, client=client)
+                assert printed.status_code == 200, printed.content
+                if b"hello from the client" in printed.content:
+                    break
+                time.sleep(0.1)
+            assert b"hello from the client" in printed.content
+
+            ran = exec_in.sync_detailed(
+                container.id,
+                client=client,
+                body=models.Exec.from_dict({"cmd": ["echo", "exec from the client"]}),
+            )
+            assert ran.status_code == 200, ran.content
+            assert isinstance(ran.parsed, models.ExecResult)
+            assert ran.parsed.exit_code == 0
+            assert "exec from the client" in json.dumps(ran.parsed.to_dict())
+
+            removed = remove.sync_detailed(container.id, client=client, force=True)
+            assert removed.status_code == 204, removed.content
+    with pytest.raises(docker.errors.NotFound):
+        docker_api.inspect_container(container.id)
+
+
+def test_spectral_recommended_rules_find_no_error(spec_file, tmp_path):
+    ruleset = tmp_path / ".spectral.yaml"
+    ruleset.write_text('extends: ["spectral:oas"]\n')
+    done = run(
+        [
+            node_tool("spectral"),
+            "lint",
+            str(spec_file),
+            "--ruleset",
+            str(ruleset),
+            "--format",
+            "json",
+            "--quiet",
+        ],
+        cwd=tmp_path,
+    )
+    findings = json.loads(done.stdout or "[]")
+    levels = {0: "error", 1: "warning", 2: "info", 3: "hint"}
+    for finding in findings:  # shown with -s or when the test fails
+        print(
+            levels.get(finding["severity"]),
+            finding["code"],
+            ".".join(map(str, finding["path"])),
+            finding["message"],
+        )
+    errors = [f for f in findings if f["severity"] == 0]
+    assert not errors, json.dumps(errors, indent=1)
+    assert done.returncode == 0, done.stderr
+
+
+def test_typescript_types_compile_strictly(spec_file, tmp_path):
+    types = tmp_path / "dockyard.ts"
+    done = run([node_tool("openapi-typescript"), str(spec_file), "-o", str(types)], cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    done = run([node_tool("tsc"), "--strict", "--noEmit", str(types)], cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
