@@ -72,7 +72,12 @@ ATTACKS = """async ([base, box]) => {
       headers: {"Content-Type": "text/plain"}, body: '{"volumes": true}'}],
   ];
   for (const [url, init] of tries) {
-    try { await fetch(url, init); sent.push(url); } catch (e) { sent.push("failed " + e); }
+    // a network failure is tried again, as a page would: what counts is what reaches the service
+    let outcome = "failed";
+    for (let attempt = 0; attempt < 3 && outcome.startsWith("failed"); attempt++) {
+      try { await fetch(url, init); outcome = url; } catch (e) { outcome = "failed " + e; }
+    }
+    sent.push(outcome);
   }
   // anything else needs a preflight, which the service does not grant to this origin
   try {
@@ -100,7 +105,8 @@ def test_a_page_of_another_site_changes_nothing(
     assert state["Running"] is True and state["Paused"] is False
     lines = [json.loads(line) for line in audit.read_text().splitlines()]
     # each reached the service, and each was refused as cross-site, before any token check
-    assert [line["status"] for line in lines] == [403, 403, 403]
+    statuses = [line["status"] for line in lines]
+    assert len(statuses) >= 3 and set(statuses) == {403}, statuses
 
 
 def test_a_rebound_name_gets_nothing(browser):
