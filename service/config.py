@@ -35,6 +35,9 @@ class Config:
     MAX_CONTENT_LENGTH = 8 * 1024 * 1024
     # bytes an uploaded tar (build context, image archive) may hold; larger is a 413
     MAX_UPLOAD_BYTES = 16 * 1024**3
+    # where a restore archive waits, checked, before it is written to the volume ("": the
+    # system's temporary directory); it needs room for the largest archive
+    SPOOL_DIR = ""
     # host address published ports bind to when a request names none
     PUBLISH_HOST_IP = "127.0.0.1"
     # host directories under which bind mounts are allowed; none by default (bind mounts off)

@@ -66,6 +66,23 @@ OPERATION_IDS = {
     ("get", "containers.Export"): "exportContainer",
     ("get", "containers.Archive"): "copyFromContainer",
     ("put", "containers.Archive"): "copyToContainer",
+    ("get", "volumes.Volumes"): "listVolumes",
+    ("post", "volumes.Volumes"): "createVolume",
+    ("get", "volumes.Volume"): "inspectVolume",
+    ("delete", "volumes.Volume"): "removeVolume",
+    ("post", "volumes.Prune"): "pruneVolumes",
+    ("get", "volumes.Backup"): "backupVolume",
+    ("post", "volumes.Restore"): "restoreVolume",
+    ("get", "networks.Networks"): "listNetworks",
+    ("post", "networks.Networks"): "createNetwork",
+    ("get", "networks.Network"): "inspectNetwork",
+    ("delete", "networks.Network"): "removeNetwork",
+    ("post", "networks.Connect"): "connectNetwork",
+    ("post", "networks.Disconnect"): "disconnectNetwork",
+    ("post", "networks.Prune"): "pruneNetworks",
+    ("get", "registry.Search"): "searchImages",
+    ("get", "registry.Catalog"): "listRegistryRepositories",
+    ("get", "registry.Tags"): "listRegistryTags",
 }
 
 _ID = "4f9a2c1e7b3d" + "0" * 52

@@ -14,7 +14,9 @@ each refusal naming its rule:
 - ``socket``: never a socket, wherever it is;
 - ``volume-driver``, ``volume-options``: a named volume of a configured driver only, whose
   options mount nothing but a tmpfs or a bind that passes the rules above (then read-only);
-- ``host-network``: never the host's network namespace;
+- ``host-network``: never the host's network namespace, nor a connect to the host's network;
+- ``predefined-network``: the engine's own networks (bridge, host, none, ingress,
+  docker_gwbridge) are never removed;
 - ``publish-address``: published ports only on configured host addresses (loopback by default);
 - ``low-ports``: no host port below 1024 unless configured;
 - ``limits``: memory, processes and CPUs within the configured maximums;
@@ -271,3 +273,26 @@ def own_container_id() -> str | None:
     except OSError:
         pass
     return None
+
+
+# -- networks
+
+# networks the engine makes for itself and needs (swarm's two included): never removed
+PREDEFINED_NETWORKS = ("bridge", "host", "none", "ingress", "docker_gwbridge")
+
+
+def check_network_removal(network: dict) -> None:
+    """``network`` is the engine's record (its inspect answer): the rule judges the name an
+    id or a prefix resolved to, not what the request sent. Denied for a predefined one."""
+    name = network.get("Name", "")
+    if name in PREDEFINED_NETWORKS or network.get("Ingress"):
+        raise Denied(
+            "predefined-network",
+            f"`{name}` is a network the engine made for itself and needs: it cannot be removed",
+        )
+
+
+def check_network_connect(network: dict) -> None:
+    """A container may join any network but the host's (rule ``host-network``)."""
+    if network.get("Driver") == "host" or network.get("Name") == "host":
+        raise Denied("host-network", "a container may not share the host's network")

@@ -32,9 +32,20 @@ class ContainerRefConverter(BaseConverter):
         return value
 
 
+# volumes and networks have a `prune` route too, and names of the same letters
+class VolumeNameConverter(ContainerRefConverter):
+    pass
+
+
+class NetworkRefConverter(ContainerRefConverter):
+    pass
+
+
 def register_converters(app, api):
     app.url_map.converters["imageref"] = ImageRefConverter
     app.url_map.converters["containerref"] = ContainerRefConverter
+    app.url_map.converters["volumename"] = VolumeNameConverter
+    app.url_map.converters["networkref"] = NetworkRefConverter
     # the patterns say what the converters decline, so that the spec tells the whole truth
     routes = "|".join(sorted(IMAGE_ROUTES))
     actions = "|".join(sorted(IMAGE_ACTIONS))
@@ -57,6 +68,14 @@ def register_converters(app, api):
             "description": "container id, short id or name",
         },
     )
+    for converter, what in (
+        (VolumeNameConverter, "volume name"),
+        (NetworkRefConverter, "network id, short id or name"),
+    ):
+        api.register_converter(
+            converter,
+            lambda _, what=what: {"type": "string", "pattern": container_ref, "description": what},
+        )
 
 
 def allowed_methods(path: str) -> set[str]:

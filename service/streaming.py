@@ -426,12 +426,15 @@ def tar_response(description) -> dict:
     return {"200": {"description": description, "content": {"application/x-tar": TAR_BODY}}}
 
 
-def tar_answer(stream, name) -> Response:
-    """Send a daemon's tar stream on as it comes, as a file named after ``name``."""
+def tar_answer(stream, name, compressed=False) -> Response:
+    """Send a daemon's tar stream on as it comes, as a file named after ``name``
+    (``compressed``: a gzip stream, `.tar.gz`)."""
     reserve_stream(stream.close)
     filename = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "archive"
     return Response(
         stream,
-        mimetype="application/x-tar",
-        headers={"Content-Disposition": f'attachment; filename="{filename}.tar"'},
+        mimetype="application/gzip" if compressed else "application/x-tar",
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}.tar{".gz" * compressed}"'
+        },
     )

@@ -64,6 +64,9 @@ BEYOND_OPENAPI_3_0 = {
     ("POST", "/containers/{id}/exec"),
     ("POST", "/containers"),
     ("POST", "/images/build"),
+    ("POST", "/volumes"),
+    ("POST", "/networks"),
+    ("POST", "/volumes/{name}/restore"),
 }
 # (method, path): why the fuzz leaves it out; the coverage test below holds every other
 # operation of the spec to be fuzzed
@@ -123,8 +126,9 @@ def confine(case, base, registry):
     path, query = case.path_parameters, case.query
     body = case.body if isinstance(case.body, dict) else None
     pushed = f"{registry}/{NAMESPACE}/busybox:latest"
-    if path and "id" in path:
-        path["id"] = _prefixed(path["id"])
+    for key in ("id", "name"):
+        if path and key in path:
+            path[key] = _prefixed(path[key])
     if path and isinstance(path.get("ref"), str):
         if op == ("POST", "/images/{ref}/push"):
             path["ref"] = pushed
@@ -146,6 +150,13 @@ def confine(case, base, registry):
             # a named volume made on the fly carries no label: anonymous ones go with the container
             if isinstance(mount, dict) and mount.get("type") == "volume":
                 mount.pop("source", None)
+    elif op == ("POST", "/volumes") and body is not None:
+        body["name"] = _prefixed(body.get("name") or "v")
+        given = body.get("labels")
+        body["labels"] = {**(given if isinstance(given, dict) else {}), **LABELS}
+    elif op == ("POST", "/volumes/{name}/restore"):
+        # a volume the restore makes goes with the run
+        case.query = {**(query or {}), "label": LABEL_ITEMS}
     elif op == ("POST", "/images/pull") and body is not None:
         body["image"] = f"{registry}/{NAMESPACE}/busybox"
     elif op == ("POST", "/images/{ref}/tag") and body is not None:
@@ -170,6 +181,17 @@ def confine(case, base, registry):
                 body["tag"] = _repository("built")
         elif case.media_type in ("application/x-tar", "application/octet-stream"):
             case.body = tar_of_context(base, case.body)
+    elif op == ("POST", "/networks") and body is not None:
+        # a generated range could shadow a real one (the host's own): the engine picks instead
+        for field in ("subnet", "gateway", "ip_range"):
+            body.pop(field, None)
+        given = body.get("labels")
+        body["labels"] = {**(given if isinstance(given, dict) else {}), **LABELS}
+        if "name" in body:
+            body["name"] = _prefixed(body["name"])
+    elif case.path in ("/networks/{id}/connect", "/networks/{id}/disconnect") and body:
+        if "container" in body:
+            body["container"] = _prefixed(body["container"])
     elif op == ("GET", "/system/events") and query is not None:
         query["until"] = "1000000000"  # 2001: the stream ends once the past is told
 

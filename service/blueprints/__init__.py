@@ -1,8 +1,8 @@
 """Every resource's blueprint, registered in this order."""
 
-from . import containers, docs, images, system
+from . import containers, docs, images, networks, system, volumes
 
-MODULES = (system, images, containers)
+MODULES = (system, images, containers, volumes, networks)
 
 
 def register_blueprints(app, api):

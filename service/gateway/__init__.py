@@ -7,11 +7,12 @@ Errors are docker-py's and requests' own; service.errors turns them into HTTP an
 from .client import DaemonClients, DaemonSettings
 from .containers import ContainerVerbs
 from .images import ImageVerbs
+from .networks import NetworkVerbs
 from .system import SystemVerbs
 from .volumes import VolumeVerbs
 
 
-class DockerGateway(SystemVerbs, ImageVerbs, ContainerVerbs, VolumeVerbs):
+class DockerGateway(SystemVerbs, ImageVerbs, ContainerVerbs, VolumeVerbs, NetworkVerbs):
     def __init__(self, settings: DaemonSettings):
         self.clients = DaemonClients(settings)
 

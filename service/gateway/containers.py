@@ -16,6 +16,9 @@ from .images import from_rfc3339, from_unix, image_detail, prune_filters, short_
 from .streams import DaemonStream, StreamError
 
 DATA_CHUNK = 64 * 1024
+# the archive endpoint gzips its tar when asked to (requests asks by default), which the
+# client then has to inflate again: ask for the plain tar
+PLAIN = {"Accept-Encoding": "identity"}
 _STREAMS = {0: "stdin", 1: "stdout", 2: "stderr"}
 
 
@@ -179,7 +182,7 @@ class ContainerVerbs:
 
     def get_archive(self, ref, path) -> DaemonStream:
         response = self.clients.open_stream(
-            "GET", "/containers/{0}/archive", ref, params={"path": path}
+            "GET", "/containers/{0}/archive", ref, params={"path": path}, headers=PLAIN
         )
         return DaemonStream(response.iter_content(chunk_size=DATA_CHUNK), response)
 

@@ -1,12 +1,236 @@
-"""Volume verbs."""
+"""Volume verbs: list, create, inspect, remove, prune, and the helper that backs one up and
+restores it.
+
+A volume's files are read and written through the Engine API's archive endpoints on a helper
+container that mounts the volume and is never started: its image is an empty one this module
+imports itself, so nothing is pulled and nothing runs.
+"""
+
+import io
+import tarfile
+from collections.abc import Iterator
 
 import docker.errors
 
+from .containers import DATA_CHUNK, PLAIN
+from .images import from_rfc3339, prune_filters
+from .streams import DaemonStream
+
+# the helper's image: no files at all, made here (docker import of an empty tar)
+HELPER_IMAGE = "dockyard/volume-helper:empty"
+HELPER_LABEL = "dockyard.helper"
+HELPER_VOLUME_LABEL = "dockyard.helper.volume"
+# where the helper mounts the volume
+MOUNT_POINT = "/volume"
+
 
 class VolumeVerbs:
+    # -- reading -----------------------------------------------------------------------------
+
+    def list_volumes(self, filters=None) -> list[dict]:
+        """Every volume the filters select, with the containers that use each: two daemon
+        calls however many volumes there are."""
+        api = self.clients.control
+        volumes = api.volumes(filters=filters or None).get("Volumes") or []
+        users = self._volume_users(api.containers(all=True))
+        return [volume_summary(v, users.get(v["Name"], [])) for v in volumes]
+
+    def inspect_volume(self, name) -> dict:
+        api = self.clients.control
+        volume = api.inspect_volume(name)
+        users = self._volume_users(api.containers(all=True, filters={"volume": volume["Name"]}))
+        return volume_detail(volume, users.get(volume["Name"], []))
+
     def volume_record(self, name) -> dict | None:
         """The engine's own record of a volume (driver, options), or None when there is none."""
         try:
             return self.clients.control.inspect_volume(name)
         except docker.errors.NotFound:
             return None
+
+    def volume_users(self, name) -> list[dict]:
+        """The containers that mount a volume, running or not."""
+        containers = self.clients.control.containers(all=True, filters={"volume": name})
+        return self._volume_users(containers).get(name, [])
+
+    @staticmethod
+    def _volume_users(containers) -> dict[str, list[dict]]:
+        users: dict[str, list[dict]] = {}
+        for c in containers:
+            names = [n.lstrip("/") for n in c.get("Names") or []]
+            user = {"id": c["Id"], "name": names[0] if names else "", "state": c.get("State", "")}
+            for mount in c.get("Mounts") or []:
+                if mount.get("Type") == "volume" and mount.get("Name"):
+                    users.setdefault(mount["Name"], []).append(user)
+        return users
+
+    # -- changing ----------------------------------------------------------------------------
+
+    def create_volume(self, name=None, driver="local", driver_opts=None, labels=None) -> dict:
+        created = self.clients.control.create_volume(
+            name=name, driver=driver, driver_opts=driver_opts or None, labels=labels or None
+        )
+        return self.inspect_volume(created["Name"])
+
+    def remove_volume(self, name) -> None:
+        self.clients.control.remove_volume(name)
+
+    def prune_volumes(self, labels=()) -> dict:
+        pruned = self.clients.long.prune_volumes(filters=prune_filters(labels))
+        return {
+            "deleted": pruned.get("VolumesDeleted") or [],
+            "space_reclaimed": pruned.get("SpaceReclaimed") or 0,
+        }
+
+    def renew_volume(self, record: dict) -> None:
+        """Remove a volume and make it again, empty, with the same driver, options and labels."""
+        api = self.clients.control
+        api.remove_volume(record["Name"])
+        api.create_volume(
+            name=record["Name"],
+            driver=record.get("Driver") or "local",
+            driver_opts=record.get("Options") or None,
+            labels=record.get("Labels") or None,
+        )
+
+    # -- files -------------------------------------------------------------------------------
+
+    def read_volume(self, name) -> DaemonStream:
+        """The volume's files as a tar stream (entries relative: `./etc/...`). The helper
+        container that reads them is removed when the stream is closed, read to its end or not."""
+        helper = self._helper(name, read_only=True)
+        try:
+            response = self.clients.open_stream(
+                "GET",
+                "/containers/{0}/archive",
+                helper,
+                params={"path": f"{MOUNT_POINT}/."},
+                headers=PLAIN,
+            )
+        except BaseException:
+            self._drop(helper)
+            raise
+        return HelperStream(response.iter_content(chunk_size=DATA_CHUNK), response, self, helper)
+
+    def write_volume(self, name, archive: Iterator[bytes]) -> None:
+        """Unpack a tar (maybe compressed) into the volume: what it holds is written over what
+        is there; the rest stays."""
+        helper = self._helper(name, read_only=False)
+        try:
+            self.clients.call(
+                "PUT",
+                "/containers/{0}/archive",
+                helper,
+                params={"path": MOUNT_POINT},
+                data=archive,
+                headers={"Content-Type": "application/x-tar"},
+                timeout=self.clients.settings.long_timeout,
+            )
+        finally:
+            self._drop(helper)
+
+    def _helper(self, volume, read_only) -> str:
+        """A container that mounts the volume, created and never started."""
+        api = self.clients.control
+        config = {
+            "Image": self._helper_image(),
+            "Cmd": ["never-started"],
+            "Labels": {HELPER_LABEL: "volume", HELPER_VOLUME_LABEL: volume},
+            "NetworkDisabled": True,
+            "HostConfig": {
+                "NetworkMode": "none",
+                "Mounts": [
+                    {
+                        "Type": "volume",
+                        "Source": volume,
+                        "Target": MOUNT_POINT,
+                        "ReadOnly": read_only,
+                        # whatever an image holds at the mount point is never copied in
+                        "VolumeOptions": {"NoCopy": True},
+                    }
+                ],
+            },
+        }
+        return api.create_container_from_config(config)["Id"]
+
+    def _drop(self, helper) -> None:
+        try:
+            self.clients.control.remove_container(helper, force=True)
+        except docker.errors.NotFound:
+            pass
+
+    def _helper_image(self) -> str:
+        """The id of the empty helper image, imported the first time it is missing."""
+        api = self.clients.control
+        try:
+            image = api.inspect_image(HELPER_IMAGE)
+            if image.get("Size") == 0 and (image.get("Config") or {}).get("Labels", {}).get(
+                HELPER_LABEL
+            ):
+                return image["Id"]
+        except docker.errors.ImageNotFound:
+            pass
+        repository, tag = HELPER_IMAGE.rsplit(":", 1)
+        self.clients.call(
+            "POST",
+            "/images/create",
+            params={
+                "fromSrc": "-",
+                "repo": repository,
+                "tag": tag,
+                "changes": [f"LABEL {HELPER_LABEL}=volume"],
+            },
+            data=_EMPTY_TAR,
+            headers={"Content-Type": "application/x-tar"},
+        )
+        return api.inspect_image(HELPER_IMAGE)["Id"]
+
+
+def _empty_tar() -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w"):
+        pass
+    return buffer.getvalue()
+
+
+_EMPTY_TAR = _empty_tar()
+
+
+class HelperStream(DaemonStream):
+    """A daemon stream read through a helper container, which goes when the stream closes."""
+
+    def __init__(self, items, response, verbs: VolumeVerbs, helper: str):
+        super().__init__(items, response)
+        self._verbs, self._helper = verbs, helper
+
+    def __next__(self):
+        try:
+            return super().__next__()
+        except BaseException:
+            # read to its end, or broken: the helper goes now, not when the answer is closed
+            self.close()
+            raise
+
+    def close(self):
+        try:
+            super().close()
+        finally:
+            if self._helper is not None:
+                helper, self._helper = self._helper, None
+                self._verbs._drop(helper)
+
+
+def volume_summary(v: dict, users: list[dict]) -> dict:
+    return {
+        "name": v["Name"],
+        "driver": v.get("Driver") or "",
+        "mountpoint": v.get("Mountpoint") or "",
+        "created": from_rfc3339(v.get("CreatedAt")),
+        "labels": v.get("Labels") or {},
+        "scope": v.get("Scope") or "local",
+        "in_use_by": users,
+    }
+
+
+def volume_detail(v: dict, users: list[dict]) -> dict:
+    return {**volume_summary(v, users), "options": v.get("Options") or {}}

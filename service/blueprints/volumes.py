@@ -1,0 +1,265 @@
+"""/volumes: persistent storage; docker volume ls, create, inspect, rm, prune; backup, restore."""
+
+import re
+
+import docker.errors
+from flask import current_app, jsonify, request
+from flask.views import MethodView
+from flask_smorest import abort
+from flask_smorest.error_handler import ErrorSchema
+
+from .. import policy
+from ..archives import BadArchive, Gzipped, spool_checked
+from ..extensions import Blueprint, gateway
+from ..schemas import volumes as schemas
+from ..schemas.containers import CONTAINER_REF, PolicyDecisionSchema
+from ..streaming import TAR_BODY, TAR_TYPES, tar_answer, tar_upload
+from .containers import guard
+
+blp = Blueprint(
+    "volumes",
+    __name__,
+    url_prefix="/volumes",
+    description="Volumes: list, create, inspect, remove, prune, back up and restore",
+)
+
+
+def volume_name(name: str) -> str:
+    """The {name} of a path, checked: a volume name, else a 400."""
+    if not re.fullmatch(CONTAINER_REF, name):
+        abort(400, message=f"`{name}` is not a volume name")
+    return name
+
+
+def one_volume(func):
+    """Document the answers of an operation on one volume."""
+    func = blp.alt_response(404, schema=ErrorSchema, description="no such volume")(func)
+    func = blp.alt_response(400, schema=ErrorSchema, description="not a volume name")(func)
+    return blp.daemon_call(func)
+
+
+def existing(name: str) -> dict:
+    """The engine's record of a volume, which must pass the policy as it stands: one made
+    elsewhere may bind any host path. Whether it binds one under the allowed roots."""
+    record = gateway().volume_record(volume_name(name))
+    if record is None:
+        abort(404, message=f"no such volume: {name}")
+    try:
+        binds = policy.check_volume(
+            record["Name"], record, current_app.config, gateway().engine_root()
+        )
+    except policy.Denied as denied:
+        abort(403, message=str(denied))
+    return {**record, "binds_host_path": binds}
+
+
+def users_named(users: list[dict]) -> str:
+    return ", ".join(f"{u['name'] or u['id'][:12]} ({u['state']})" for u in users)
+
+
+@blp.route("")
+class Volumes(MethodView):
+    @blp.requires("read")
+    @blp.arguments(schemas.VolumeListArgsSchema, location="query")
+    @blp.response(200, schemas.VolumeSchema(many=True))
+    @blp.daemon_call
+    def get(self, args):
+        """List volumes (docker volume ls), with the containers that use each
+
+        Answered by two calls to the daemon (the volumes, the containers), however many
+        volumes there are.
+        """
+        filters = {key: args[key] for key in schemas.LIST_FILTERS if args.get(key)}
+        if "dangling" in args:
+            filters["dangling"] = args["dangling"]
+        return gateway().list_volumes(filters)
+
+    @blp.requires("write")
+    @blp.arguments(schemas.VolumeCreateSchema)
+    @blp.arguments(schemas.DryRunArgsSchema, location="query")
+    @blp.response(201, schemas.VolumeDetailSchema)
+    @blp.alt_response(200, schema=PolicyDecisionSchema, success=True, description="with dry_run")
+    @blp.alt_response(403, schema=ErrorSchema, description="a policy rule refuses it")
+    @blp.alt_response(409, schema=ErrorSchema, description="the name is in use by another driver")
+    @blp.daemon_call
+    def post(self, args, query):
+        """Create a volume (docker volume create)
+
+        Only the allowed drivers (`local` by default). The local driver's options may make a
+        tmpfs, or bind a host path under the allowed bind roots (after the same normalisation
+        as bind mounts; such a volume is then mounted read-only); any other host path, the
+        Docker socket, a device or a network filesystem is refused (403, rule named).
+        `dry_run=true` answers the decision and creates nothing. Creating a volume that
+        exists with the same driver answers it as it is, as docker does.
+        """
+        record = {
+            "Name": args.get("name"),
+            "Driver": args["driver"],
+            "Options": args["driver_opts"],
+        }
+        try:
+            policy.check_volume(
+                args.get("name") or "(new)", record, current_app.config, gateway().engine_root()
+            )
+        except policy.Denied as denied:
+            if query["dry_run"]:
+                return jsonify(allowed=False, rule=denied.rule, message=str(denied))
+            abort(403, message=str(denied))
+        if query["dry_run"]:
+            engine = {"Name": args.get("name") or "", "Driver": args["driver"]}
+            engine |= {"DriverOpts": args["driver_opts"], "Labels": args["labels"]}
+            return jsonify(allowed=True, rule=None, message="allowed", engine_config=engine)
+        return gateway().create_volume(
+            args.get("name"), args["driver"], args["driver_opts"], args["labels"]
+        )
+
+
+@blp.route("/prune")
+class Prune(MethodView):
+    @blp.requires("admin")
+    @blp.arguments(schemas.VolumePruneSchema)
+    @blp.response(200, schemas.VolumePruneReportSchema)
+    @blp.daemon_call
+    def post(self, args):
+        """Remove the volumes no container uses (docker volume prune)
+
+        `label` narrows what goes. Reports the names removed and the bytes freed.
+        """
+        return gateway().prune_volumes(args["label"])
+
+
+@blp.route("/<volumename:name>")
+class Volume(MethodView):
+    @blp.requires("read")
+    @blp.response(200, schemas.VolumeDetailSchema)
+    @one_volume
+    def get(self, name):
+        """Inspect a volume: driver, options, mountpoint, labels, who uses it
+
+        `in_use_by` lists the containers that mount it, running or not.
+        """
+        return gateway().inspect_volume(volume_name(name))
+
+    @blp.requires("write")
+    @blp.arguments(schemas.VolumeRemoveArgsSchema, location="query")
+    @blp.response(204)
+    @blp.alt_response(409, schema=ErrorSchema, description="containers use it (see `force`)")
+    @blp.alt_response(403, schema=ErrorSchema, description="the service's own container uses it")
+    @one_volume
+    def delete(self, args, name):
+        """Remove a volume (docker volume rm)
+
+        While containers use it, running or not, the answer is a 409 naming them, unless
+        `force=true`, which removes those containers first (running ones are killed; the
+        service's own container is never removed: 403).
+        """
+        volume_name(name)
+        if args["force"]:
+            for user in gateway().volume_users(name):
+                gateway().remove_container(guard(user["id"]), force=True)
+        try:
+            gateway().remove_volume(name)
+        except docker.errors.APIError as exc:
+            if exc.status_code != 409:
+                raise
+            users = gateway().volume_users(name)
+            abort(
+                409,
+                message=f"volume {name} is in use by {users_named(users) or 'a container'}: "
+                "remove them, or use force=true",
+            )
+
+
+@blp.route("/<volumename:name>/backup")
+class Backup(MethodView):
+    @blp.requires("exec")
+    @blp.doc(
+        responses={
+            "200": {
+                "description": "the volume's files as a gzip-compressed tar",
+                "content": {"application/gzip": TAR_BODY},
+            }
+        }
+    )
+    @blp.alt_response(403, schema=ErrorSchema, description="the volume's options break a rule")
+    @one_volume
+    def get(self, name):
+        """Back a volume up: its files as a .tar.gz stream
+
+        Read through a container that mounts the volume read-only and is never started (its
+        image is an empty one the service makes, nothing is pulled), while the volume stays in
+        use by others. Owners, modes, symbolic links (not followed), hard links and empty
+        directories are kept. The archive streams as it is read and compressed: memory stays
+        flat whatever the size. The helper container is removed when the stream ends, or
+        when the client leaves. Needs the `exec` scope: it reads every file.
+        """
+        record = existing(name)
+        stream = gateway().read_volume(record["Name"])
+        return tar_answer(Gzipped(stream), record["Name"], compressed=True)
+
+
+@blp.route("/<volumename:name>/restore")
+class Restore(MethodView):
+    @blp.requires("exec")
+    @blp.arguments(schemas.RestoreArgsSchema, location="query")
+    @blp.doc(
+        requestBody={
+            "required": True,
+            "content": {"application/gzip": TAR_BODY, "application/x-tar": TAR_BODY},
+        }
+    )
+    @blp.response(200, schemas.RestoredSchema)
+    @blp.alt_response(400, schema=ErrorSchema, description="not an archive, or an unsafe entry")
+    @blp.alt_response(403, schema=ErrorSchema, description="the volume's options break a rule")
+    @blp.alt_response(409, schema=ErrorSchema, description="`replace` of a volume in use")
+    @blp.alt_response(413, schema=ErrorSchema, description="the archive is too large")
+    @blp.daemon_call
+    def post(self, args, name):
+        """Restore a volume from a .tar.gz (or plain tar) body
+
+        The volume is created when it does not exist. `mode=merge` (default) writes the
+        archive's files over the volume's and keeps the others; `mode=replace` leaves exactly
+        the archive, and needs a volume no container uses (409 naming them otherwise).
+        Every entry is checked before anything is written: an absolute path, a `..`, a link
+        that points out of the volume, a path through a link or a device file refuses the whole
+        archive (400), and nothing is written. The body is held in a spool file on disk
+        meanwhile, never in memory. Needs the `exec` scope.
+        """
+        volume_name(name)
+        if request.mimetype not in (*TAR_TYPES, "application/gzip"):
+            abort(400, message="send the archive as application/gzip or application/x-tar")
+        settings = current_app.config
+        record = gateway().volume_record(name)
+        if record is not None:
+            record = existing(name)
+            if record["binds_host_path"] and not settings["ALLOW_WRITABLE_BINDS"]:
+                abort(
+                    403,
+                    message=f"rule `bind-roots`: volume {name} binds a host path, which this "
+                    "service only mounts read-only",
+                )
+        try:
+            spooled = spool_checked(tar_upload("the volume's files"), settings["SPOOL_DIR"])
+        except BadArchive as exc:
+            abort(400, message=f"the archive cannot be restored: {exc}")
+        with spooled:
+            if record is None:
+                labels = dict(item.split("=", 1) for item in args["label"])
+                gateway().create_volume(name, labels=labels)
+            elif args["mode"] == "replace":
+                users = gateway().volume_users(name)
+                if users:
+                    abort(
+                        409,
+                        message=f"mode=replace empties volume {name}, which is in use by "
+                        f"{users_named(users)}: remove them first, or use mode=merge",
+                    )
+                gateway().renew_volume(record)
+            gateway().write_volume(name, spooled.chunks())
+        return {
+            "volume": gateway().inspect_volume(name),
+            "mode": args["mode"],
+            "created": record is None,
+            "entries": spooled.entries,
+            "bytes": spooled.size,
+        }
