@@ -71,6 +71,18 @@ class Config:
     # them a new stream is a 503 at once, so that control requests keep threads; 0: 3/4 of THREADS
     MAX_STREAMS = 0
 
+    # registries the service may browse (catalog, tags, search by substring), a JSON list of
+    # {"host": "127.0.0.1:5000", "insecure": true, "username": "...", "password_file": "..."
+    # (or "password"), "token_realms": ["auth.example.com"]}; any other registry is a 403
+    REGISTRIES = []
+    # seconds the service waits for a registry, or the daemon for its search, before a 504
+    REGISTRY_TIMEOUT = 5
+    # v1 search indexes the daemon's search may ask: `docker.io` is Docker Hub's (a term that
+    # names no registry), others host[:port] as a term names them; any other is a 403
+    SEARCH_INDEXES = ["docker.io"]
+    # registries pull and push may reach: `*` for any, `docker.io` for Docker Hub, host[:port]
+    PULL_PUSH_REGISTRIES = ["*"]
+
     # bearer tokens: a JSON list of {"name", "hash": "sha256:...", "scopes": [...], "expires"}
     TOKENS = []
     # a JSON file holding more such tokens

@@ -20,7 +20,9 @@ from schemathesis import checks
 
 from service import create_app
 from service.auth import hash_token
+from service.gateway.registry import split_term
 from tests.conftest import ENGINE_URL, LABELS, RUN_ID
+from tests.search_index import SearchIndex
 
 SECRET = "fuzz-token"
 app = create_app(
@@ -194,6 +196,18 @@ def confine(case, base, registry):
             body["container"] = _prefixed(body["container"])
     elif op == ("GET", "/system/events") and query is not None:
         query["until"] = "1000000000"  # 2001: the stream ends once the past is told
+    elif op == ("GET", "/registry/search") and query is not None:
+        # the daemon asks the loopback index only, the service the loopback registry only
+        # (the service refuses any other, but a refusal fuzzes nothing)
+        term = query.get("term")
+        if isinstance(term, str):
+            rest = split_term(term)[1][:200].strip() or "x"
+            if "registry" in query:
+                query["registry"], query["term"] = registry, rest
+            else:
+                query["term"] = f"{app.config['SEARCH_INDEXES'][0]}/{rest}"
+    elif op in (("GET", "/registry/catalog"), ("GET", "/registry/tags")) and query is not None:
+        query["registry"] = registry
 
 
 def tar_of_context(base, payload):
@@ -216,6 +230,20 @@ def fuzz_images(docker_api, busybox_image, registry):
     return busybox_image, registry
 
 
+@pytest.fixture(scope="session")
+def fuzz_registries(registry):
+    """The loopback registry and a loopback search index, the only ones the fuzzed app may
+    contact (Docker Hub's index is left out: asking it would reach for the network)."""
+    with SearchIndex() as index:
+        app.config.update(
+            REGISTRIES=[{"host": registry, "insecure": True}],
+            SEARCH_INDEXES=[index.address],
+            PULL_PUSH_REGISTRIES=[registry],
+            REGISTRY_TIMEOUT=5,
+        )
+        yield
+
+
 @schema.exclude(
     lambda ctx: (ctx.operation.method.upper(), ctx.operation.path) in EXCLUDED
 ).parametrize()
@@ -227,7 +255,7 @@ def fuzz_images(docker_api, busybox_image, registry):
     derandomize=True,
     database=None,
 )
-def test_contract(case, fuzz_images, request):
+def test_contract(case, fuzz_images, fuzz_registries, request):
     op = (case.method.upper(), case.path)
     if op in KNOWN_FAILURES:
         request.node.add_marker(pytest.mark.xfail(reason=KNOWN_FAILURES[op], strict=True))

@@ -1,8 +1,8 @@
 """Every resource's blueprint, registered in this order."""
 
-from . import containers, docs, images, networks, system, volumes
+from . import containers, docs, images, networks, registry, system, volumes
 
-MODULES = (system, images, containers, volumes, networks)
+MODULES = (system, images, containers, volumes, networks, registry)
 
 
 def register_blueprints(app, api):

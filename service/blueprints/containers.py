@@ -26,6 +26,7 @@ from ..streaming import (
     tar_answer,
     tar_upload,
 )
+from .registry import check_pull_push
 
 blp = Blueprint(
     "containers",
@@ -99,7 +100,9 @@ class Containers(MethodView):
         if query["dry_run"]:
             return jsonify(allowed=True, rule=None, message="allowed", engine_config=config)
         if spec["pull"] == "missing":
-            gateway().ensure_image(spec["image"])
+            gateway().ensure_image(
+                spec["image"], before_pull=lambda repository: check_pull_push(repository, "pull")
+            )
         return gateway().create_container(config, name=spec.get("name"), start=spec["start"])
 
     @blp.requires("admin")

@@ -18,6 +18,7 @@ from ..redaction import redact_history
 from ..schemas import images as schemas
 from ..schemas import streams
 from ..streaming import TAR_BODY, TAR_TYPES, progress, tar_answer, tar_response, tar_upload
+from .registry import check_pull_push
 
 blp = Blueprint(
     "images",
@@ -87,6 +88,7 @@ class Pull(MethodView):
         streamed (per-layer status, current and total bytes), then the result or the error.
         """
         repository, tag, ref = pull_target(args["image"], args.get("tag"))
+        check_pull_push(repository, "pull")
         events = gateway().pull_image(
             repository, tag, args.get("platform"), schemas.auth_config(args.get("auth"))
         )
@@ -311,6 +313,7 @@ class Push(MethodView):
         `Accept: application/x-ndjson` or `text/event-stream`, the progress is streamed.
         """
         repository, tag = named_ref(ref)
+        check_pull_push(repository, "push")
         events = gateway().push_image(repository, tag, schemas.auth_config(args.get("auth")))
 
         def finish(seen):

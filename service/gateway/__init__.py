@@ -8,11 +8,14 @@ from .client import DaemonClients, DaemonSettings
 from .containers import ContainerVerbs
 from .images import ImageVerbs
 from .networks import NetworkVerbs
+from .registry import RegistryVerbs
 from .system import SystemVerbs
 from .volumes import VolumeVerbs
 
 
-class DockerGateway(SystemVerbs, ImageVerbs, ContainerVerbs, VolumeVerbs, NetworkVerbs):
+class DockerGateway(
+    SystemVerbs, ImageVerbs, ContainerVerbs, VolumeVerbs, NetworkVerbs, RegistryVerbs
+):
     def __init__(self, settings: DaemonSettings):
         self.clients = DaemonClients(settings)
 

@@ -44,14 +44,17 @@ class ImageVerbs:
         )
         return DaemonStream(progress_events(response), response)
 
-    def ensure_image(self, ref) -> None:
-        """Pull ``ref`` unless it is present; wait until the pull is over."""
+    def ensure_image(self, ref, before_pull=None) -> None:
+        """Pull ``ref`` unless it is present; wait until the pull is over. ``before_pull``
+        is given the repository first, and may refuse by raising."""
         try:
             self.clients.control.inspect_image(ref)
             return
         except docker.errors.ImageNotFound:
             pass
         repository, tag, _ = pull_target(ref)
+        if before_pull is not None:
+            before_pull(repository)
         events = self.pull_image(repository, tag)
         try:
             for _ in events:
