@@ -4,7 +4,7 @@ import logging
 
 from flask import Flask, request
 
-from . import audit, auth, openapi, policy, web
+from . import audit, auth, concepts, openapi, policy, web
 from .blueprints import register_blueprints
 from .config import load_settings
 from .extensions import Api
@@ -47,4 +47,5 @@ def create_app(config=None):
     app.extensions["dockyard_self"] = app.config["SELF_CONTAINER"] or policy.own_container_id()
     register_converters(app, api)
     register_blueprints(app, api)
+    concepts.init_app(app, api)
     return app

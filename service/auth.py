@@ -41,6 +41,10 @@ PUBLIC_ENDPOINTS = {
     "api-docs.openapi_json",
     "api-docs.openapi_swagger_ui",
     "docs_assets.asset",
+    # the course is for anyone; its live state asks for the `read` scope itself
+    "concepts.Concepts",
+    "concepts.Concept",
+    "concepts.Diagram",
 }
 PUBLIC_BLUEPRINTS = {"concepts"}
 ADMIN_TOKEN_NAME = "admin"

@@ -83,6 +83,9 @@ OPERATION_IDS = {
     ("get", "registry.Search"): "searchImages",
     ("get", "registry.Catalog"): "listRegistryRepositories",
     ("get", "registry.Tags"): "listRegistryTags",
+    ("get", "concepts.Concepts"): "listConcepts",
+    ("get", "concepts.Concept"): "getConcept",
+    ("get", "concepts.Diagram"): "getConceptDiagram",
 }
 
 _ID = "4f9a2c1e7b3d" + "0" * 52

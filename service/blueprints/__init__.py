@@ -1,8 +1,8 @@
 """Every resource's blueprint, registered in this order."""
 
-from . import containers, docs, images, networks, registry, system, volumes
+from . import concepts, containers, docs, images, networks, registry, system, volumes
 
-MODULES = (system, images, containers, volumes, networks, registry)
+MODULES = (system, images, containers, volumes, networks, registry, concepts)
 
 
 def register_blueprints(app, api):
