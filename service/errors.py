@@ -13,6 +13,7 @@ import requests.exceptions
 from flask import current_app
 from werkzeug.exceptions import default_exceptions
 
+from .gateway.client import root_cause
 from .gateway.streams import StreamError
 
 # what talking to the daemon can raise (docker.errors.APIError is both)
@@ -89,11 +90,11 @@ def describe(exc: Exception) -> Failure:
         # ConnectTimeout is a ConnectionError too: the daemon cannot be reached either way
         return Failure(
             503,
-            f"the Docker daemon cannot be reached at {_daemon_url()}: {_root_cause(exc)}",
+            f"the Docker daemon cannot be reached at {_daemon_url()}: {root_cause(exc)}",
             {"Retry-After": str(current_app.config["RETRY_AFTER"])},
         )
     if isinstance(exc, requests.exceptions.RequestException):
-        return Failure(502, f"talking to the Docker daemon failed: {_root_cause(exc)}")
+        return Failure(502, f"talking to the Docker daemon failed: {root_cause(exc)}")
     if isinstance(exc, docker.errors.InvalidArgument | docker.errors.NullResource):
         # raised by docker-py itself before any call, from values it refuses
         return Failure(400, str(exc))
@@ -114,21 +115,6 @@ def _reason(exc: docker.errors.APIError) -> str:
     if isinstance(explanation, bytes):
         explanation = explanation.decode("utf-8", "replace")
     return (explanation or str(exc)).strip()
-
-
-def _root_cause(exc: BaseException) -> str:
-    # requests nests the socket error a few levels deep; the innermost says what happened
-    seen = exc
-    while True:
-        inner = seen.__cause__ or seen.__context__
-        if inner is None and seen.args and isinstance(seen.args[0], BaseException):
-            inner = seen.args[0]
-        if inner is None or inner is seen:
-            break
-        seen = inner
-    if isinstance(seen, OSError) and seen.strerror:
-        return seen.strerror
-    return str(seen) or type(seen).__name__
 
 
 def _daemon_url() -> str:

@@ -6,6 +6,7 @@ control calls, one with a long timeout for pull, build, push and streams.
 """
 
 import os
+import re
 import threading
 from dataclasses import dataclass
 
@@ -129,3 +130,20 @@ class DaemonClients:
             finally:
                 response.close()
         return response
+
+
+def root_cause(exc: BaseException) -> str:
+    """What went wrong, from the innermost of the errors requests and urllib3 nest."""
+    seen = exc
+    for _ in range(10):
+        inner = seen.__cause__ or seen.__context__
+        if inner is None and seen.args and isinstance(seen.args[0], BaseException):
+            inner = seen.args[0]
+        if inner is None or inner is seen:
+            break
+        seen = inner
+    if isinstance(seen, OSError) and seen.strerror:
+        return seen.strerror
+    text = str(seen) or type(seen).__name__
+    # urllib3 puts the connection object's repr before the reason
+    return re.sub(r"^<[^>]*>: ", "", text)[:300]

@@ -23,6 +23,8 @@ import requests
 import requests.adapters
 import requests.exceptions
 
+from .client import root_cause
+
 HUB = "docker.io"
 # a registry as docker names it: host[:port], an IPv6 address in brackets
 HOST = (
@@ -413,23 +415,7 @@ def _talking(registry):
         if isinstance(exc, requests.exceptions.Timeout) or "timed out" in str(exc):
             reason, kind = f"did not answer within {registry.timeout:g} s", "timeout"
         elif isinstance(exc, requests.exceptions.ConnectionError):
-            reason, kind = f"cannot be reached: {_root_cause(exc)}", "unreachable"
+            reason, kind = f"cannot be reached: {root_cause(exc)}", "unreachable"
         else:
-            reason, kind = f"could not be talked to: {_root_cause(exc)}", "failed"
+            reason, kind = f"could not be talked to: {root_cause(exc)}", "failed"
         raise RegistryError(registry.host, kind, registry.scrub(reason)) from None
-
-
-def _root_cause(exc: BaseException) -> str:
-    seen = exc
-    for _ in range(10):
-        inner = seen.__cause__ or seen.__context__
-        if inner is None and seen.args and isinstance(seen.args[0], BaseException):
-            inner = seen.args[0]
-        if inner is None or inner is seen:
-            break
-        seen = inner
-    if isinstance(seen, OSError) and seen.strerror:
-        return seen.strerror
-    text = str(seen) or type(seen).__name__
-    # urllib3 puts the connection object's repr before the reason
-    return re.sub(r"^<[^>]*>: ", "", text)[:300]
