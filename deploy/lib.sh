@@ -15,7 +15,8 @@ as_root() {
 
 # docker.io (engine), busybox-static (test image), docker-registry (loopback registry),
 # curl (probes), iproute2 (ss, to count sockets in tests), debootstrap (a base image for the
-# service's own image), chromium (browser tests), python3-venv (where python lacks venv)
+# service's own image), docker-compose (deploy/compose.yaml), chromium (browser tests),
+# python3-venv (where python lacks venv)
 ensure_packages() {
     local missing=()
     command -v curl >/dev/null || missing+=(curl)
@@ -27,6 +28,7 @@ ensure_packages() {
         command -v docker-registry >/dev/null || missing+=(docker-registry)
         command -v ss >/dev/null || missing+=(iproute2)
         command -v debootstrap >/dev/null || missing+=(debootstrap)
+        command -v docker-compose >/dev/null || missing+=(docker-compose)
         [ -x /usr/bin/chromium ] || missing+=(chromium)
     fi
     command -v python3 >/dev/null || missing+=(python3)

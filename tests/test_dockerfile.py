@@ -3,8 +3,10 @@
 No base image can be pulled here, so the test makes one the way an air-gapped operator
 would: a Debian root filesystem from the machine's own package mirror (debootstrap), imported
 as an image, and given as BASE_IMAGE; the Python packages come in as wheels built on the
-host. Everything it makes carries the session's label and is removed afterwards."""
+host. Everything it makes carries the session's label and is removed afterwards. The images
+are made once a session: tests/test_deploy.py runs the same image from its deployment files."""
 
+import functools
 import io
 import json
 import os
@@ -13,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import tomllib
 import urllib.request
 from pathlib import Path
 
@@ -42,7 +45,27 @@ def debian_mirror() -> str:
     pytest.skip("no Debian mirror configured for apt on this machine")
 
 
+def once(make):
+    """A session fixture's work done once per session, though another module imports the
+    fixture (pytest then holds a fixture per module): its answer, or its skip or failure."""
+    outcome = {}
+
+    @functools.wraps(make)
+    def fixture(**arguments):
+        if not outcome:
+            try:
+                outcome["value"] = make(**arguments)
+            except BaseException as error:
+                outcome["error"] = error
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["value"]
+
+    return fixture
+
+
 @pytest.fixture(scope="session")
+@once
 def base_image(docker_api, tmp_path_factory):
     """A python3 base image out of Debian's own packages."""
     if shutil.which("debootstrap") is None:
@@ -77,6 +100,7 @@ def base_image(docker_api, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+@once
 def service_image(docker_api, base_image, tmp_path_factory):
     wheels = tmp_path_factory.mktemp("wheels")
     subprocess.run(
@@ -165,3 +189,40 @@ def test_the_image_serves_beside_the_engine_and_protects_itself(docker_api, serv
     assert docker_api.inspect_container(container["Id"])["State"]["Running"]
     status, _ = call("GET", f"/containers?label={TEST_LABEL}={labels[TEST_LABEL]}")
     assert status == 200
+
+
+def test_the_image_holds_the_service_and_no_build_tools(
+    docker_api, service_image, base_image, labels
+):
+    """Multi-stage: the runtime stage gets the venv alone, labelled as OCI says."""
+    image = docker_api.inspect_image(service_image)
+    config = image["Config"]
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    oci = {
+        key.removeprefix("org.opencontainers.image."): value
+        for key, value in config["Labels"].items()
+        if key.startswith("org.opencontainers.image.")
+    }
+    assert oci["title"] == "Dockyard" and oci["version"] == version
+    assert oci["licenses"] == "MIT" and oci["base.name"] == base_image
+    assert config["User"] == "10001:10001"
+    assert "/health" in " ".join(config["Healthcheck"]["Test"])
+    assert list(config["ExposedPorts"]) == ["8000/tcp"]
+    # what it adds to its base: the venv (about 27 MB), not wheels, pip or a compiler
+    added = image["Size"] - docker_api.inspect_image(base_image)["Size"]
+    print(f"image {image['Size'] / 1e6:.1f} MB, {added / 1e6:.1f} MB over its base")
+    assert added < 40e6, f"the image adds {added / 1e6:.1f} MB to its base"
+
+    checks = (
+        "set -e; test ! -e /wheels; test ! -e /src;"
+        " for tool in pip pip3 gcc cc; do if command -v $tool; then exit 1; fi; done;"
+        " if python3 -m pip --version; then exit 1; fi;"
+        " python3 -c 'import service, gunicorn';"
+        " find / -xdev -type f -perm /6000 2>/dev/null > /tmp/setuid || true; test ! -s /tmp/setuid"
+    )
+    container = docker_api.create_container(
+        service_image, command=["sh", "-c", checks], labels=labels
+    )
+    docker_api.start(container["Id"])
+    status = docker_api.wait(container["Id"], timeout=60)["StatusCode"]
+    assert status == 0, docker_api.logs(container["Id"]).decode()
