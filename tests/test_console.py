@@ -195,44 +195,53 @@ def test_write_token_runs_watches_debugs_and_removes_a_container(
     watched.check()
 
 
-def test_pull_from_the_loopback_registry_ends_the_progress_bar(
+def test_images_build_tag_push_and_pull_from_the_loopback_registry(
     browser, service, registry, busybox_image, docker_api, shots
 ):
-    repository = f"console-{RUN_ID}/busybox"
-    remote = f"{registry}/{repository}"
-    docker_api.tag(busybox_image, remote, "1")
-    try:
-        push = urllib.request.Request(
-            f"{service}/images/{remote}:1/push",
-            method="POST",
-            headers={"Authorization": f"Bearer {WRITE}"},
-        )
-        with urllib.request.urlopen(push, timeout=60) as answer:
-            assert json.load(answer)["digest"].startswith("sha256:")
-        docker_api.remove_image(f"{remote}:1")
+    watched = Watched(browser, service)
+    page = watched.open("#images", token=WRITE)
+    expect(page.locator("#main")).to_have_attribute("data-ready", "images")
 
-        watched = Watched(browser, service)
-        page = watched.open("#registry", token=WRITE)
-        page.fill("#registry-host", registry)
-        page.fill("#registry-repository", repository)
-        page.click("#registry-browse")
-        pull = page.locator(f"button[data-reference='{remote}:1']")
-        pull.click()
-        bar = page.locator("#pull-progress-bar")
-        expect(bar).to_have_attribute("data-done", "true", timeout=60_000)
-        assert bar.evaluate("bar => bar.value") == 1
-        expect(page.locator("#pull-progress-text")).to_contain_text(f"Pulled {remote}:1")
-        assert docker_api.inspect_image(f"{remote}:1")
-        watched.shot(shots, "registry")
+    # build from a Dockerfile typed in the page, its log streaming
+    built = f"dockyard-test/console:{RUN_ID}"
+    page.click("text=Build from a Dockerfile")
+    page.fill("#build-dockerfile", f"FROM {busybox_image}\nRUN echo built-in-the-console\n")
+    page.fill("#build-tag", built)
+    page.fill("#build-labels", LABEL)
+    page.click("#build-run")
+    expect(page.locator("#build-state")).to_contain_text("Built", timeout=60_000)
+    expect(page.locator("#build-log")).to_contain_text("built-in-the-console")
+    assert docker_api.inspect_image(built)["Config"]["Labels"][TEST_LABEL] == RUN_ID
 
-        watched.go("images")
-        expect(page.locator("#image-list")).to_contain_text(f"{remote}:1")
-        watched.shot(shots, "images")
-        watched.check()
-    finally:
-        for tag in (f"{remote}:1",):
-            if docker_api.images(name=tag):
-                docker_api.remove_image(tag)
+    # tag it for the loopback registry and push it there, with its progress
+    remote = f"{registry}/console-{RUN_ID}/built"
+    page.locator("#image-list tr", has_text=built).get_by_role("button", name="Tag").click()
+    expect(page.locator("#tag-source")).to_have_value(built)
+    page.fill("#tag-repository", remote)
+    page.fill("#tag-name", "1")
+    page.click("#tag-run")
+    expect(page.locator("#image-list")).to_contain_text(f"{remote}:1")
+    page.click(f"button[data-push='{remote}:1']")
+    confirm(page)
+    push_bar = page.locator("#push-progress-bar")
+    expect(push_bar).to_have_attribute("data-done", "true", timeout=60_000)
+    expect(page.locator("#push-progress-text")).to_contain_text("sha256:")
+    watched.shot(shots, "images-built-pushed")
+    docker_api.remove_image(f"{remote}:1")
+
+    # the registry page: the repository's tags, and a pull from there
+    watched.go("registry")
+    page.fill("#registry-host", registry)
+    page.fill("#registry-repository", f"console-{RUN_ID}/built")
+    page.click("#registry-browse")
+    page.click(f"button[data-reference='{remote}:1']")
+    bar = page.locator("#pull-progress-bar")
+    expect(bar).to_have_attribute("data-done", "true", timeout=60_000)
+    assert bar.evaluate("bar => bar.value") == 1
+    expect(page.locator("#pull-progress-text")).to_contain_text(f"Pulled {remote}:1")
+    assert docker_api.inspect_image(f"{remote}:1")["Id"] == docker_api.inspect_image(built)["Id"]
+    watched.shot(shots, "registry-pull")
+    watched.check()
 
 
 def test_the_course_in_two_languages_with_live_calls(browser, service, shots):
@@ -246,6 +255,8 @@ def test_the_course_in_two_languages_with_live_calls(browser, service, shots):
     eventually(lambda: diagram.evaluate("img => img.complete && img.naturalWidth") > 0)
     # rendered Markdown: headings and code, never markup from the text
     expect(page.locator("#concept .body h3").first).to_be_visible()
+    expect(page.locator("#concept .body li").first).to_be_visible()
+    assert "[object" not in page.locator("#concept").inner_text()
     expect(page.locator("#concept-live")).to_contain_text("containers")
 
     first_get = page.locator("button.try[data-method='GET']").first
@@ -314,10 +325,12 @@ def test_a_read_token_sees_the_actions_disabled_with_their_scope(
         if disabled:
             expect(page.locator(disabled)).to_be_disabled()
             expect(page.locator(disabled)).to_have_attribute("data-needs", "write")
-        watched.shot(shots, section)
+        if section != "events":
+            watched.shot(shots, section)
     expect(page.locator("#events-state")).to_contain_text("listening")
     docker_api.stop(box["Id"], timeout=0)
     expect(page.locator("#events-feed")).to_contain_text("container die")
+    watched.shot(shots, "events")
     watched.check()
 
 

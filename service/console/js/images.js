@@ -2,7 +2,7 @@
 // here with its log streaming, tag, push, remove.
 
 import { call, seg, stream } from "./api.js";
-import { action, bytes, clear, confirmAction, field, h, labels, say, table, when } from "./dom.js";
+import { action, bytes, clear, confirmAction, field, h, labels, pairs, say, table, when } from "./dom.js";
 
 // a pull (or push) shown as a bar: layers' bytes summed, full when the result comes
 export function progressBox(id) {
@@ -68,25 +68,38 @@ export async function render(main, { signal }) {
     }
   }
 
-  async function tag(image) {
-    const repository = window.prompt(`New name for ${image.tags[0] || image.short_id} (repository, e.g. 127.0.0.1:5000/team/app)`);
-    if (!repository) return;
-    const version = window.prompt("Tag", "latest") || "latest";
-    try {
-      await call("POST", `/images/${seg(image.id)}/tag`, { body: { repository, tag: version } });
-      say(message, `tagged ${repository}:${version}`, "ok");
-    } catch (error) {
-      say(message, error.message, "error");
-    }
-    await refresh();
+  // tag: a row's Tag button fills the form, which names the new reference
+  const tagSource = h("input", { id: "tag-source", placeholder: "image id or reference", size: 30 });
+  const tagRepository = h("input", { id: "tag-repository", placeholder: "127.0.0.1:5000/team/app", size: 30 });
+  const tagName = h("input", { id: "tag-name", value: "latest", size: 12 });
+  const tagForm = h("details", { class: "panel", id: "tag-form" }, h("summary", {}, "Tag"),
+    h("div", { class: "grid" }, field("Image", tagSource), field("Repository", tagRepository), field("Tag", tagName)),
+    h("div", { class: "row" }, action("Tag", "write", async () => {
+      const source = tagSource.value.trim();
+      const repository = tagRepository.value.trim();
+      const version = tagName.value.trim() || "latest";
+      if (!source || !repository) return say(message, "name the image and the new repository", "error");
+      try {
+        await call("POST", `/images/${seg(source)}/tag`, { body: { repository, tag: version } });
+        say(message, `tagged ${repository}:${version}`, "ok");
+      } catch (error) {
+        say(message, error.message, "error");
+      }
+      await refresh();
+    }, { id: "tag-run", class: "primary" })));
+
+  const pushOut = h("div", { id: "push-out" });
+
+  function tag(image) {
+    tagSource.value = image.tags[0] || image.id;
+    tagForm.open = true;
+    tagRepository.focus();
   }
 
   async function push(reference) {
     if (!(await confirmAction(`Push ${reference} to its registry?`, "", "Push"))) return;
     const box = progressBox("push-progress");
-    clear(message, box.node);
-    message.hidden = false;
-    message.className = "message";
+    clear(pushOut, box.node);
     try {
       const last = await stream("POST", `/images/${seg(reference)}/push`, (event) => box.event(event));
       box.done(`Pushed ${reference}: ${last?.result?.digest || ""}`);
@@ -122,7 +135,7 @@ export async function render(main, { signal }) {
           "td",
           { class: "actions" },
           action("Tag", "write", () => tag(image)),
-          image.tags.length ? action("Push", "write", () => push(image.tags[0])) : null,
+          image.tags.length ? image.tags.map((t) => action(`Push ${t}`, "write", () => push(t), { dataset: { push: t } })) : null,
           action("Remove", "write", () => remove(image), { class: "danger" }),
         ),
       ),
@@ -148,8 +161,11 @@ export async function render(main, { signal }) {
     const body = { dockerfile: dockerfile.value };
     if (buildTag.value.trim()) body.tag = buildTag.value.trim();
     const labelText = buildLabels.value.trim();
-    if (labelText) {
-      body.labels = Object.fromEntries(labelText.split(",").map((p) => p.trim().split("=")).map(([k, ...v]) => [k, v.join("=")]));
+    try {
+      if (labelText) body.labels = pairs(labelText);
+    } catch (error) {
+      buildState.textContent = error.message;
+      return;
     }
     buildLog.hidden = false;
     buildLog.textContent = "";
@@ -179,6 +195,8 @@ export async function render(main, { signal }) {
       field("Dockerfile", dockerfile),
       h("div", { class: "grid" }, field("Tag", buildTag), field("Labels", buildLabels)),
       h("div", { class: "row" }, buildButton), buildState, buildLog),
+    tagForm,
+    pushOut,
     h("div", { class: "row" }, h("button", { type: "button", onclick: refresh }, "Refresh")),
     message,
     list,

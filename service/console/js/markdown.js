@@ -2,7 +2,7 @@
 // parsed as HTML. Paragraphs, `##` headings, lists, fenced code, `code`, **bold**, *italic*
 // and links (http, https, or a path of this service).
 
-import { h } from "./dom.js";
+import { append, h } from "./dom.js";
 
 export function markdown(text) {
   const out = document.createDocumentFragment();
@@ -42,7 +42,7 @@ export function markdown(text) {
           list.append(h("li", {}, inline(lines[i].replace(marker, ""))));
         } else {
           // a continuation, or a nested item: part of the item above
-          list.lastChild.append(" ", inline(lines[i].trim().replace(/^[-*+]\s+/, "• ")));
+          append(list.lastChild, [" ", inline(lines[i].trim().replace(/^[-*+]\s+/, "• "))]);
         }
         i += 1;
       }
