@@ -244,6 +244,79 @@ def test_images_build_tag_push_and_pull_from_the_loopback_registry(
     watched.check()
 
 
+def test_volumes_backup_restore_and_networks_connect_from_the_page(
+    browser, service, busybox_image, docker_api, labels, shots, tmp_path
+):
+    watched = Watched(browser, service)
+    page = watched.open("#volumes", token=WRITE)
+    expect(page.locator("#main")).to_have_attribute("data-ready", "volumes")
+    volume, copy = f"console-{RUN_ID}-data", f"console-{RUN_ID}-copy"
+    page.fill("#volume-name", volume)
+    page.fill("#volume-labels", LABEL)
+    page.click("#volume-create")
+    row = page.locator(f"tr[data-name='{volume}']")
+    expect(row).to_have_count(1)
+    writer = docker_api.create_container(
+        busybox_image,
+        ["sh", "-c", "echo kept > /data/kept.txt"],
+        labels=labels,
+        host_config=docker_api.create_host_config(binds={volume: {"bind": "/data", "mode": "rw"}}),
+    )
+    docker_api.start(writer["Id"])
+    assert docker_api.wait(writer["Id"], timeout=30)["StatusCode"] == 0
+    docker_api.remove_container(writer["Id"])
+
+    with page.expect_download() as download:
+        row.get_by_role("button", name="Back up").click()
+    archive = tmp_path / "backup.tar.gz"
+    download.value.save_as(archive)
+    expect(page.locator("#volume-list")).to_be_visible()
+    assert archive.read_bytes()[:2] == b"\x1f\x8b"
+
+    page.fill("#restore-volume", copy)
+    page.set_input_files("#restore-file", str(archive))
+    page.fill("#restore-labels", LABEL)
+    page.click("#restore-run")
+    confirm(page)
+    expect(page.locator("#restore-state")).to_contain_text(f"into {copy}")
+    assert page.locator("#restore-bar").evaluate("bar => bar.value") == 1
+    reader = docker_api.create_container(
+        busybox_image,
+        ["cat", "/data/kept.txt"],
+        labels=labels,
+        host_config=docker_api.create_host_config(binds={copy: {"bind": "/data", "mode": "ro"}}),
+    )
+    docker_api.start(reader["Id"])
+    docker_api.wait(reader["Id"], timeout=30)
+    assert docker_api.logs(reader["Id"]) == b"kept\n"
+    watched.shot(shots, "volumes-restored")
+
+    box = docker_api.create_container(busybox_image, command=["sleep", "300"], labels=labels)
+    docker_api.start(box["Id"])
+    box_name = docker_api.inspect_container(box["Id"])["Name"].lstrip("/")
+    network = f"console-{RUN_ID}-net"
+    watched.go("networks")
+    page.fill("#network-name", network)
+    page.fill("#network-labels", LABEL)
+    page.click("#network-create")
+    net_row = page.locator(f"tr[data-name='{network}']")
+    net_row.get_by_role("button", name=network).click()
+    page.fill("#connect-container", box_name)
+    page.click("#connect-run")
+    detail = page.locator("#network-detail")
+    expect(detail).to_contain_text(box_name)
+    assert network in docker_api.inspect_container(box["Id"])["NetworkSettings"]["Networks"]
+    watched.shot(shots, "networks-connected")
+    detail.get_by_role("button", name="Disconnect").click()
+    confirm(page)
+    expect(detail).to_contain_text("No container connected.")
+    assert network not in docker_api.inspect_container(box["Id"])["NetworkSettings"]["Networks"]
+    net_row.get_by_role("button", name="Remove").click()
+    confirm(page)
+    expect(net_row).to_have_count(0)
+    watched.check()
+
+
 def test_the_course_in_two_languages_with_live_calls(browser, service, shots):
     watched = Watched(browser, service)
     page = watched.open("#course/container", token=WRITE)

@@ -73,6 +73,7 @@ export async function renderVolumes(main, { signal }) {
 
   const target = h("input", { id: "restore-volume", placeholder: "volume name (made when missing)" });
   const file = h("input", { id: "restore-file", type: "file", accept: ".tar,.tar.gz,.tgz,application/gzip,application/x-tar" });
+  const restoreLabels = h("input", { id: "restore-labels", placeholder: "key=value, … (for a volume made here)" });
   const mode = h("select", { id: "restore-mode" }, h("option", { value: "merge" }, "merge"), h("option", { value: "replace" }, "replace"));
   const bar = h("progress", { id: "restore-bar", max: 1, value: 0, "aria-label": "upload progress" });
   const restoreState = h("p", { id: "restore-state", role: "status" });
@@ -87,7 +88,10 @@ export async function renderVolumes(main, { signal }) {
     const gzip = /\.(tgz|gz)$/.test(chosen.name);
     try {
       const answer = await upload("POST", `/volumes/${seg(target.value.trim())}/restore`, chosen, {
-        query: { mode: mode.value },
+        query: {
+          mode: mode.value,
+          label: restoreLabels.value.split(",").map((l) => l.trim()).filter(Boolean),
+        },
         type: gzip ? "application/gzip" : "application/x-tar",
         onProgress: (sent, total) => { bar.value = total ? sent / total : 0; },
       });
@@ -104,7 +108,8 @@ export async function renderVolumes(main, { signal }) {
     h("section", { class: "panel" }, h("h3", {}, "Create a volume"),
       h("div", { class: "grid" }, field("Name", name), field("Labels", volumeLabels)), h("div", { class: "row" }, create)),
     h("section", { class: "panel" }, h("h3", {}, "Restore a backup"),
-      h("div", { class: "grid" }, field("Volume", target), field("Archive (.tar.gz or .tar)", file), field("Mode", mode)),
+      h("div", { class: "grid" }, field("Volume", target), field("Archive (.tar.gz or .tar)", file), field("Mode", mode),
+        field("Labels", restoreLabels)),
       h("div", { class: "row" }, restore), bar, restoreState),
     h("div", { class: "row" }, h("button", { type: "button", onclick: refresh }, "Refresh")),
     message, list);
