@@ -75,7 +75,12 @@ class Watched:
         self.page.on("request", lambda request: self.urls.append(request.url))
         self.page.on("requestfailed", self._request_failed)
         self.page.on("response", self._response)
-        self.page.on("dialog", lambda dialog: self.errors.append(f"unexpected {dialog.type}"))
+        self.page.on("dialog", self._dialog)
+
+    def _dialog(self, dialog):
+        # the console asks in its own <dialog>; a native one would block the page
+        self.errors.append(f"unexpected {dialog.type}: {dialog.message}")
+        dialog.dismiss()
 
     def _console(self, message):
         if message.type != "error":
@@ -118,6 +123,16 @@ class Watched:
         ]
         assert not elsewhere, f"requests left the service's address: {elsewhere}"
         assert self.urls
+
+
+MARKDOWN_PROBE = """async () => {
+  const { markdown } = await import("/console/static/js/markdown.js");
+  const text = "## T <i>\\n\\n<img src=x onerror=alert(1)> **bold** `<b>` [js](javascript:alert(1)) "
+    + "[course](/concepts)\\n\\n- a <script>x</script>\\n  continued *here*";
+  const box = document.createElement("div");
+  box.append(markdown(text));
+  return box.innerHTML;
+}"""
 
 
 def confirm(page):
@@ -330,6 +345,12 @@ def test_the_course_in_two_languages_with_live_calls(browser, service, shots):
     expect(page.locator("#concept .body h3").first).to_be_visible()
     expect(page.locator("#concept .body li").first).to_be_visible()
     assert "[object" not in page.locator("#concept").inner_text()
+    # the renderer makes text of markup, and links of http(s) and local paths only
+    rendered = page.evaluate(MARKDOWN_PROBE)
+    assert "<img" not in rendered and "&lt;img src=x onerror=alert(1)&gt;" in rendered
+    assert "<strong>bold</strong>" in rendered and "<code>&lt;b&gt;</code>" in rendered
+    assert "javascript:" not in rendered.replace("<span>js</span>", "")
+    assert '<a href="/concepts">' in rendered
     expect(page.locator("#concept-live")).to_contain_text("containers")
 
     first_get = page.locator("button.try[data-method='GET']").first

@@ -121,11 +121,13 @@ export function fetchRaw(method, path, options = {}) {
   return send(method, path, { accept: "*/*", ...options });
 }
 
-// a stream: each event (the JSON of an SSE `data:` or of an ndjson line) goes to onEvent;
-// resolves with the last event when the stream ends
+// a stream: each event (the JSON of an SSE `data:` or of an ndjson line) goes to onEvent,
+// and `options.onOpen` is told when it starts; resolves with the last event when it ends
 export async function stream(method, path, onEvent, options = {}) {
   const accept = options.accept || "text/event-stream";
   const response = await send(method, path, { ...options, accept });
+  // the service answers its headers once the daemon's stream is open
+  if (options.onOpen) options.onOpen(response);
   const reader = response.body.getReader();
   const decoder = new TextDecoder();
   const sse = (response.headers.get("Content-Type") || "").includes("event-stream");

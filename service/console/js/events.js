@@ -16,7 +16,7 @@ export async function renderEvents(main, { signal }) {
     running?.abort();
     running = new AbortController();
     signal.addEventListener("abort", () => running?.abort(), { once: true });
-    state.textContent = "listening…";
+    state.textContent = "connecting…";
     toggle.textContent = "Stop";
     const mine = running;
     stream("GET", "/system/events", (event) => {
@@ -26,13 +26,17 @@ export async function renderEvents(main, { signal }) {
       const name = attrs.name || attrs.image || (event.actor_id || "").slice(0, 12);
       feed.prepend(h("li", {}, `${at} ${event.type} ${event.action} ${name}`));
       while (feed.children.length > KEEP) feed.lastChild.remove();
-    }, { query: { type: kind.value || undefined }, signal: mine.signal })
+    }, {
+      query: { type: kind.value || undefined },
+      signal: mine.signal,
+      onOpen: () => { state.textContent = "listening…"; },
+    })
       .catch((error) => { if (error.name !== "AbortError") state.textContent = error.message; })
       .finally(() => {
         if (running === mine) {
           running = null;
           toggle.textContent = "Listen";
-          if (state.textContent === "listening…") state.textContent = "stopped";
+          if (/^(listening|connecting)/.test(state.textContent)) state.textContent = "stopped";
         }
       });
   }
