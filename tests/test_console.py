@@ -127,8 +127,9 @@ class Watched:
 
 MARKDOWN_PROBE = """async () => {
   const { markdown } = await import("/console/static/js/markdown.js");
-  const text = "## T <i>\\n\\n<img src=x onerror=alert(1)> **bold** `<b>` [js](javascript:alert(1)) "
-    + "[course](/concepts)\\n\\n- a <script>x</script>\\n  continued *here*";
+  const text = "## T <i>\\n\\n<img src=x onerror=alert(1)> **bold** `<b>` "
+    + "[js](javascript:alert(1)) [course](/concepts)\\n\\n- a <script>x</script>\\n"
+    + "  continued *here*";
   const box = document.createElement("div");
   box.append(markdown(text));
   return box.innerHTML;

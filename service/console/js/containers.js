@@ -77,9 +77,12 @@ export async function renderContainers(main, { signal }) {
         h(
           "td",
           { class: "actions" },
-          running
-            ? action("Stop", "operate", () => lifecycle(c, "stop"))
-            : action("Start", "operate", () => lifecycle(c, "start")),
+          c.state === "paused"
+            ? action("Unpause", "operate", () => lifecycle(c, "unpause"))
+            : running
+              ? action("Stop", "operate", () => lifecycle(c, "stop"))
+              : action("Start", "operate", () => lifecycle(c, "start")),
+          running ? action("Pause", "operate", () => lifecycle(c, "pause")) : null,
           action("Restart", "operate", () => lifecycle(c, "restart")),
           action("Remove", "write", () => remove(c), { class: "danger" }),
         ),
