@@ -58,10 +58,13 @@ export async function pull(image, where, onDone) {
 export async function render(main, { signal }) {
   const message = h("p", { class: "message", role: "status", hidden: true });
   const list = h("div", { id: "image-list" });
+  const untagged = h("input", { type: "checkbox", id: "image-untagged" });
+  untagged.addEventListener("change", () => refresh());
 
   async function refresh() {
     try {
-      const images = await call("GET", "/images", { signal });
+      const query = { dangling: untagged.checked ? undefined : "false" };
+      const images = await call("GET", "/images", { query, signal });
       clear(list, imageTable(images));
     } catch (error) {
       if (error.name !== "AbortError") say(message, error.message, "error");
@@ -197,7 +200,8 @@ export async function render(main, { signal }) {
       h("div", { class: "row" }, buildButton), buildState, buildLog),
     tagForm,
     pushOut,
-    h("div", { class: "row" }, h("button", { type: "button", onclick: refresh }, "Refresh")),
+    h("div", { class: "row" }, h("label", {}, untagged, " untagged ones too"),
+      h("button", { type: "button", onclick: refresh }, "Refresh")),
     message,
     list,
   );
