@@ -364,6 +364,15 @@ def test_the_course_in_two_languages_with_live_calls(browser, service, shots):
     expect(page.locator("#confirm")).to_be_visible()
     page.click("#confirm-cancel")
     watched.shot(shots, "course")
+    # every concept renders, its diagram too, with nothing shown as markup or as an object
+    links = page.locator(".course nav a")
+    titles = links.all_inner_texts()
+    assert len(titles) >= 10
+    for index, title in enumerate(titles):
+        links.nth(index).click()
+        expect(page.locator("#concept-title")).to_have_text(title)
+        text = page.locator("#concept").inner_text()
+        assert "[object" not in text and "**" not in text, title
     page.set_viewport_size(PHONE)
     watched.shot(shots, "course-phone")
     watched.check()
