@@ -34,6 +34,8 @@ from flask import current_app, g, request
 from flask_smorest import abort
 
 SCOPES = ("read", "operate", "exec", "write", "admin")
+# what a view declares when any valid token may call it, whatever its scopes
+ANY_TOKEN = "any-token"
 # endpoints anyone may call: probes, the contract, the docs, the course
 PUBLIC_ENDPOINTS = {
     "system.Health",
@@ -45,6 +47,9 @@ PUBLIC_ENDPOINTS = {
     "concepts.Concepts",
     "concepts.Concept",
     "concepts.Diagram",
+    # the web console's page and files: its calls to the API carry the token
+    "console.page",
+    "console.asset",
 }
 PUBLIC_BLUEPRINTS = {"concepts"}
 ADMIN_TOKEN_NAME = "admin"
@@ -211,7 +216,7 @@ def _authorize():
         )
     g.token = token
     scope = required_scope()
-    if scope not in token.scopes:
+    if scope != ANY_TOKEN and scope not in token.scopes:
         abort(
             403,
             message=f"rule `scope`: {request.method} {request.path} needs the `{scope}` scope; "
@@ -243,8 +248,9 @@ def _refuse(message):
 
 
 def required_scope() -> str:
-    """The scope the view serving this request declared; `admin` when it declared none.
-    HEAD is served by the GET view, and takes its scope."""
+    """The scope the view serving this request declared (`ANY_TOKEN` for what any valid
+    token may call); `admin` when it declared none. HEAD is served by the GET view, and
+    takes its scope."""
     view = current_app.view_functions.get(request.endpoint)
     view_class = getattr(view, "view_class", None)
     method = request.method.lower()

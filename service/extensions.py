@@ -11,7 +11,7 @@ from flask_smorest.error_handler import ErrorSchema
 from webargs import core
 from webargs.flaskparser import FlaskParser, abort
 
-from .auth import SCOPES
+from .auth import ANY_TOKEN, SCOPES
 from .errors import DAEMON_ERRORS, Failure, describe, http_exception
 from .gateway import DockerGateway
 from .routing import allowed_methods
@@ -145,6 +145,16 @@ class Blueprint(flask_smorest.Blueprint):
             return func
 
         return decorator
+
+    def requires_token(self, func):
+        """Declare (and document) an operation any valid token may call, whatever its scopes:
+        what a token may learn about itself. Outermost decorator."""
+        func = self.alt_response(
+            401, schema=ErrorSchema, description="no token, or an unknown or expired one"
+        )(func)
+        func = self.doc(security=[{"bearerAuth": []}])(func)
+        func.required_scope = ANY_TOKEN
+        return func
 
     def progress_stream(
         self,

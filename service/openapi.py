@@ -16,8 +16,9 @@ engine itself.
   `null` where it is unknown.
 - One error shape everywhere: `{"code", "status", "message", "errors"}`; `message` says what
   went wrong in words, `errors` says which input field is invalid (422).
-- Every operation but `/health` and `/ready` needs a bearer token whose scopes include the
-  operation's `x-scope` (`read`, `operate`, `exec`, `write`, `admin`).
+- Every operation but `/health`, `/ready` and the course needs a bearer token whose scopes
+  include the operation's `x-scope` (`read`, `operate`, `exec`, `write`, `admin`);
+  `/auth/whoami` takes any valid token and says what it may do.
 - Long work (pull, push, build, load) answers its result as JSON, or streams progress when
   `Accept` asks for `application/x-ndjson` or `text/event-stream`.
 """
@@ -31,6 +32,7 @@ OPERATION_IDS = {
     ("get", "system.DiskUsage"): "getDiskUsage",
     ("post", "system.Prune"): "pruneSystem",
     ("get", "system.Events"): "streamEvents",
+    ("get", "auth.WhoAmI"): "getWhoAmI",
     ("get", "images.Images"): "listImages",
     ("post", "images.Pull"): "pullImage",
     ("post", "images.Build"): "buildImage",

@@ -12,7 +12,7 @@ import pytest
 
 from service import create_app
 from service.auth import SCOPES, hash_token
-from tests.conftest import ENGINE_URL, ROOT, free_port, ours
+from tests.conftest import ENGINE_URL, ROOT, free_port, make_client, ours
 
 SECRETS = {scope: f"secret-{scope}-token" for scope in SCOPES}
 # matches nothing on the engine: operations the table lets through change nothing
@@ -86,6 +86,10 @@ def test_every_operation_declares_a_scope_or_is_public(secured):
             if method == "parameters":
                 continue
             scope = operation.get("x-scope")
+            if (method, path) == ("get", "/auth/whoami"):
+                # what a token is: any valid token may ask, and it declares no scope
+                assert scope is None and operation["security"] == [{"bearerAuth": []}]
+                continue
             assert scope in SCOPES or (method, path) in public, f"{method} {path}"
 
 
@@ -163,8 +167,32 @@ def test_malformed_token_configuration_stops_the_service():
         create_app({"TOKENS": [{"name": "x", "hash": hash_token("s"), "scopes": ["root"]}]})
 
 
+def test_whoami_takes_any_valid_token_and_says_its_scopes():
+    # a checking client: each answer is held to the document
+    client = make_client(TOKENS=token_entries(expires="2999-01-01T00:00:00Z"))
+    for scope in SCOPES:
+        answer = client.get("/auth/whoami", headers=bearer(scope))
+        assert answer.status_code == 200, scope
+        assert answer.json == {
+            "name": f"{scope}-bot",
+            "scopes": [scope],
+            "expires": "2999-01-01T00:00:00+00:00",
+        }
+    assert client.get("/auth/whoami").status_code == 401
+    bad = client.get("/auth/whoami", headers={"Authorization": "Bearer nope"})
+    assert bad.status_code == 401
+
+
 def test_public_endpoints_need_no_token(secured):
-    for path in ("/health", "/ready", "/openapi.json", "/docs", "/concepts", "/concepts/image"):
+    for path in (
+        "/health",
+        "/ready",
+        "/openapi.json",
+        "/docs",
+        "/concepts",
+        "/concepts/image",
+        "/",
+    ):
         assert secured.get(path).status_code == 200, path
 
 

@@ -1,12 +1,24 @@
 """Every resource's blueprint, registered in this order."""
 
-from . import concepts, containers, docs, images, networks, registry, system, volumes
+from . import (
+    concepts,
+    console,
+    containers,
+    docs,
+    identity,
+    images,
+    networks,
+    registry,
+    system,
+    volumes,
+)
 
-MODULES = (system, images, containers, volumes, networks, registry, concepts)
+MODULES = (system, identity, images, containers, volumes, networks, registry, concepts)
 
 
 def register_blueprints(app, api):
     for module in MODULES:
         api.register_blueprint(module.blp)
-    # not part of the API: the files of the interactive docs
+    # not part of the API: the files of the interactive docs, and the web console
     app.register_blueprint(docs.blp)
+    app.register_blueprint(console.blp)

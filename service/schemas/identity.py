@@ -1,0 +1,15 @@
+import marshmallow as ma
+
+from ..auth import SCOPES
+from . import Reply, Str, doc
+
+
+class WhoAmISchema(Reply):
+    name = Str(**doc("the token's name, as configured (`local` when the service is open)"))
+    scopes = ma.fields.List(
+        Str(validate=ma.validate.OneOf(SCOPES)),
+        **doc("the scopes the token holds, in order of power; each operation's `x-scope`"),
+    )
+    expires = ma.fields.DateTime(
+        allow_none=True, **doc("when the token stops being accepted; null when never")
+    )
