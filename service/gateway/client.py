@@ -15,6 +15,8 @@ import requests.exceptions
 from docker.constants import DEFAULT_DOCKER_API_VERSION, MINIMUM_DOCKER_API_VERSION
 from docker.utils import version_lt
 
+from ..config import stream_ceiling
+
 
 @dataclass(frozen=True)
 class DaemonSettings:
@@ -27,7 +29,8 @@ class DaemonSettings:
 
     @classmethod
     def from_config(cls, config) -> "DaemonSettings":
-        pool_size = int(config["DOCKER_POOL_SIZE"]) or int(config["THREADS"]) + 8
+        # every open stream holds a connection, and control calls go on beside them
+        pool_size = int(config["DOCKER_POOL_SIZE"]) or stream_ceiling(config) + 32
         return cls(
             url=str(config["DOCKER_URL"]),
             api_version=str(config["DOCKER_API_VERSION"]),
