@@ -513,7 +513,15 @@ def streams_figures(args, daemon, image, server, port, header, ours, row):
         (f"/containers/{chatty[i % len(chatty)]}/logs?follow=true&tail=1", "text/plain")
         for i in range(followers)
     ] + [("/system/events", "application/x-ndjson")] * (args.streams - followers)
-    print(f"\nopening {args.streams} streams ...", flush=True)
+    # a first round, closed at once: the connections the control calls beside the streams
+    # keep in their pool (idle, kept alive) are part of the baseline, not of the streams
+    print(f"\nopening {args.streams} streams, twice ...", flush=True)
+    streams = Streams(port, header, paths)
+    wait_until(lambda: len(streams.receiving) >= args.streams, args.stream_seconds)
+    streams.close()
+    wait_until(lambda: threads_of(pids) <= base_threads, 30)
+    time.sleep(5)
+    base_sockets = unix_sockets(pids)
     streams = Streams(port, header, paths)
     try:
         wait_until(lambda: len(streams.receiving) >= args.streams, args.stream_seconds)
