@@ -173,8 +173,12 @@ class GuardedWorker(GeventWorker):
 
     def handle_request(self, listener_name, req, sock, addr):
         sock.settimeout(self.body_timeout)
+        answer = _Coalescing(sock)
         try:
-            keepalive = super().handle_request(listener_name, req, sock, addr)
+            try:
+                keepalive = super().handle_request(listener_name, req, answer, addr)
+            finally:
+                answer.flush()
             if not getattr(req.body, "failed", False):
                 if not self.alive:
                     raise StopIteration()
@@ -231,6 +235,42 @@ class GuardedWorker(GeventWorker):
             pass
         finally:
             util.close(sock)
+
+
+class _Coalescing:
+    """The client's socket as an answer is written to it: the head of an answer with a
+    Content-Length waits for the first bytes of its body, and both go in one send (gunicorn
+    sends them apart: two system calls, and two packets, for each short answer). Streamed
+    answers (chunked, no Content-Length) have their head sent at once. Anything else is the
+    socket's own."""
+
+    def __init__(self, sock):
+        self._real = sock
+        self._head = None
+
+    def sendall(self, data):
+        if self._head is not None:
+            data, self._head = self._head + data, None
+        elif (
+            data[:5] == b"HTTP/"
+            and data[-4:] == b"\r\n\r\n"
+            and b"\r\ncontent-length:" in data.lower()
+        ):
+            self._head = bytes(data)
+            return
+        self._real.sendall(data)
+
+    def flush(self):
+        # an answer with no body (HEAD, 204, 304), or one cut short: its head goes alone
+        if self._head is not None:
+            head, self._head = self._head, None
+            try:
+                self._real.sendall(head)
+            except OSError:
+                pass
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
 
 
 def _peer(sock):
