@@ -164,7 +164,9 @@ class ContainerVerbs:
     def container_logs(self, ref, params: dict, tty: bool) -> DaemonStream:
         """(stream, bytes) pairs as the daemon sends them; with follow, until it stops."""
         response = self.clients.open_stream("GET", "/containers/{0}/logs", ref, params=params)
-        frames = raw_frames(response) if tty else multiplexed_frames(response)
+        # a log read to its end fills each read; a followed one goes on with what has come
+        whole = not params.get("follow")
+        frames = raw_frames(response, whole) if tty else multiplexed_frames(response, whole)
         return DaemonStream(frames, response)
 
     def container_stats(self, ref, stream: bool) -> dict | DaemonStream:
@@ -216,7 +218,7 @@ class ContainerVerbs:
         response = self.clients.open_stream(
             "POST", "/exec/{0}/start", created["Id"], json={"Detach": False, "Tty": False}
         )
-        stream = DaemonStream(multiplexed_frames(response), response)
+        stream = DaemonStream(multiplexed_frames(response, whole=True), response)
         expired = threading.Event()
 
         def expire():
@@ -278,14 +280,15 @@ class ContainerVerbs:
 READ_SIZE = 256 * 1024
 
 
-def multiplexed_frames(response) -> Iterator[tuple[str, bytes]]:
+def multiplexed_frames(response, whole=False) -> Iterator[tuple[str, bytes]]:
     """The daemon's multiplexed stream: frames of an 8-byte header (stream, size), then the
-    bytes. Read as it comes, in large reads; the frames of one read that follow each other on
-    the same stream go on as one."""
+    bytes. Read in large reads (``whole``: each one filled, for a stream read to its end;
+    else what has come); the frames of one read that follow each other on the same stream go
+    on as one."""
     raw = response.raw
     buffer = bytearray()
     while True:
-        chunk = _read_some(raw)
+        chunk = _read_some(raw, whole)
         if not chunk:
             if buffer:
                 raise requests.exceptions.ConnectionError("the daemon's stream broke off")
@@ -308,18 +311,20 @@ def multiplexed_frames(response) -> Iterator[tuple[str, bytes]]:
             yield kind, b"".join(parts)
 
 
-def raw_frames(response) -> Iterator[tuple[str, bytes]]:
-    """A TTY container's output: one stream, no headers; read as it comes, in large reads."""
+def raw_frames(response, whole=False) -> Iterator[tuple[str, bytes]]:
+    """A TTY container's output: one stream, no headers; read in large reads."""
     raw = response.raw
-    while chunk := _read_some(raw):
+    while chunk := _read_some(raw, whole):
         yield "stdout", chunk
 
 
-def _read_some(raw) -> bytes:
-    """What the daemon has sent, up to READ_SIZE bytes, waiting only for the first; its
-    transport errors as requests' own, which the one error translation knows."""
+def _read_some(raw, whole) -> bytes:
+    """Up to READ_SIZE bytes of the daemon's answer: with ``whole``, as many as come before
+    its end; else what has come, waiting only for the first (the daemon sends each write of
+    the container as a chunk of its own). Its transport errors as requests' own, which the
+    one error translation knows."""
     try:
-        return raw.read1(READ_SIZE)
+        return raw.read(READ_SIZE) if whole else raw.read1(READ_SIZE)
     except urllib3.exceptions.ReadTimeoutError as exc:
         raise requests.exceptions.ReadTimeout(str(exc)) from exc
     except (urllib3.exceptions.HTTPError, OSError) as exc:
