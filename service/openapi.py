@@ -239,6 +239,7 @@ EXAMPLES = {
         "cgroup_driver": "systemd",
         "docker_root_dir": "/var/lib/docker",
         "swarm": "inactive",
+        "streams": {"limit": 1500, "open": 12, "refused": 0, "event_subscriptions": 1},
     },
     "Error": {
         "code": 409,

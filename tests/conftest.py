@@ -258,7 +258,7 @@ def served(**settings):
         **os.environ,
         "DOCKYARD_BIND": address,
         "DOCKYARD_WORKERS": "1",
-        "DOCKYARD_THREADS": "4",
+        "DOCKYARD_WORKER_CONNECTIONS": "200",
         "DOCKYARD_DOCKER_URL": ENGINE_URL,
         **{f"DOCKYARD_{key}": str(value) for key, value in settings.items()},
     }

@@ -16,6 +16,8 @@ import requests.exceptions
 from docker.constants import DEFAULT_DOCKER_API_VERSION, MINIMUM_DOCKER_API_VERSION
 from docker.utils import version_lt
 
+from ..config import stream_ceiling
+
 
 @dataclass(frozen=True)
 class DaemonSettings:
@@ -28,7 +30,8 @@ class DaemonSettings:
 
     @classmethod
     def from_config(cls, config) -> "DaemonSettings":
-        pool_size = int(config["DOCKER_POOL_SIZE"]) or int(config["THREADS"]) + 8
+        # every open stream holds a connection, and control calls go on beside them
+        pool_size = int(config["DOCKER_POOL_SIZE"]) or stream_ceiling(config) + 32
         return cls(
             url=str(config["DOCKER_URL"]),
             api_version=str(config["DOCKER_API_VERSION"]),
@@ -48,12 +51,17 @@ class DaemonClients:
         self._long = None
 
     def _make(self, version, timeout):
-        return docker.APIClient(
+        client = docker.APIClient(
             base_url=self.settings.url,
             version=version,
             timeout=timeout,
             max_pool_size=self.settings.pool_size,
         )
+        # requests would read the proxy variables and ~/.netrc again on every call (half a
+        # millisecond each, the largest cost of a short call in the profile); the daemon is
+        # reached over its own socket or the URL given, never through an HTTP proxy
+        client.trust_env = False
+        return client
 
     def _negotiate(self):
         """The API version to speak: the configured one, or the daemon's capped at docker-py's."""
