@@ -1,8 +1,31 @@
 """Every resource's blueprint, registered in this order."""
 
-from . import concepts, containers, docs, images, networks, registry, system, volumes
+from . import (
+    concepts,
+    containers,
+    docs,
+    images,
+    networks,
+    registry,
+    secrets,
+    services,
+    swarm,
+    system,
+    volumes,
+)
 
-MODULES = (system, images, containers, volumes, networks, registry, concepts)
+MODULES = (
+    system,
+    images,
+    containers,
+    volumes,
+    networks,
+    registry,
+    swarm,
+    services,
+    secrets,
+    concepts,
+)
 
 
 def register_blueprints(app, api):
