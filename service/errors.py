@@ -116,6 +116,7 @@ _SWARM = (
     (503, r"^This node is not a swarm manager\b", SWARM_HINT),
     (409, r"^This node is not part of a swarm$", SWARM_HINT),
     (409, r"^This node is already part of a swarm\b", "leave it first: POST /swarm/leave"),
+    (409, r"is in use by the following service", "remove or update those services first"),
     (
         409,
         r"^You are attempting to leave the swarm on a node that is participating as a manager",
