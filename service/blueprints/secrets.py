@@ -47,7 +47,7 @@ class Secrets(MethodView):
         return gateway().create_payload("secret", args["name"], args["data"], args["labels"])
 
 
-@blp.route("/secrets/<string:id>")
+@blp.route("/secrets/<swarmref:id>")
 class Secret(MethodView):
     @blp.requires("write")
     @blp.response(204)
@@ -88,7 +88,7 @@ class Configs(MethodView):
         return gateway().create_payload("config", args["name"], args["data"], args["labels"])
 
 
-@blp.route("/configs/<string:id>")
+@blp.route("/configs/<swarmref:id>")
 class Config(MethodView):
     @blp.requires("write")
     @blp.response(204)

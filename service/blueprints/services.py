@@ -94,7 +94,7 @@ class Services(MethodView):
         return gateway().create_service(service_body(spec, secrets))
 
 
-@blp.route("/<string:id>")
+@blp.route("/<swarmref:id>")
 class Service(MethodView):
     @blp.requires("read")
     @blp.response(200, schemas.ServiceDetailSchema)
@@ -117,7 +117,7 @@ class Service(MethodView):
         gateway().remove_service(service_record(id)["ID"])
 
 
-@blp.route("/<string:id>/scale")
+@blp.route("/<swarmref:id>/scale")
 class Scale(MethodView):
     @blp.requires("operate")
     @blp.arguments(schemas.ScaleSchema)
@@ -134,7 +134,7 @@ class Scale(MethodView):
         return gateway().update_service(record, updated_spec(record["Spec"], args))
 
 
-@blp.route("/<string:id>/update")
+@blp.route("/<swarmref:id>/update")
 class Update(MethodView):
     @blp.requires("write")
     @blp.arguments(schemas.ServiceUpdateSchema)
@@ -151,7 +151,7 @@ class Update(MethodView):
         return gateway().update_service(record, updated_spec(record["Spec"], args))
 
 
-@blp.route("/<string:id>/rollback")
+@blp.route("/<swarmref:id>/rollback")
 class Rollback(MethodView):
     @blp.requires("write")
     @blp.response(200, schemas.ServiceDetailSchema)
@@ -168,7 +168,7 @@ class Rollback(MethodView):
         return gateway().update_service(record, record["Spec"], rollback=True)
 
 
-@blp.route("/<string:id>/logs")
+@blp.route("/<swarmref:id>/logs")
 class Logs(MethodView):
     @blp.requires("operate")
     @blp.arguments(schemas.ServiceLogsArgsSchema, location="query")

@@ -117,7 +117,7 @@ class Nodes(MethodView):
         return gateway().list_nodes({"role": [args["role"]]} if args.get("role") else None)
 
 
-@blp.route("/nodes/<string:id>")
+@blp.route("/nodes/<swarmref:id>")
 class Node(MethodView):
     @blp.requires("read")
     @blp.response(200, schemas.NodeSchema)
@@ -131,7 +131,7 @@ class Node(MethodView):
         return node_summary(gateway().node_record(swarm_ref(id, "node")))
 
 
-@blp.route("/nodes/<string:id>/update")
+@blp.route("/nodes/<swarmref:id>/update")
 class NodeUpdate(MethodView):
     @blp.requires("admin")
     @blp.arguments(schemas.NodeUpdateSchema)
