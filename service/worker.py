@@ -269,6 +269,11 @@ class _Coalescing:
             except OSError:
                 pass
 
+    def sendfile(self, file, offset=0, count=None):
+        # a file answer (the console's pages) goes by the socket's sendfile: after its head
+        self.flush()
+        return self._real.sendfile(file, offset, count)
+
     def __getattr__(self, name):
         return getattr(self._real, name)
 
