@@ -26,8 +26,8 @@ class Config:
     # seconds the readiness probe waits for the daemon's _ping
     READY_TIMEOUT = 3
     # connections kept to the daemon per worker process and client; 0 means the worker's stream
-    # ceiling (MAX_STREAMS as it works out) + 32, so that every open stream and the control
-    # requests beside them have a connection of their own, none discarded and made again
+    # ceiling (MAX_STREAMS as it works out, at most WORKER_CONNECTIONS) + 32, so that every open
+    # stream and the control requests beside them have a connection of their own
     DOCKER_POOL_SIZE = 0
     # seconds a client is told to wait (Retry-After) when the daemon cannot be reached
     RETRY_AFTER = 5

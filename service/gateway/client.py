@@ -30,8 +30,10 @@ class DaemonSettings:
 
     @classmethod
     def from_config(cls, config) -> "DaemonSettings":
-        # every open stream holds a connection, and control calls go on beside them
-        pool_size = int(config["DOCKER_POOL_SIZE"]) or stream_ceiling(config) + 32
+        # every open stream holds a connection, and control calls go on beside them; never
+        # more than the worker holds connections (urllib3 fills its pool's queue up front)
+        streams = min(stream_ceiling(config), int(config["WORKER_CONNECTIONS"]))
+        pool_size = int(config["DOCKER_POOL_SIZE"]) or streams + 32
         return cls(
             url=str(config["DOCKER_URL"]),
             api_version=str(config["DOCKER_API_VERSION"]),
