@@ -38,8 +38,11 @@ def test_pool_covers_the_worker_streams_by_default(monkeypatch):
     # every stream the worker admits holds a daemon connection, and control calls go beside
     monkeypatch.setenv("DOCKYARD_WORKER_CONNECTIONS", "20")
     assert create_app().extensions["docker_gateway"].clients.settings.pool_size == 15 + 32
+    monkeypatch.setenv("DOCKYARD_MAX_STREAMS", "18")
+    assert create_app().extensions["docker_gateway"].clients.settings.pool_size == 18 + 32
+    # never more than the worker holds connections, whatever the ceiling says
     monkeypatch.setenv("DOCKYARD_MAX_STREAMS", "100")
-    assert create_app().extensions["docker_gateway"].clients.settings.pool_size == 132
+    assert create_app().extensions["docker_gateway"].clients.settings.pool_size == 20 + 32
     app = create_app({"DOCKER_POOL_SIZE": 50})
     assert app.extensions["docker_gateway"].clients.settings.pool_size == 50
 
