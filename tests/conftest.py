@@ -258,6 +258,26 @@ def busybox_image(docker_api):
     return tag
 
 
+def daemon_calls(app, monkeypatch) -> list[str]:
+    """The URLs of the daemon calls the app's control client makes from now on: its GETs read
+    whole (its own path to the socket) and the rest (through requests)."""
+    calls = []
+    client = app.extensions["docker_gateway"].clients.control
+    whole, send = client._get_whole, client.send
+
+    def counted_whole(url, params, headers):
+        calls.append(url)
+        return whole(url, params, headers)
+
+    def counted_send(request, **kwargs):
+        calls.append(request.url)
+        return send(request, **kwargs)
+
+    monkeypatch.setattr(client, "_get_whole", counted_whole)
+    monkeypatch.setattr(client, "send", counted_send)
+    return calls
+
+
 def eventually(check, timeout=10.0):
     """Wait until ``check()`` answers something true, and answer it: a condition, not a sleep."""
     deadline = time.monotonic() + timeout

@@ -31,6 +31,7 @@ from requests.structures import CaseInsensitiveDict
 from requests.utils import requote_uri
 
 from ..config import stream_ceiling
+from ..jsonio import loads
 
 
 @dataclass(frozen=True)
@@ -145,9 +146,17 @@ class DaemonAPI(docker.APIClient):
         super().close()
 
 
+class _WholeAnswer(requests.Response):
+    """An answer read whole, whose JSON orjson reads (a quarter of a list request's time
+    with the standard library)."""
+
+    def json(self, **kwargs):
+        return loads(self._content) if not kwargs else super().json(**kwargs)
+
+
 def _response(answer: http.client.HTTPResponse, body: bytes, url: str) -> requests.Response:
     """The answer as requests would have handed it over, read whole."""
-    response = requests.Response()
+    response = _WholeAnswer()
     response.status_code = answer.status
     response.reason = answer.reason
     response.headers = CaseInsensitiveDict(answer.getheaders())
