@@ -8,8 +8,9 @@ import docker
 import docker.errors
 import pytest
 import requests.exceptions
+from requests.models import RequestEncodingMixin
 
-from service.gateway.client import DaemonAPI
+from service.gateway.client import DaemonAPI, _query
 from tests.conftest import ENGINE_URL, TEST_LABEL
 
 pytestmark = pytest.mark.skipif(
@@ -149,3 +150,15 @@ def test_idle_connections_are_capped_at_the_pool_size(docker_api, box):
         assert 1 <= len(api._idle) <= 2
     finally:
         api.close()
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"all": 1, "limit": -1, "size": 0, "since": None, "filters": '{"label": ["a=b c"]}'},
+        {"repeated": [1, 2, None], "flag": True, "text": "é/&?=#"},
+        {"tuple": ("a", "b"), "none": None},
+    ],
+)
+def test_query_parameters_are_encoded_as_requests_encodes_them(params):
+    assert _query(params) == RequestEncodingMixin._encode_params(params)
