@@ -1,12 +1,20 @@
 """gunicorn settings, from the service's own settings (defaults, then DOCKYARD_* variables).
 
-gthread workers (service.worker.GuardedWorker): each request has a thread, so a log, event or
-progress stream that lasts for minutes holds one thread while the others keep serving; the
-worker's heartbeat runs apart from the request threads, so a long stream does not get the worker
-killed. The worker also bounds slow clients: HEADER_TIMEOUT seconds to send a request's head,
-BODY_TIMEOUT seconds a body or an answer may stall, MAX_CLIENT_CONNECTIONS connections per client
-address. No control socket: its default path is shared by every instance of this user.
+gevent workers (service.worker.GuardedWorker): each connection is a greenlet, so a log, event or
+progress stream that lasts for minutes costs no thread, and one worker holds WORKER_CONNECTIONS
+connections at once. The worker also bounds slow clients: HEADER_TIMEOUT seconds to send a
+request's head, BODY_TIMEOUT seconds a body or an answer may stall, MAX_CLIENT_CONNECTIONS
+connections per client address. No control socket: its default path is shared by every instance
+of this user.
 """
+
+# gevent patches the standard library before the service (docker-py, urllib3, requests) is
+# imported, here in the master whose imports the workers inherit; only when gunicorn reads this
+# file (as `__config__`), not when a test or a tool reads it
+if __name__ == "__config__":
+    from gevent import monkey
+
+    monkey.patch_all()
 
 from service.auth import check_exposure
 from service.config import current_settings
@@ -18,13 +26,13 @@ wsgi_app = "service:create_app()"
 bind = str(_settings["BIND"]).split(",")
 workers = int(_settings["WORKERS"])
 worker_class = "service.worker.GuardedWorker"
-threads = int(_settings["THREADS"])
+worker_connections = int(_settings["WORKER_CONNECTIONS"])
 graceful_timeout = int(_settings["GRACEFUL_TIMEOUT"])
 keepalive = 5
 # gunicorn's largest request line (more is clamped to it): longer ones are a json 414
 limit_request_line = 8190
-# a header field may fill the whole head the worker reads (gunicorn sets no maximum; 0 would
-# mean its default of 8190); larger fields, or more than 100, are a json 431
+# a header field may be as large as HEAD_LIMIT (gunicorn sets no maximum; 0 would mean its
+# default of 8190); larger fields, or more than 100, are a json 431
 limit_request_field_size = HEAD_LIMIT
 loglevel = str(_settings["LOG_LEVEL"])
 # the default socket path is one per user: a second instance would take it from the first

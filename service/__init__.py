@@ -9,10 +9,14 @@ from .blueprints import register_blueprints
 from .config import load_settings
 from .extensions import Api
 from .gateway import DockerGateway
+from .jsonio import JSONProvider
 from .routing import allowed_methods, register_converters
 
 
 class App(Flask):
+    # answer fields in the order the schemas declare them, encoded by orjson
+    json_provider_class = JSONProvider
+
     def make_default_options_response(self):
         # werkzeug lists the methods of every rule whose pattern matches, even where a
         # converter declines the path; ask the routes themselves
@@ -32,8 +36,6 @@ def create_app(config=None):
     # the gateway opens no connection here: each worker connects on first use, after the fork
     app.extensions["docker_gateway"] = DockerGateway.from_config(app.config)
 
-    # answer fields in the order the schemas declare them
-    app.json.sort_keys = False
     api = Api(app)
     openapi.init_app(api)
     api.spec.components.security_scheme(

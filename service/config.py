@@ -25,8 +25,9 @@ class Config:
     DOCKER_LONG_TIMEOUT = 3600
     # seconds the readiness probe waits for the daemon's _ping
     READY_TIMEOUT = 3
-    # connections kept to the daemon per worker process and client; 0 means THREADS + 8,
-    # so that every thread plus a few open streams has a connection of its own
+    # connections kept to the daemon per worker process and client; 0 means the worker's stream
+    # ceiling (MAX_STREAMS as it works out, at most WORKER_CONNECTIONS) + 32, so that every open
+    # stream and the control requests beside them have a connection of their own
     DOCKER_POOL_SIZE = 0
     # seconds a client is told to wait (Retry-After) when the daemon cannot be reached
     RETRY_AFTER = 5
@@ -68,7 +69,8 @@ class Config:
     # seconds between heartbeat comments of an event stream while the daemon is quiet
     STREAM_HEARTBEAT = 15
     # streams (logs, events, stats, progress, tar downloads) one worker serves at once; beyond
-    # them a new stream is a 503 at once, so that control requests keep threads; 0: 3/4 of THREADS
+    # them a new stream is a 503 at once, so that control requests keep connections (and the
+    # daemon its sockets); 0: three quarters of WORKER_CONNECTIONS
     MAX_STREAMS = 0
 
     # registries the service may browse (catalog, tags, search by substring), a JSON list of
@@ -101,10 +103,11 @@ class Config:
     # (BIND=unix:/path), whose file permissions then say who may call
     OPEN_ACCESS = False
 
-    # gunicorn: address to serve on, worker processes, threads per worker
+    # gunicorn: address to serve on, worker processes, connections one (gevent) worker holds
+    # at once, streams included
     BIND = "127.0.0.1:8000"
     WORKERS = 2
-    THREADS = 32
+    WORKER_CONNECTIONS = 2000
     # gunicorn: seconds a worker gets to finish its requests on shutdown
     GRACEFUL_TIMEOUT = 30
     # gunicorn: seconds a connection has to send its request line and headers once taken up
@@ -154,3 +157,9 @@ def load_settings(target: flask.Config, overrides=None) -> flask.Config:
 def current_settings(overrides=None) -> flask.Config:
     """The settings outside of an app (the gunicorn configuration reads them here)."""
     return load_settings(flask.Config("."), overrides)
+
+
+def stream_ceiling(config) -> int:
+    """The streams one worker serves at once: MAX_STREAMS, or three quarters of the
+    connections the worker holds."""
+    return int(config["MAX_STREAMS"]) or max(1, int(config["WORKER_CONNECTIONS"]) * 3 // 4)

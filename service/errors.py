@@ -76,6 +76,9 @@ def describe(exc: Exception) -> Failure:
     if isinstance(exc, docker.errors.APIError):
         reason = _reason(exc)
         status = exc.status_code or 502
+        swarm = _swarm_failure(reason)
+        if swarm is not None:
+            return swarm
         if status in _PASSED_ON:
             return Failure(status, reason)
         if 400 <= status < 500:
@@ -101,6 +104,32 @@ def describe(exc: Exception) -> Failure:
     if isinstance(exc, docker.errors.DockerException):
         return Failure(502, f"talking to the Docker daemon failed: {exc}")
     return Failure(500, "internal error")
+
+
+SWARM_HINT = (
+    "make this engine a swarm manager first: POST /swarm/init with "
+    '{"confirm": true, "advertise_addr": "127.0.0.1"} (docker swarm init --advertise-addr '
+    "127.0.0.1)"
+)
+# the engine's words when it is not (or already) in a swarm, and the status answered
+_SWARM = (
+    (503, r"^This node is not a swarm manager\b", SWARM_HINT),
+    (409, r"^This node is not part of a swarm$", SWARM_HINT),
+    (409, r"^This node is already part of a swarm\b", "leave it first: POST /swarm/leave"),
+    (409, r"is in use by the following service", "remove or update those services first"),
+    (
+        409,
+        r"^You are attempting to leave the swarm on a node that is participating as a manager",
+        'say so with {"confirm": true, "force": true}',
+    ),
+)
+
+
+def _swarm_failure(reason: str) -> Failure | None:
+    for status, words, hint in _SWARM:
+        if re.search(words, reason):
+            return Failure(status, f"{reason.split(chr(10))[0]} ({hint})")
+    return None
 
 
 def http_exception(failure: Failure):

@@ -8,6 +8,7 @@ from copy import deepcopy
 import flask_smorest
 from flask import current_app, request
 from flask_smorest.error_handler import ErrorSchema
+from flask_smorest.utils import resolve_schema_instance
 from webargs import core
 from webargs.flaskparser import FlaskParser, abort
 
@@ -104,6 +105,11 @@ SSE_EVENT = {
 
 class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = Parser()
+
+    def arguments(self, schema, *args, **kwargs):
+        """flask-smorest's, given a schema instance made once: given a class, webargs makes an
+        instance on every request (a quarter of a millisecond of each list request)."""
+        return super().arguments(resolve_schema_instance(schema), *args, **kwargs)
 
     def daemon_call(self, func):
         """Document the answers any view that talks to the daemon may give when it fails."""

@@ -296,3 +296,33 @@ def check_network_connect(network: dict) -> None:
     """A container may join any network but the host's (rule ``host-network``)."""
     if network.get("Driver") == "host" or network.get("Name") == "host":
         raise Denied("host-network", "a container may not share the host's network")
+
+
+# -- services
+
+# where the swarm publishes a service's ports: every address of every node (it has no host_ip)
+SWARM_PUBLISH_IP = "0.0.0.0"
+
+
+def check_service(spec: dict, settings, engine_root=None, volumes=None) -> dict:
+    """Check a service create request by the container rules: its mounts (binds, volume
+    drivers and options), its networks (never the host's), its ports (the swarm publishes on
+    every address, so only where the configuration allows 0.0.0.0), its limits; memory and
+    process limits are injected when absent. There is no field for privileges to ask for."""
+    if "host" in spec["networks"]:
+        raise Denied("host-network", "a service may not share the host's network")
+    ports = [
+        {
+            "container_port": port["target_port"],
+            "host_port": port.get("published_port"),
+            "host_ip": SWARM_PUBLISH_IP,
+        }
+        for port in spec["ports"]
+    ]
+    resources = spec.setdefault("resources", {})
+    shaped = check_container(
+        {"mounts": spec["mounts"], "ports": ports, **resources}, settings, engine_root, volumes
+    )
+    spec["mounts"] = shaped["mounts"]
+    resources.update(memory=shaped["memory"], pids_limit=shaped["pids_limit"])
+    return spec

@@ -41,11 +41,16 @@ class NetworkRefConverter(ContainerRefConverter):
     pass
 
 
+class SwarmRefConverter(BaseConverter):
+    """A service, node, secret or config: id, short id or name (no route shares the path)."""
+
+
 def register_converters(app, api):
     app.url_map.converters["imageref"] = ImageRefConverter
     app.url_map.converters["containerref"] = ContainerRefConverter
     app.url_map.converters["volumename"] = VolumeNameConverter
     app.url_map.converters["networkref"] = NetworkRefConverter
+    app.url_map.converters["swarmref"] = SwarmRefConverter
     # the patterns say what the converters decline, so that the spec tells the whole truth
     routes = "|".join(sorted(IMAGE_ROUTES))
     actions = "|".join(sorted(IMAGE_ACTIONS))
@@ -71,6 +76,7 @@ def register_converters(app, api):
     for converter, what in (
         (VolumeNameConverter, "volume name"),
         (NetworkRefConverter, "network id, short id or name"),
+        (SwarmRefConverter, "id, short id or name"),
     ):
         api.register_converter(
             converter,

@@ -17,8 +17,10 @@ daemon ends them), or ``{"type": "error", ...}`` with the error shape: a failure
 byte is never a cut answer. The first event of long work is read before the answer starts, so
 an error the daemon reports at once still gets a real error status.
 
-A worker serves at most MAX_STREAMS streams at once (by default three quarters of its threads),
-so that the others keep answering short requests: one more stream is a 503 before it starts.
+A worker serves at most MAX_STREAMS streams at once (by default three quarters of the
+connections it holds), so that short requests always find room: one more stream is a 503 with
+Retry-After before it starts. The ceiling, the streams open and those refused are in
+/system/info. A stream costs a greenlet and a daemon connection, no thread (service.worker).
 """
 
 import itertools
@@ -27,7 +29,6 @@ import logging
 import queue
 import re
 import select
-import signal
 import socket
 import threading
 import time
@@ -35,8 +36,11 @@ from collections.abc import Callable, Iterator
 
 from flask import Response, after_this_request, current_app, request, stream_with_context
 from flask_smorest import abort
+from gevent.monkey import get_original
 from werkzeug.http import HTTP_STATUS_CODES
 
+from . import lifecycle
+from .config import stream_ceiling
 from .errors import describe
 
 log = logging.getLogger(__name__)
@@ -101,32 +105,64 @@ def wanted_stream() -> str | None:
     return kind if kind in (NDJSON, SSE) else None
 
 
+class StreamPlaces:
+    """The worker's stream places: at most ``limit`` streams open at once; how many are open
+    and how many were refused since the worker started (shown by /system/info)."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.open = 0
+        self.refused = 0
+        self._lock = threading.Lock()
+
+    def take(self) -> bool:
+        with self._lock:
+            if self.open >= self.limit:
+                self.refused += 1
+                return False
+            self.open += 1
+            return True
+
+    def give_back(self):
+        with self._lock:
+            self.open -= 1
+
+
+def stream_places(app=None) -> StreamPlaces:
+    """The places of this worker (one app per worker process: its places are the process's)."""
+    app = app or current_app
+    places = app.extensions.get("dockyard_streams")
+    if places is None:
+        places = app.extensions.setdefault(
+            "dockyard_streams", StreamPlaces(stream_ceiling(app.config))
+        )
+    return places
+
+
 def reserve_stream(close=None):
-    """Take a stream place for this request, or answer 503 (after ``close()``, which lets go
-    of a daemon stream already opened). Called before asking the daemon for a stream, it
-    refuses before any daemon call; the place is freed when the answer closes, whatever it is."""
+    """Take a stream place for this request, or answer 503 with Retry-After at once (after
+    ``close()``, which lets go of a daemon stream already opened). Called before asking the
+    daemon for a stream, it refuses before any daemon call; the place is freed when the answer
+    closes, whatever it is."""
     if request.environ.get("dockyard.stream_place"):
         return
-    config = current_app.config
-    limit = int(config["MAX_STREAMS"]) or max(1, int(config["THREADS"]) * 3 // 4)
-    # one app per worker process: its places are the process's
-    places = current_app.extensions.setdefault("dockyard_streams", threading.Semaphore(limit))
-    if not places.acquire(blocking=False):
+    places = stream_places()
+    if not places.take():
         if close is not None:
             close()
         abort(
             503,
-            message=f"the service serves too many streams ({limit}): try again later",
-            headers={"Retry-After": str(config["RETRY_AFTER"])},
+            message=f"the service serves too many streams ({places.limit}): try again later",
+            headers={"Retry-After": str(current_app.config["RETRY_AFTER"])},
         )
     request.environ["dockyard.stream_place"] = True
-    freed = threading.Event()
+    freed = []
 
     def free():
         # once, though an error answer may replace the answer that carries it
-        if not freed.is_set():
-            freed.set()
-            places.release()
+        if not freed:
+            freed.append(True)
+            places.give_back()
 
     @after_this_request
     def free_on_close(response):
@@ -229,22 +265,27 @@ class Stopping(Exception):
 
 
 def _worker_stopping() -> bool:
-    # gunicorn's worker handles SIGTERM with its own method, and marks itself not alive;
-    # a stream still open when its graceful timeout ends would be cut mid-answer
-    worker = getattr(signal.getsignal(signal.SIGTERM), "__self__", None)
-    return worker is not None and getattr(worker, "alive", True) is False
+    # the worker says so when it is told to stop: a stream still open when its graceful
+    # timeout ends would be cut mid-answer
+    return lifecycle.stopping
+
+
+# the system's own poll, not gevent's: a poll of no time answers at once, without a loop turn
+_poll = get_original("select", "poll")
 
 
 def _client_gone(sock) -> bool:
     """Whether the client closed its connection (seen without reading its bytes)."""
     if sock is None:
         return False
+    # under gevent, the system's socket inside: its non-blocking peek never waits
+    raw = getattr(sock, "_sock", sock)
     try:
-        poller = select.poll()  # not select(): it fails past file descriptor 1023
-        poller.register(sock, select.POLLIN | select.POLLHUP | select.POLLERR)
+        poller = _poll()  # not select(): it fails past file descriptor 1023
+        poller.register(raw, select.POLLIN | select.POLLHUP | select.POLLERR)
         if not poller.poll(0):
             return False
-        return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+        return raw.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
     except BlockingIOError:
         return False
     except (OSError, ValueError):
@@ -309,6 +350,11 @@ class Narrowed:
     def __iter__(self):
         return self._narrowed
 
+    def interrupt(self):
+        interrupt = getattr(self._items, "interrupt", None)
+        if interrupt is not None:
+            interrupt()
+
     def close(self):
         self._items.close()
 
@@ -326,9 +372,12 @@ def render(kind: str, event: dict, event_id=None) -> bytes:
 
 
 class _Pump:
-    """Reads the daemon's events in a thread of its own, so that the answer can send a
-    heartbeat while the daemon says nothing. Closing it closes the daemon's stream, which
-    ends the thread even when it is blocked reading."""
+    """Reads the daemon's events in a thread (a greenlet, served by gevent) of its own, so
+    that the answer can send a heartbeat while the daemon says nothing: heartbeats come from a
+    timeout on the queue, and this reader is the only one ever to read the daemon's answer.
+    Closing it interrupts the daemon's stream (its socket shut down, which wakes the reader),
+    waits for the reader to end, and only then closes the stream: closing an answer another
+    greenlet is reading is a reentrant call."""
 
     def __init__(self, events: Iterator[dict]):
         self._events = events
@@ -376,6 +425,10 @@ class _Pump:
 
     def close(self):
         self._closed.set()
+        interrupt = getattr(self._events, "interrupt", None)
+        if interrupt is not None and self._thread.is_alive():
+            interrupt()
+            self._thread.join(timeout=5)
         self._events.close()
         self._thread.join(timeout=5)
 

@@ -1,59 +1,48 @@
-"""The gunicorn worker: gthread, with limits on slow and greedy clients.
+"""The gunicorn worker: gevent, with limits on slow and greedy clients.
 
-- A request's head (request line and headers) is read by the main loop, without a thread,
-  as its bytes come; a thread takes the connection up only once the head is whole. A head
-  not whole within HEADER_TIMEOUT seconds ends the connection. Slow clients then cost no
-  thread, however many they are.
+Each connection is a greenlet, not a thread: a log, event or progress stream that lasts for
+minutes costs a few kilobytes and a daemon connection, and the worker serves thousands of them
+(WORKER_CONNECTIONS) while short requests keep answering. The process is monkey-patched by
+gevent before the service is imported (deploy/gunicorn.conf.py), so that docker-py, urllib3 and
+requests all block greenlets, never the process.
+
+- A request's head (request line and headers) must be whole within HEADER_TIMEOUT seconds of
+  the connection (or of the previous answer, on a kept-alive connection), or the connection
+  ends. A slow client holds a greenlet, never a thread.
 - Once the head is in, a body read or an answer write that stalls for BODY_TIMEOUT seconds
   fails, and the connection is closed.
 - One client address holds at most MAX_CLIENT_CONNECTIONS connections on a worker; one more is
   closed at once. Unix socket clients are not counted.
 - A connection closed after its answer lingers on the read side for a moment (so that the
-  client reads the whole answer) in the main loop's poller, never blocking it.
+  client reads the whole answer); in its own greenlet, it blocks nothing.
 - What gunicorn answers itself, before the app sees the request (a request line over 8190
   bytes: 414, a header field too large or too many: 431, a request it cannot parse: 400, an
   exception out of the app: 500), has the service's JSON error shape, not gunicorn's HTML.
   Connections cut without an answer stay so: a head not whole in time, one connection too
   many from an address, a TLS handshake that fails.
+- When the worker is told to stop, it says so to the app (``service.lifecycle``): streams that
+  would never end by themselves end with a 503 error event, within a heartbeat.
 """
 
 import errno
 import json
-import selectors
 import socket
-import threading
+import ssl
 import time
 from collections import Counter
-from functools import partial
 
-from gunicorn import util
-from gunicorn.workers.gthread import TConn, ThreadWorker
+import gevent
+from gunicorn import http, util
+from gunicorn.workers.ggevent import GeventWorker
 from werkzeug.http import HTTP_STATUS_CODES
 
+from . import lifecycle
 from .config import current_settings
 
-# a head this large is handed to the parser as it is, which refuses what is too long
+# the largest header field gunicorn's parser takes (limit_request_field_size); larger is a 431
 HEAD_LIMIT = 128 * 1024
 LINGER = 2.0
-
-
-class _Conn(TConn):
-    """A connection that tells its worker once, however it is closed."""
-
-    def __init__(self, *args, worker):
-        super().__init__(*args)
-        self.worker = worker
-        self.head = bytearray()
-
-    def close(self, graceful=False):
-        worker, self.worker = self.worker, None
-        if worker is None:
-            return
-        worker.closed(self)
-        if graceful and threading.current_thread() is threading.main_thread():
-            worker.linger(self.sock)
-        else:
-            super().close(graceful)
+_LINGER_DRAIN = 1024 * 1024
 
 
 class _ErrorPage:
@@ -85,104 +74,124 @@ def json_error(status: int, message: str) -> bytes:
     return (head + body).encode("latin-1")
 
 
-class GuardedWorker(ThreadWorker):
+class _Dropped(Exception):
+    """The connection ends without an answer and without lingering."""
+
+
+class GuardedWorker(GeventWorker):
     def init_process(self):
         settings = current_settings()
         self.header_timeout = float(settings["HEADER_TIMEOUT"])
         self.body_timeout = float(settings["BODY_TIMEOUT"])
         self.max_client_connections = int(settings["MAX_CLIENT_CONNECTIONS"])
-        # all three are the main loop's alone: accept, polling and closing run there
-        self.clients = Counter()
-        self.heads = {}  # connection -> deadline of its head
-        self.lingering = {}  # socket -> when to close it anyway
+        self.clients = Counter()  # client address -> connections open; greenlets share it
+        lifecycle.stopping = False
         super().init_process()
 
-    # -- connections come in, and their heads are read without a thread -----------------------
+    # -- stopping --------------------------------------------------------------------------
 
-    def accept(self, listener):
-        try:
-            sock, address = listener.accept()
-        except OSError as e:
-            if e.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
-                raise
-            return
-        host = address[0] if isinstance(address, tuple) else None
+    def handle_exit(self, sig, frame):
+        lifecycle.stopping = True
+        super().handle_exit(sig, frame)
+
+    def handle_quit(self, sig, frame):
+        lifecycle.stopping = True
+        super().handle_quit(sig, frame)
+
+    # -- a connection, from accept to close, in its greenlet --------------------------------
+
+    def handle(self, listener, client, addr):
+        host = addr[0] if isinstance(addr, tuple) else None
         if host is not None:
             if self.clients[host] >= self.max_client_connections:
                 self.log.warning(
                     "refused a connection: %s already holds %s", host, self.clients[host]
                 )
-                sock.close()
+                util.close(client)
                 return
             self.clients[host] += 1
-        self.nr_conns += 1
-        conn = _Conn(self.cfg, sock, address, listener.getsockname(), worker=self)
-        if self.cfg.is_ssl:
-            sock.setblocking(True)  # the handshake happens in a thread, as gthread does it
-            self.enqueue_req(conn)
-        else:
-            self.read_head(conn)
-
-    def on_client_socket_readable(self, conn, client):
-        # a kept-alive connection's next request: its head too is read here first
-        self.poller.unregister(client)
-        self.keepalived_conns.remove(conn)
-        self.read_head(conn)
-
-    def read_head(self, conn):
-        conn.sock.setblocking(False)
-        self.heads[conn] = time.monotonic() + self.header_timeout
-        self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._on_head_bytes, conn))
-
-    def _on_head_bytes(self, conn, sock):
+        linger = True
         try:
-            data = sock.recv(65536)
-        except BlockingIOError:
-            return
-        except OSError:
-            data = b""
-        if not data:  # the client left
-            self._end_head(conn)
-            self.nr_conns -= 1
-            conn.close()
-            return
-        conn.head += data
-        if b"\r\n\r\n" in conn.head or b"\n\n" in conn.head or len(conn.head) >= HEAD_LIMIT:
-            self._end_head(conn)
-            conn.data_ready = True
-            self.enqueue_req(conn)
+            client.setblocking(1)
+            self._serve(listener, client, addr)
+        except _Dropped:
+            linger = False
+        finally:
+            if host is not None:
+                self.clients[host] -= 1
+                if self.clients[host] <= 0:
+                    del self.clients[host]
+            if linger:
+                self._linger(client)
+            else:
+                util.close(client)
 
-    def _end_head(self, conn):
-        self.heads.pop(conn, None)
+    def _serve(self, listener, client, addr):
+        req = None
         try:
-            self.poller.unregister(conn.sock)
-        except (KeyError, ValueError, OSError):
-            pass
+            if isinstance(client, ssl.SSLSocket) and not self.cfg.do_handshake_on_connect:
+                client.do_handshake()
+            parser = http.get_parser(self.cfg, client, addr)
+            listener_name = listener.getsockname()
+            while self.alive:
+                req = self._next_request(parser, client)
+                if not req:
+                    return
+                self.handle_request(listener_name, req, client, addr)
+        except http.errors.NoMoreData as e:
+            self.log.debug("Ignored premature client disconnection. %s", e)
+        except StopIteration as e:
+            self.log.debug("Closing connection. %s", e)
+        except _Dropped:
+            raise
+        except ssl.SSLError as e:
+            if e.args[0] == ssl.SSL_ERROR_EOF:
+                self.log.debug("ssl connection closed")
+                raise _Dropped() from e
+            self.handle_error(req, client, addr, e)
+        except OSError as e:
+            if e.errno not in (errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN, None):
+                self.log.exception("Socket error processing request.")
+            raise _Dropped() from e
+        except Exception as e:
+            self.handle_error(req, client, addr, e)
 
-    def handle(self, conn):
-        if conn.head:
-            # the parser reads what the main loop has read first
-            conn.sock.setblocking(True)
-            conn.init()
-            conn.parser.unreader.unread(bytes(conn.head))
-            conn.head = bytearray()
-        return super().handle(conn)
-
-    def handle_request(self, req, conn):
-        conn.sock.settimeout(self.body_timeout)
+    def _next_request(self, parser, client):
+        # the whole head within HEADER_TIMEOUT s; the socket has no timeout while it waits
+        client.settimeout(None)
+        timeout = gevent.Timeout(self.header_timeout)
+        timeout.start()
         try:
-            keepalive = super().handle_request(req, conn)
+            return next(parser)
+        except gevent.Timeout as exc:
+            if exc is not timeout:
+                raise
+            self.log.info("dropped %s: no whole request head in %ss", _peer(client), exc.seconds)
+            raise _Dropped() from None
+        finally:
+            timeout.close()
+
+    def handle_request(self, listener_name, req, sock, addr):
+        sock.settimeout(self.body_timeout)
+        answer = _Coalescing(sock)
+        try:
+            try:
+                keepalive = super().handle_request(listener_name, req, answer, addr)
+            finally:
+                answer.flush()
             if not getattr(req.body, "failed", False):
+                if not self.alive:
+                    raise StopIteration()
                 return keepalive
         except TimeoutError:
             pass
         # a body or an answer that stalled: drop the connection, no lingering on it
-        self.log.info("dropped %s: its body or its answer failed or stalled", conn.client)
+        self.log.info("dropped %s: its body or its answer failed or stalled", _peer(sock))
         try:
-            conn.sock.shutdown(socket.SHUT_RDWR)
+            sock.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
-        return False
+        raise _Dropped()
 
     def handle_error(self, req, client, addr, exc):
         # gunicorn picks the status and logs; its html page is kept here and answered as json
@@ -195,59 +204,82 @@ class GuardedWorker(ThreadWorker):
         # a 5xx is the service's own failure: its details are in the log, not for the client
         message = str(exc) if status < 500 else "the service failed to answer"
         try:
-            util.write_nonblock(client, json_error(status, message or HTTP_STATUS_CODES[status]))
+            client.settimeout(self.body_timeout)
+            client.sendall(json_error(status, message or HTTP_STATUS_CODES[status]))
         except Exception:
             self.log.debug("Failed to send error message.")
 
-    # -- connections go --------------------------------------------------------------------
-
-    def closed(self, conn):
-        if isinstance(conn.client, tuple):
-            host = conn.client[0]
-            self.clients[host] -= 1
-            if self.clients[host] <= 0:
-                del self.clients[host]
-
-    def linger(self, sock):
+    @staticmethod
+    def _linger(sock):
         """Half-close, then read what the client still sends until it closes too, or
         LINGER seconds: closing with unread bytes would reset the connection and could cut
         the answer's last bytes."""
         try:
             sock.shutdown(socket.SHUT_WR)
-            sock.setblocking(False)
-            self.poller.register(sock, selectors.EVENT_READ, self._drain)
-        except (OSError, ValueError, KeyError):
-            sock.close()
+        except OSError:
+            util.close(sock)
             return
-        self.lingering[sock] = time.monotonic() + LINGER
-
-    def _drain(self, sock):
+        deadline = time.monotonic() + LINGER
+        drained = 0
         try:
-            if sock.recv(65536):
-                return
-        except BlockingIOError:
-            return
+            while drained < _LINGER_DRAIN:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                sock.settimeout(left)
+                data = sock.recv(65536)
+                if not data:
+                    break
+                drained += len(data)
         except OSError:
             pass
-        self._let_go(sock)
+        finally:
+            util.close(sock)
 
-    def _let_go(self, sock):
-        self.lingering.pop(sock, None)
-        try:
-            self.poller.unregister(sock)
-        except (KeyError, ValueError, OSError):
-            pass
-        sock.close()
 
-    def murder_pending(self):
-        super().murder_pending()
-        now = time.monotonic()
-        for conn in [conn for conn, deadline in self.heads.items() if deadline <= now]:
-            self.log.info(
-                "dropped %s: no whole request head in %ss", conn.client, self.header_timeout
-            )
-            self._end_head(conn)
-            self.nr_conns -= 1
-            conn.close()
-        for sock in [sock for sock, deadline in self.lingering.items() if deadline <= now]:
-            self._let_go(sock)
+class _Coalescing:
+    """The client's socket as an answer is written to it: the head of an answer with a
+    Content-Length waits for the first bytes of its body, and both go in one send (gunicorn
+    sends them apart: two system calls, and two packets, for each short answer). Streamed
+    answers (chunked, no Content-Length) have their head sent at once. Anything else is the
+    socket's own."""
+
+    def __init__(self, sock):
+        self._real = sock
+        self._head = None
+
+    def sendall(self, data):
+        if self._head is not None:
+            data, self._head = self._head + data, None
+        elif (
+            data[:5] == b"HTTP/"
+            and data[-4:] == b"\r\n\r\n"
+            and b"\r\ncontent-length:" in data.lower()
+        ):
+            self._head = bytes(data)
+            return
+        self._real.sendall(data)
+
+    def flush(self):
+        # an answer with no body (HEAD, 204, 304), or one cut short: its head goes alone
+        if self._head is not None:
+            head, self._head = self._head, None
+            try:
+                self._real.sendall(head)
+            except OSError:
+                pass
+
+    def sendfile(self, file, offset=0, count=None):
+        # a file answer (the console's pages) goes by the socket's sendfile: after its head
+        self.flush()
+        return self._real.sendfile(file, offset, count)
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+
+def _peer(sock):
+    try:
+        return sock.getpeername()
+    except OSError:
+        return "a client"

@@ -118,9 +118,36 @@ def ours(api) -> list[str]:
     return [c["Id"] for c in api.containers(all=True, filters={"label": f"{TEST_LABEL}={RUN_ID}"})]
 
 
+def swarm_objects(api, kind, scope) -> list[dict]:
+    """Services, secrets or configs with a label; none on an engine that is no manager."""
+    try:
+        return getattr(api, kind)(filters=scope)
+    except docker.errors.APIError:
+        return []
+
+
 def remove_labelled(api, label):
-    """Remove every container, network, volume and image with ``label``; return what stayed."""
+    """Remove every service, secret, config, container, network, volume and image with
+    ``label``; return what stayed."""
     scope = {"label": label}
+    services = swarm_objects(api, "services", scope)
+    for service in services:
+        api.remove_service(service["ID"])
+    if services:
+        # the swarm removes the tasks' containers itself: wait for it rather than race it
+        ids = {service["ID"] for service in services}
+
+        def tasks_gone():
+            return not [
+                c
+                for c in api.containers(all=True, filters=scope)
+                if c["Labels"].get("com.docker.swarm.service.id") in ids
+            ]
+
+        eventually(tasks_gone, timeout=60)
+    for kind, remove in (("secrets", api.remove_secret), ("configs", api.remove_config)):
+        for item in swarm_objects(api, kind, scope):
+            remove(item["ID"])
     for container in api.containers(all=True, filters=scope):
         api.remove_container(container["Id"], force=True, v=True)
     for network in api.networks(filters=scope):
@@ -133,11 +160,46 @@ def remove_labelled(api, label):
         except docker.errors.NotFound:
             pass  # gone with a parent removed just before
     return (
-        [c["Id"] for c in api.containers(all=True, filters=scope)]
+        [s["Spec"]["Name"] for s in swarm_objects(api, "services", scope)]
+        + [s["Spec"]["Name"] for s in swarm_objects(api, "secrets", scope)]
+        + [c["Spec"]["Name"] for c in swarm_objects(api, "configs", scope)]
+        + [c["Id"] for c in api.containers(all=True, filters=scope)]
         + [n["Name"] for n in api.networks(filters=scope)]
         + [v["Name"] for v in api.volumes(filters=scope).get("Volumes") or []]
         + [i["Id"] for i in api.images(filters=scope)]
     )
+
+
+@contextlib.contextmanager
+def single_node_swarm(docker_api):
+    """The engine as a swarm manager: the swarm it is in, or one made here on loopback
+    and left afterwards (never a swarm the engine was in before)."""
+    swarm = docker_api.info()["Swarm"]
+    made, refused = None, ""
+    if swarm["LocalNodeState"] == "inactive":
+        had_bridge = bool(docker_api.networks(names=["docker_gwbridge"]))
+        try:
+            # its control and gossip ports on loopback too
+            made = docker_api.init_swarm(
+                advertise_addr="127.0.0.1",
+                listen_addr="127.0.0.1:2377",
+                data_path_addr="127.0.0.1",
+            )
+        except docker.errors.APIError as error:
+            refused = f" ({error.explanation})"  # another run may have made one meanwhile
+        swarm = docker_api.info()["Swarm"]
+    if swarm["LocalNodeState"] != "active" or not swarm["ControlAvailable"]:
+        pytest.fail(f"the engine is no swarm manager: {swarm['LocalNodeState']}{refused}")
+    try:
+        yield made
+    finally:
+        if made and docker_api.info()["Swarm"].get("NodeID") == made:
+            docker_api.leave_swarm(force=True)
+            # the bridge the swarm made for its containers outlives it
+            bridge = docker_api.networks(names=["docker_gwbridge"])
+            if not had_bridge and bridge:
+                if not docker_api.inspect_network(bridge[0]["Id"]).get("Containers"):
+                    docker_api.remove_network(bridge[0]["Id"])
 
 
 @pytest.fixture
@@ -194,6 +256,26 @@ def busybox_image(docker_api):
     errors = [line["error"] for line in log if "error" in line]
     assert not errors, f"the busybox test image did not build: {errors}"
     return tag
+
+
+def daemon_calls(app, monkeypatch) -> list[str]:
+    """The URLs of the daemon calls the app's control client makes from now on: its GETs read
+    whole (its own path to the socket) and the rest (through requests)."""
+    calls = []
+    client = app.extensions["docker_gateway"].clients.control
+    whole, send = client._get_whole, client.send
+
+    def counted_whole(url, params, headers):
+        calls.append(url)
+        return whole(url, params, headers)
+
+    def counted_send(request, **kwargs):
+        calls.append(request.url)
+        return send(request, **kwargs)
+
+    monkeypatch.setattr(client, "_get_whole", counted_whole)
+    monkeypatch.setattr(client, "send", counted_send)
+    return calls
 
 
 def eventually(check, timeout=10.0):
@@ -258,7 +340,7 @@ def served(**settings):
         **os.environ,
         "DOCKYARD_BIND": address,
         "DOCKYARD_WORKERS": "1",
-        "DOCKYARD_THREADS": "4",
+        "DOCKYARD_WORKER_CONNECTIONS": "200",
         "DOCKYARD_DOCKER_URL": ENGINE_URL,
         **{f"DOCKYARD_{key}": str(value) for key, value in settings.items()},
     }

@@ -34,9 +34,15 @@ def test_explicit_config_wins_over_environment(monkeypatch):
     assert app.extensions["docker_gateway"].clients.settings.timeout == 11
 
 
-def test_pool_covers_the_worker_threads_by_default(monkeypatch):
-    monkeypatch.setenv("DOCKYARD_THREADS", "20")
-    assert create_app().extensions["docker_gateway"].clients.settings.pool_size == 28
+def test_pool_covers_the_worker_streams_by_default(monkeypatch):
+    # every stream the worker admits holds a daemon connection, and control calls go beside
+    monkeypatch.setenv("DOCKYARD_WORKER_CONNECTIONS", "20")
+    assert create_app().extensions["docker_gateway"].clients.settings.pool_size == 15 + 32
+    monkeypatch.setenv("DOCKYARD_MAX_STREAMS", "18")
+    assert create_app().extensions["docker_gateway"].clients.settings.pool_size == 18 + 32
+    # never more than the worker holds connections, whatever the ceiling says
+    monkeypatch.setenv("DOCKYARD_MAX_STREAMS", "100")
+    assert create_app().extensions["docker_gateway"].clients.settings.pool_size == 20 + 32
     app = create_app({"DOCKER_POOL_SIZE": 50})
     assert app.extensions["docker_gateway"].clients.settings.pool_size == 50
 
@@ -50,11 +56,11 @@ def test_creating_the_app_opens_no_connection():
 def test_gunicorn_settings_come_from_the_same_place(monkeypatch):
     monkeypatch.setenv("DOCKYARD_BIND", "127.0.0.1:9123")
     monkeypatch.setenv("DOCKYARD_WORKERS", "3")
-    monkeypatch.setenv("DOCKYARD_THREADS", "12")
+    monkeypatch.setenv("DOCKYARD_WORKER_CONNECTIONS", "120")
     conf = runpy.run_path(str(GUNICORN_CONF))
     assert conf["bind"] == ["127.0.0.1:9123"]
     assert conf["workers"] == 3
-    assert conf["threads"] == 12
+    assert conf["worker_connections"] == 120
     assert conf["worker_class"] == "service.worker.GuardedWorker"
     assert conf["wsgi_app"] == "service:create_app()"
 

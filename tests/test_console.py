@@ -391,7 +391,8 @@ def test_a_read_token_sees_the_actions_disabled_with_their_scope(
     page.click("#token-form button[type=submit]")
     expect(page.locator("#notice")).to_contain_text("401")
     expect(page.locator("#notice")).to_contain_text("unknown token")
-    watched.expected = set()
+    # the browser reports that 401 on its own time, possibly after the notice shows, so the
+    # refusal stays expected; the read token's identity below proves whoami then succeeds
 
     page.fill("#token", READ)
     page.click("#token-form button[type=submit]")

@@ -6,7 +6,6 @@ same scenario through 127.0.0.1 with a token, and leaves nothing behind. deploy/
 validated offline against the Kubernetes schemas, and held to what the compose file runs.
 """
 
-import contextlib
 import json
 import os
 import re
@@ -26,7 +25,14 @@ from kubernetes_validate.utils import all_versions
 
 from service.auth import hash_token
 from tests import test_dockerfile
-from tests.conftest import ENGINE_URL, ROOT, RUN_ID, eventually, free_port
+from tests.conftest import (
+    ENGINE_URL,
+    ROOT,
+    RUN_ID,
+    eventually,
+    free_port,
+    single_node_swarm,
+)
 
 # the image fixtures: the base and the service's image are made once a session
 base_image = test_dockerfile.base_image
@@ -208,38 +214,6 @@ def test_compose_serves_healthy_non_root_and_read_only(
 
 
 # -- a swarm stack
-
-
-@contextlib.contextmanager
-def single_node_swarm(docker_api):
-    """The engine as a swarm manager: the swarm it is in, or one made here on loopback
-    and left afterwards (never a swarm the engine was in before)."""
-    swarm = docker_api.info()["Swarm"]
-    made, refused = None, ""
-    if swarm["LocalNodeState"] == "inactive":
-        had_bridge = bool(docker_api.networks(names=["docker_gwbridge"]))
-        try:
-            # its control and gossip ports on loopback too
-            made = docker_api.init_swarm(
-                advertise_addr="127.0.0.1",
-                listen_addr="127.0.0.1:2377",
-                data_path_addr="127.0.0.1",
-            )
-        except docker.errors.APIError as error:
-            refused = f" ({error.explanation})"  # another run may have made one meanwhile
-        swarm = docker_api.info()["Swarm"]
-    if swarm["LocalNodeState"] != "active" or not swarm["ControlAvailable"]:
-        pytest.fail(f"the engine is no swarm manager: {swarm['LocalNodeState']}{refused}")
-    try:
-        yield
-    finally:
-        if made and docker_api.info()["Swarm"].get("NodeID") == made:
-            docker_api.leave_swarm(force=True)
-            # the bridge the swarm made for its containers outlives it
-            bridge = docker_api.networks(names=["docker_gwbridge"])
-            if not had_bridge and bridge:
-                if not docker_api.inspect_network(bridge[0]["Id"]).get("Containers"):
-                    docker_api.remove_network(bridge[0]["Id"])
 
 
 def test_the_stack_serves_on_a_single_node_swarm(

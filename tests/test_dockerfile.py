@@ -208,10 +208,11 @@ def test_the_image_holds_the_service_and_no_build_tools(
     assert config["User"] == "10001:10001"
     assert "/health" in " ".join(config["Healthcheck"]["Test"])
     assert list(config["ExposedPorts"]) == ["8000/tcp"]
-    # what it adds to its base: the venv (about 27 MB), not wheels, pip or a compiler
+    # what it adds to its base: the venv (about 42 MB, gevent and greenlet included), not
+    # wheels, pip or a compiler
     added = image["Size"] - docker_api.inspect_image(base_image)["Size"]
     print(f"image {image['Size'] / 1e6:.1f} MB, {added / 1e6:.1f} MB over its base")
-    assert added < 40e6, f"the image adds {added / 1e6:.1f} MB to its base"
+    assert added < 55e6, f"the image adds {added / 1e6:.1f} MB to its base"
 
     checks = (
         "set -e; test ! -e /wheels; test ! -e /src;"

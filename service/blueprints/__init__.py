@@ -9,11 +9,26 @@ from . import (
     images,
     networks,
     registry,
+    secrets,
+    services,
+    swarm,
     system,
     volumes,
 )
 
-MODULES = (system, identity, images, containers, volumes, networks, registry, concepts)
+MODULES = (
+    system,
+    identity,
+    images,
+    containers,
+    volumes,
+    networks,
+    registry,
+    swarm,
+    services,
+    secrets,
+    concepts,
+)
 
 
 def register_blueprints(app, api):

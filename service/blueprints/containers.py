@@ -362,6 +362,9 @@ class LogLines:
     def __iter__(self):
         return self._lines
 
+    def interrupt(self):
+        self._frames.interrupt()
+
     def close(self):
         self._frames.close()
 

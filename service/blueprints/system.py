@@ -8,10 +8,11 @@ from flask_smorest import abort
 from flask_smorest.error_handler import ErrorSchema
 
 from ..errors import DAEMON_ERRORS, describe
+from ..events import EventHub
 from ..extensions import RETRY_AFTER_HEADER, Blueprint, gateway
 from ..schemas import streams
 from ..schemas import system as schemas
-from ..streaming import NDJSON, SSE, Narrowed, chosen_format, live
+from ..streaming import NDJSON, SSE, Narrowed, chosen_format, live, reserve_stream, stream_places
 
 log = logging.getLogger(__name__)
 
@@ -67,9 +68,20 @@ class Info(MethodView):
         """Engine summary (docker info)
 
         Versions, operating system, CPUs and memory of the engine's host, counts of containers
-        by state and of images, storage and logging drivers, swarm state.
+        by state and of images, storage and logging drivers, swarm state; `streams`: the
+        admission control of the worker process that answered (its ceiling, its streams open,
+        those it refused, its daemon event subscriptions).
         """
-        return gateway().info()
+        info = gateway().info()
+        places = stream_places()
+        hub = current_app.extensions.get("dockyard_events")
+        info["streams"] = {
+            "limit": places.limit,
+            "open": places.open,
+            "refused": places.refused,
+            "event_subscriptions": hub.daemon_subscriptions if hub else 0,
+        }
+        return info
 
 
 @blp.route("/system/version")
@@ -152,11 +164,18 @@ class Events(MethodView):
         filters = {
             daemon_name: args[name] for name, daemon_name in EVENT_FILTERS.items() if args.get(name)
         }
+        live_only = not (args.get("since") or args.get("until") or headers.get("last_event_id"))
+        if live_only:
+            # events as they happen: the worker's one daemon subscription, shared
+            reserve_stream()
+            events = event_hub().subscribe(filters)
+            return live(events, chosen_format(), event_id=lambda event: event["time_nano"])
         since, seen = args.get("since"), None
         if headers.get("last_event_id"):
             # the daemon takes seconds with a fraction, and gives again what came at that time
             seen = int(headers["last_event_id"])
             since = f"{seen // 10**9}.{seen % 10**9:09d}"
+        reserve_stream()
         events = gateway().events(filters, since=since, until=args.get("until"))
         if seen is not None:
             events = Narrowed(events, kept=lambda event: (event["time_nano"] or 0) > seen)
@@ -171,3 +190,12 @@ EVENT_FILTERS = {
     "container": "container",
     "image": "image",
 }
+
+
+def event_hub() -> EventHub:
+    """The worker's events hub (one app per worker process: its hub is the process's)."""
+    hub = current_app.extensions.get("dockyard_events")
+    if hub is None:
+        gate = gateway()
+        hub = current_app.extensions.setdefault("dockyard_events", EventHub(gate.events))
+    return hub

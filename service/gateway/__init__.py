@@ -9,12 +9,21 @@ from .containers import ContainerVerbs
 from .images import ImageVerbs
 from .networks import NetworkVerbs
 from .registry import RegistryVerbs
+from .services import ServiceVerbs
+from .swarm import SwarmVerbs
 from .system import SystemVerbs
 from .volumes import VolumeVerbs
 
 
 class DockerGateway(
-    SystemVerbs, ImageVerbs, ContainerVerbs, VolumeVerbs, NetworkVerbs, RegistryVerbs
+    SystemVerbs,
+    ImageVerbs,
+    ContainerVerbs,
+    VolumeVerbs,
+    NetworkVerbs,
+    RegistryVerbs,
+    ServiceVerbs,
+    SwarmVerbs,
 ):
     def __init__(self, settings: DaemonSettings):
         self.clients = DaemonClients(settings)

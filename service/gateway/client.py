@@ -3,18 +3,35 @@
 Made on first use rather than at import so that each gunicorn worker, after the fork, opens its
 own connections. Two clients share the negotiated API version: one with a short timeout for
 control calls, one with a long timeout for pull, build, push and streams.
+
+On a unix socket, a call whose answer is read whole (``GET`` without ``stream``: lists and
+inspects, the service's hot paths) skips requests and urllib3: it goes over a kept-alive
+``http.client`` connection to the socket, and its answer is handed to docker-py as a requests
+``Response``, so that docker-py's verbs, its error classes and ``errors.describe`` see what they
+always see. requests spent about 0.4 ms of Python on each such call (merging settings, preparing
+the URL, cookies, hooks), more than the daemon takes to answer an inspect.
 """
 
+import http.client
 import os
 import re
+import socket
 import threading
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 import docker
 import docker.errors
+import requests
 import requests.exceptions
 from docker.constants import DEFAULT_DOCKER_API_VERSION, MINIMUM_DOCKER_API_VERSION
 from docker.utils import version_lt
+from docker.utils.decorators import update_headers
+from requests.structures import CaseInsensitiveDict
+from requests.utils import requote_uri
+
+from ..config import stream_ceiling
+from ..jsonio import loads
 
 
 @dataclass(frozen=True)
@@ -28,7 +45,10 @@ class DaemonSettings:
 
     @classmethod
     def from_config(cls, config) -> "DaemonSettings":
-        pool_size = int(config["DOCKER_POOL_SIZE"]) or int(config["THREADS"]) + 8
+        # every open stream holds a connection, and control calls go on beside them; never
+        # more than the worker holds connections (urllib3 fills its pool's queue up front)
+        streams = min(stream_ceiling(config), int(config["WORKER_CONNECTIONS"]))
+        pool_size = int(config["DOCKER_POOL_SIZE"]) or streams + 32
         return cls(
             url=str(config["DOCKER_URL"]),
             api_version=str(config["DOCKER_API_VERSION"]),
@@ -37,6 +57,123 @@ class DaemonSettings:
             ready_timeout=float(config["READY_TIMEOUT"]),
             pool_size=pool_size,
         )
+
+
+class _SocketConnection(http.client.HTTPConnection):
+    """HTTP to the daemon over its unix socket (under gevent, the patched socket)."""
+
+    def __init__(self, path: str, timeout: float):
+        super().__init__("localhost", timeout=timeout)
+        self.socket_path = path
+
+    def connect(self):
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        try:
+            sock.connect(self.socket_path)
+        except BaseException:
+            sock.close()
+            raise
+        self.sock = sock
+
+
+# what a kept-alive connection the daemon closed meanwhile raises: tried again once, afresh
+_STALE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
+
+
+class DaemonAPI(docker.APIClient):
+    """docker-py's client, whose whole-answer GETs over a unix socket skip requests."""
+
+    def __init__(self, *args, socket_path: str | None, pool_size: int, **kwargs):
+        # set first: with version="auto", docker-py's constructor asks the daemon already
+        self._socket_path = socket_path
+        self._pool_size = pool_size
+        self._idle: list[_SocketConnection] = []
+        super().__init__(*args, **kwargs)
+
+    @update_headers
+    def _get(self, url, **kwargs):
+        if self._socket_path is None or kwargs.get("stream") or set(kwargs) - {"params", "headers"}:
+            return super()._get(url, **kwargs)
+        return self._get_whole(url, kwargs.get("params"), kwargs.get("headers") or {})
+
+    def _get_whole(self, url, params, headers) -> requests.Response:
+        target = requote_uri(url.removeprefix(self.base_url) or "/")
+        if params:
+            target = f"{target}?{_query(params)}"
+        headers = {"User-Agent": self.headers["User-Agent"], **headers}
+        for attempt in (1, 2):
+            try:
+                conn, reused = self._idle.pop(), True  # one step: another thread may pop too
+            except IndexError:
+                conn, reused = self._connection(), False
+            try:
+                conn.request("GET", target, headers=headers)
+                answer = conn.getresponse()
+                body = answer.read()
+            except _STALE as exc:
+                conn.close()
+                if reused and attempt == 1:
+                    continue
+                raise requests.exceptions.ConnectionError(exc) from exc
+            except TimeoutError as exc:
+                # no socket yet: the daemon could not be reached in time, as requests says it
+                connected = conn.sock is not None
+                conn.close()
+                if connected:
+                    raise requests.exceptions.ReadTimeout(exc) from exc
+                raise requests.exceptions.ConnectTimeout(exc) from exc
+            except (OSError, http.client.HTTPException) as exc:
+                conn.close()
+                raise requests.exceptions.ConnectionError(exc) from exc
+            except BaseException:  # the greenlet killed, the process stopping: half-read
+                conn.close()
+                raise
+            if answer.will_close or len(self._idle) >= self._pool_size:
+                conn.close()
+            else:
+                self._idle.append(conn)
+            return _response(answer, body, f"{self.base_url}{target}")
+        raise AssertionError("unreachable")
+
+    def _connection(self) -> _SocketConnection:
+        return _SocketConnection(self._socket_path, self.timeout)
+
+    def close(self):
+        while self._idle:
+            self._idle.pop().close()
+        super().close()
+
+
+def _query(params: dict) -> str:
+    """docker-py's query parameters as requests encodes them (None left out, a list as the
+    key repeated), without its type checks against typing protocols (4 % of a worker's time
+    on inspect)."""
+    pairs = []
+    for key, value in params.items():
+        for one in value if isinstance(value, list | tuple) else (value,):
+            if one is not None:
+                pairs.append((key, one))
+    return urlencode(pairs)
+
+
+class _WholeAnswer(requests.Response):
+    """An answer read whole, whose JSON orjson reads."""
+
+    def json(self, **kwargs):
+        return loads(self._content) if not kwargs else super().json(**kwargs)
+
+
+def _response(answer: http.client.HTTPResponse, body: bytes, url: str) -> requests.Response:
+    """The answer as requests would have handed it over, read whole."""
+    response = _WholeAnswer()
+    response.status_code = answer.status
+    response.reason = answer.reason
+    response.headers = CaseInsensitiveDict(answer.getheaders())
+    response.url = url
+    response.encoding = "utf-8"
+    response._content = body
+    return response
 
 
 class DaemonClients:
@@ -48,12 +185,20 @@ class DaemonClients:
         self._long = None
 
     def _make(self, version, timeout):
-        return docker.APIClient(
-            base_url=self.settings.url,
+        url = self.settings.url
+        client = DaemonAPI(
+            base_url=url,
             version=version,
             timeout=timeout,
             max_pool_size=self.settings.pool_size,
+            socket_path=url.removeprefix("unix://") if url.startswith("unix://") else None,
+            pool_size=self.settings.pool_size,
         )
+        # requests would read the proxy variables and ~/.netrc again on every call (half a
+        # millisecond each, the largest cost of a short call in the profile); the daemon is
+        # reached over its own socket or the URL given, never through an HTTP proxy
+        client.trust_env = False
+        return client
 
     def _negotiate(self):
         """The API version to speak: the configured one, or the daemon's capped at docker-py's."""

@@ -6,6 +6,7 @@ Each daemon message becomes one of our events:
 An error the daemon reports inside its stream (``errorDetail``) is raised as StreamError.
 """
 
+import socket
 from collections.abc import Iterator
 
 import docker.errors
@@ -30,6 +31,18 @@ class DaemonStream:
 
     def __next__(self):
         return next(self._items)
+
+    def interrupt(self):
+        """Shut the daemon's socket down without closing anything: a read blocked in another
+        thread or greenlet returns, and that reader ends; ``close()`` follows once it has."""
+        try:
+            fp = self._response.raw._fp.fp
+            raw = getattr(fp, "raw", None)
+            sock = getattr(raw, "sock", None) or getattr(raw, "_sock", None)
+            if sock is not None:
+                sock.shutdown(socket.SHUT_RDWR)
+        except (AttributeError, OSError):
+            pass  # already read to its end, already closed, or a transport with no socket
 
     def close(self):
         try:

@@ -117,15 +117,7 @@ class VolumeVerbs:
         is there; the rest stays."""
         helper = self._helper(name, read_only=False)
         try:
-            self.clients.call(
-                "PUT",
-                "/containers/{0}/archive",
-                helper,
-                params={"path": MOUNT_POINT},
-                data=archive,
-                headers={"Content-Type": "application/x-tar"},
-                timeout=self.clients.settings.long_timeout,
-            )
+            self.put_archive(helper, MOUNT_POINT, archive)
         finally:
             self._drop(helper)
 

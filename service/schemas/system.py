@@ -11,6 +11,18 @@ class ReadySchema(Reply):
     status = Str(required=True, **doc("`ready` when the Docker daemon answers its ping"))
 
 
+class StreamsSchema(Reply):
+    limit = Int(**doc("streams this worker serves at once (DOCKYARD_MAX_STREAMS as it works out)"))
+    open = Int(**doc("streams this worker serves now: logs, events, stats, progress, archives"))
+    refused = Int(**doc("streams this worker refused with a 503 since it started: over the limit"))
+    event_subscriptions = Int(
+        **doc(
+            "daemon event subscriptions this worker holds (0 or 1): its clients following "
+            "`/system/events` share one"
+        )
+    )
+
+
 class InfoSchema(Reply):
     name = Str(**doc("host name of the engine's machine"))
     server_version = Str(**doc("Docker Engine version, e.g. 20.10.24"))
@@ -31,6 +43,10 @@ class InfoSchema(Reply):
     cgroup_driver = Str(**doc("cgroup driver: cgroupfs or systemd"))
     docker_root_dir = Str(**doc("the engine's data directory on its host"))
     swarm = Str(**doc("swarm state of this node: inactive, pending, active, error or locked"))
+    streams = ma.fields.Nested(
+        StreamsSchema,
+        **doc("admission control of the worker that answered: its streams, now and refused"),
+    )
 
 
 class ServiceVersionSchema(Reply):

@@ -14,6 +14,7 @@ import pytest
 from tests.conftest import (
     TEST_LABEL,
     admin_headers,
+    daemon_calls,
     eventually,
     free_port,
     make_client,
@@ -314,10 +315,7 @@ def test_list_filters_in_one_call(run, client, app, labels, monkeypatch):
     assert entry["state"] == "running" and entry["name"] == running["name"]
     assert entry["labels"][TEST_LABEL] == labels[TEST_LABEL]
 
-    calls = []
-    session = app.extensions["docker_gateway"].clients.control
-    original = session.send
-    monkeypatch.setattr(session, "send", lambda r, **k: calls.append(r.url) or original(r, **k))
+    calls = daemon_calls(app, monkeypatch)
     assert client.get("/containers?all=true").status_code == 200
     assert len(calls) == 1
 

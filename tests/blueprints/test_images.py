@@ -8,7 +8,7 @@ import tarfile
 import docker
 import pytest
 
-from tests.conftest import TEST_LABEL, make_client, tar_of
+from tests.conftest import TEST_LABEL, daemon_calls, make_client, tar_of
 
 
 def build_json(client, labels, dockerfile, files=None, tag=None, **options):
@@ -167,15 +167,7 @@ def test_list_inspect_history(client, built, labels):
 
 
 def test_list_is_one_daemon_call(client, built, app, monkeypatch):
-    calls = []
-    session = app.extensions["docker_gateway"].clients.control
-    original = session.send
-
-    def counting(request, **kwargs):
-        calls.append(request.url)
-        return original(request, **kwargs)
-
-    monkeypatch.setattr(session, "send", counting)
+    calls = daemon_calls(app, monkeypatch)
     assert client.get("/images?all=true").status_code == 200
     assert len(calls) == 1 and "/images/json" in calls[0]
 

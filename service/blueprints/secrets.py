@@ -1,0 +1,103 @@
+"""/secrets and /configs: payloads the swarm keeps and mounts into tasks. A secret's value
+goes to the engine and never comes back."""
+
+from flask.views import MethodView
+from flask_smorest.error_handler import ErrorSchema
+
+from ..extensions import Blueprint, gateway
+from ..schemas import swarm as schemas
+from .swarm import in_swarm, swarm_ref
+
+blp = Blueprint(
+    "secrets",
+    __name__,
+    url_prefix="",
+    description="Secrets and configs: create from a body, list, remove; values never returned",
+)
+
+
+def _filters(args) -> dict:
+    return {"label": args["label"], "name": [args["name"]] if args.get("name") else []}
+
+
+@blp.route("/secrets")
+class Secrets(MethodView):
+    @blp.requires("read")
+    @blp.arguments(schemas.PayloadListArgsSchema, location="query")
+    @blp.response(200, schemas.PayloadSchema(many=True))
+    @in_swarm
+    def get(self, args):
+        """List secrets (docker secret ls)
+
+        Names, labels and dates: never a value.
+        """
+        return gateway().list_payloads("secret", _filters(args))
+
+    @blp.requires("write")
+    @blp.arguments(schemas.PayloadCreateSchema)
+    @blp.response(201, schemas.PayloadSchema)
+    @blp.alt_response(409, schema=ErrorSchema, description="the name is in use, or no swarm")
+    @in_swarm
+    def post(self, args):
+        """Create a secret (docker secret create)
+
+        The value (`data`, text) goes to the swarm, encrypted there, and is never answered
+        nor logged; a service mounts it under /run/secrets/.
+        """
+        return gateway().create_payload("secret", args["name"], args["data"], args["labels"])
+
+
+@blp.route("/secrets/<swarmref:id>")
+class Secret(MethodView):
+    @blp.requires("write")
+    @blp.response(204)
+    @blp.alt_response(404, schema=ErrorSchema, description="no such secret")
+    @blp.alt_response(409, schema=ErrorSchema, description="a service uses it, or no swarm")
+    @in_swarm
+    def delete(self, id):
+        """Remove a secret (docker secret rm)
+
+        By id or name; one a service still mounts is refused by the engine.
+        """
+        gateway().remove_payload("secret", swarm_ref(id, "secret"))
+
+
+@blp.route("/configs")
+class Configs(MethodView):
+    @blp.requires("read")
+    @blp.arguments(schemas.PayloadListArgsSchema, location="query")
+    @blp.response(200, schemas.PayloadSchema(many=True))
+    @in_swarm
+    def get(self, args):
+        """List configs (docker config ls)
+
+        Names, labels and dates.
+        """
+        return gateway().list_payloads("config", _filters(args))
+
+    @blp.requires("write")
+    @blp.arguments(schemas.PayloadCreateSchema)
+    @blp.response(201, schemas.PayloadSchema)
+    @blp.alt_response(409, schema=ErrorSchema, description="the name is in use, or no swarm")
+    @in_swarm
+    def post(self, args):
+        """Create a config (docker config create)
+
+        Its content (`data`, text) is kept by the swarm for services to mount.
+        """
+        return gateway().create_payload("config", args["name"], args["data"], args["labels"])
+
+
+@blp.route("/configs/<swarmref:id>")
+class Config(MethodView):
+    @blp.requires("write")
+    @blp.response(204)
+    @blp.alt_response(404, schema=ErrorSchema, description="no such config")
+    @blp.alt_response(409, schema=ErrorSchema, description="a service uses it, or no swarm")
+    @in_swarm
+    def delete(self, id):
+        """Remove a config (docker config rm)
+
+        By id or name; one a service still mounts is refused by the engine.
+        """
+        gateway().remove_payload("config", swarm_ref(id, "config"))
