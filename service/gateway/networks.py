@@ -2,6 +2,7 @@
 
 import ipaddress
 import re
+import time
 
 import docker.errors
 
@@ -33,6 +34,9 @@ _CONNECTED = re.compile(r"^endpoint with name .+ already exists in network ")
 _NOT_CONNECTED = re.compile(r"is not connected to (?:the )?network")
 _ADDRESS_TAKEN = re.compile(r"Address already in use")
 _NOT_IN_SUBNET = re.compile(r"does not belong to any of this network's subnets")
+# seconds a new swarm network is waited for: the cluster gives it its driver and addresses a
+# moment after the create is answered, and inspect shows no driver until then
+ALLOCATION_WAIT = 5.0
 
 
 def _reason(exc: docker.errors.APIError) -> str:
@@ -81,7 +85,17 @@ class NetworkVerbs:
             if refusal is None:
                 raise
             raise refusal from exc
-        return self.inspect_network(created["Id"])
+        return network_detail(self._allocated(created["Id"]))
+
+    def _allocated(self, network_id) -> dict:
+        """The new network's record once the engine has given it its driver (at once for a
+        local network; a swarm network, a moment later)."""
+        deadline = time.monotonic() + ALLOCATION_WAIT
+        while True:
+            record = self.network_record(network_id)
+            if record.get("Driver") or time.monotonic() >= deadline:
+                return record
+            time.sleep(0.05)
 
     def _create_refusal(self, spec: dict, exc: docker.errors.APIError):
         reason = _reason(exc)
