@@ -335,21 +335,33 @@ class Logs(MethodView):
         client leaves.
         """
         detail = gateway().inspect_container(container_ref(id))
-        params = {
-            "stdout": int(args["stdout"]),
-            "stderr": int(args["stderr"]),
-            "timestamps": int(args["timestamps"]),
-            "follow": int(args["follow"]),
-            "tail": args["tail"] if "tail" in args else "all",
-        }
-        for key in ("since", "until"):
-            if args.get(key):
-                params[key] = args[key]
-        frames = gateway().container_logs(detail["id"], params, tty=detail["config"]["tty"])
-        kind = chosen_format()
-        if kind == TEXT:
-            return live(frames, kind, render_item=lambda frame: frame[1])
-        return live(LogLines(frames, args["timestamps"]), kind)
+        frames = gateway().container_logs(
+            detail["id"], log_params(args), tty=detail["config"]["tty"]
+        )
+        return logs_answer(frames, args["timestamps"])
+
+
+def log_params(args) -> dict:
+    """The daemon's log parameters from checked query arguments (container or service)."""
+    params = {
+        "stdout": int(args["stdout"]),
+        "stderr": int(args["stderr"]),
+        "timestamps": int(args["timestamps"]),
+        "follow": int(args["follow"]),
+        "tail": args["tail"] if "tail" in args else "all",
+    }
+    for key in ("since", "until"):
+        if args.get(key):
+            params[key] = args[key]
+    return params
+
+
+def logs_answer(frames, timestamps):
+    """Log frames as the client asked: as written (text), or a LogLine a line."""
+    kind = chosen_format()
+    if kind == TEXT:
+        return live(frames, kind, render_item=lambda frame: frame[1])
+    return live(LogLines(frames, timestamps), kind)
 
 
 class LogLines:

@@ -10,8 +10,8 @@ from ..extensions import Blueprint, gateway
 from ..gateway.services import service_body, updated_spec
 from ..schemas import services as schemas
 from ..schemas import streams
-from ..streaming import NDJSON, SSE, TEXT, chosen_format, live
-from .containers import LogLines
+from ..streaming import NDJSON, SSE, TEXT
+from .containers import log_params, logs_answer
 from .swarm import swarm_ref
 
 blp = Blueprint(
@@ -188,17 +188,5 @@ class Logs(MethodView):
         leaves.
         """
         record = service_record(id)
-        params = {
-            "stdout": int(args["stdout"]),
-            "stderr": int(args["stderr"]),
-            "timestamps": int(args["timestamps"]),
-            "follow": int(args["follow"]),
-            "tail": args["tail"] if "tail" in args else "all",
-        }
-        if args.get("since"):
-            params["since"] = args["since"]
-        frames = gateway().service_logs(record["ID"], params)
-        kind = chosen_format()
-        if kind == TEXT:
-            return live(frames, kind, render_item=lambda frame: frame[1])
-        return live(LogLines(frames, args["timestamps"]), kind)
+        frames = gateway().service_logs(record["ID"], log_params(args))
+        return logs_answer(frames, args["timestamps"])
