@@ -39,6 +39,10 @@ class Config:
     # where a restore archive waits, checked, before it is written to the volume ("": the
     # system's temporary directory); it needs room for the largest archive
     SPOOL_DIR = ""
+    # a restore archive's bounds once unpacked: bytes of its files, and entries (a small gzip
+    # can unpack to far more than MAX_UPLOAD_BYTES); past either it is a 413, nothing written
+    RESTORE_MAX_BYTES = 64 * 1024**3
+    RESTORE_MAX_ENTRIES = 1_000_000
     # host address published ports bind to when a request names none
     PUBLISH_HOST_IP = "127.0.0.1"
     # host directories under which bind mounts are allowed; none by default (bind mounts off)

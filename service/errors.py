@@ -1,4 +1,5 @@
-"""The one translation from docker-py and requests errors to HTTP answers.
+"""The one translation from docker-py and requests errors, and the policy's refusals, to HTTP
+answers.
 
 Views do not catch daemon errors: they reach the Api's handler, which asks ``describe``.
 Streams, which cannot change their status once started, use ``describe`` to end with the same
@@ -14,10 +15,14 @@ from flask import current_app
 from werkzeug.exceptions import default_exceptions
 
 from .gateway.client import root_cause
+from .gateway.networks import NetworkRefused
 from .gateway.streams import StreamError
+from .policy import Denied
 
 # what talking to the daemon can raise (docker.errors.APIError is both)
 DAEMON_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException)
+# what views let through to the one handler: those, and the policy's refusals
+ANSWERED_ERRORS = (*DAEMON_ERRORS, Denied, NetworkRefused)
 
 # daemon statuses passed on as they are; any other 4xx is a bad request, any 5xx an upstream failure
 _PASSED_ON = {400, 403, 404, 409}
@@ -31,6 +36,8 @@ class Failure:
     errors: dict = field(default_factory=dict)
 
 
+# the engine's network refusals the gateway recognised, and the status each is answered with
+_NETWORK_REFUSALS = {"not_found": 404, "conflict": 409, "invalid": 400}
 # whose fault a failure reported inside a daemon stream is, as an HTTP status
 _STREAM_FAILURES = {
     "not_found": 404,
@@ -73,6 +80,10 @@ def describe(exc: Exception) -> Failure:
     """The HTTP status and message for an error raised while talking to the daemon."""
     if isinstance(exc, StreamError):
         return Failure(_STREAM_FAILURES.get(exc.kind, 502), exc.message, errors=exc.details)
+    if isinstance(exc, Denied):
+        return Failure(403, str(exc))
+    if isinstance(exc, NetworkRefused):
+        return Failure(_NETWORK_REFUSALS[exc.kind], exc.message)
     if isinstance(exc, docker.errors.APIError):
         reason = _reason(exc)
         status = exc.status_code or 502

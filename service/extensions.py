@@ -13,7 +13,7 @@ from webargs import core
 from webargs.flaskparser import FlaskParser, abort
 
 from .auth import ANY_TOKEN, SCOPES
-from .errors import DAEMON_ERRORS, Failure, describe, http_exception
+from .errors import ANSWERED_ERRORS, Failure, describe, http_exception
 from .gateway import DockerGateway
 from .routing import allowed_methods
 from .schemas import streams as stream_schemas
@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 class Api(flask_smorest.Api):
     def _register_error_handlers(self):
         super()._register_error_handlers()
-        for error in DAEMON_ERRORS:
+        for error in ANSWERED_ERRORS:
             self._app.register_error_handler(error, self.handle_daemon_error)
         # JSON nested deeper than the parser recurses
         self._app.register_error_handler(RecursionError, self.handle_too_deep)

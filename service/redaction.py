@@ -1,9 +1,11 @@
-"""Hiding secrets from tokens without the `admin` scope.
+"""Hiding secrets from tokens that do not reach inside containers (neither `exec` nor `admin`).
 
-Two kinds of secret are hidden wherever an answer carries them:
+Three kinds of secret are hidden wherever an answer carries them:
 
 - values whose names look secret (``SECRET_NAME``): environment variables, build arguments,
   ARG defaults and ENV instructions in an image's history;
+- in a command's words, the value of an option or an assignment whose name looks secret
+  (``--password=x``, ``--token x``, ``DB_PASS=x``);
 - passwords inside URLs (``scheme://user:password@host``), whatever the name: the user stays.
 
 An image's history records a RUN step's build arguments as ``|N K1=V1 ... KN=VN CMD...``,
@@ -51,6 +53,43 @@ def _redact_url_token(match) -> str:
     at = token.rfind("@")
     user = _URL_USER.search(token, 0, at) if at > 0 else None
     return token[: user.end()] + REDACTED + token[at:] if user else token
+
+
+# a word that assigns: `--name=value`, `-name=value`, `NAME=value`, maybe quoted
+_ASSIGNMENT = re.compile(r"^(['\"]?-{0,2}([A-Za-z_][\w.-]*)=)(.*?)(['\"]?)\Z", re.S)
+# a word that is an option whose value is the next word: `--password`
+_OPTION = re.compile(r"^['\"]?-{1,2}([A-Za-z_][\w.-]*)['\"]?\Z")
+_BLANKS = re.compile(r"(\s+)")
+
+
+def redact_argv(argv):
+    """A command's words (a list, or one string as a shell reads it) with secrets hidden."""
+    if argv is None:
+        return None
+    if isinstance(argv, str):
+        return "".join(_redact_words(_BLANKS.split(argv)))
+    # a word may itself be a command line (`sh -c "..."`)
+    return [redact_argv(word) for word in _redact_words(argv)]
+
+
+def _redact_words(words: list[str]) -> list[str]:
+    out, hide_next = [], False
+    for word in words:
+        if not word.strip():
+            out.append(word)  # the blanks between words of a string
+            continue
+        if hide_next:
+            out.append(REDACTED)
+            hide_next = False
+            continue
+        assignment = _ASSIGNMENT.match(word)
+        if assignment and is_secret(assignment.group(2)):
+            out.append(assignment.group(1) + REDACTED + assignment.group(4))
+            continue
+        option = _OPTION.match(word)
+        hide_next = bool(option and is_secret(option.group(1)))
+        out.append(redact_text(word))
+    return out
 
 
 def redact_env(env: dict) -> dict:

@@ -8,6 +8,7 @@ from . import (
     identity,
     images,
     networks,
+    policy,
     registry,
     secrets,
     services,
@@ -19,6 +20,7 @@ from . import (
 MODULES = (
     system,
     identity,
+    policy,
     images,
     containers,
     volumes,

@@ -8,9 +8,10 @@ from flask.views import MethodView
 from flask_smorest import abort
 from flask_smorest.error_handler import ErrorSchema
 
-from .. import audit, policy
+from .. import policy
 from ..extensions import Blueprint, gateway
-from ..gateway.containers import container_config
+from ..gateway.containers import container_config, limits
+from ..guards import guard, own_container, policy_context
 from ..schemas import containers as schemas
 from ..schemas import streams
 from ..streaming import (
@@ -26,7 +27,6 @@ from ..streaming import (
     tar_answer,
     tar_upload,
 )
-from .registry import check_pull_push
 
 blp = Blueprint(
     "containers",
@@ -88,20 +88,23 @@ class Containers(MethodView):
         decision and creates nothing. A container that fails to start is removed again.
         """
         settings = current_app.config
+        spec = policy.shape_container(args, settings, gateway().volume_record)
+        config = container_config(spec, settings["PUBLISH_HOST_IP"])
         try:
-            spec = policy.check_container(
-                args, settings, gateway().engine_root(), gateway().volume_record
-            )
+            policy.check_container_name(spec.get("name"))
+            policy.judge_create(config, policy_context())
         except policy.Denied as denied:
             if query["dry_run"]:
                 return jsonify(allowed=False, rule=denied.rule, message=str(denied))
-            abort(403, message=str(denied))
-        config = container_config(spec, settings["PUBLISH_HOST_IP"])
+            raise
         if query["dry_run"]:
             return jsonify(allowed=True, rule=None, message="allowed", engine_config=config)
         if spec["pull"] == "missing":
             gateway().ensure_image(
-                spec["image"], before_pull=lambda repository: check_pull_push(repository, "pull")
+                spec["image"],
+                before_pull=lambda repository: policy.registry_allowed(
+                    repository, "pull", settings["PULL_PUSH_REGISTRIES"]
+                ),
             )
         return gateway().create_container(config, name=spec.get("name"), start=spec["start"])
 
@@ -124,39 +127,17 @@ class Containers(MethodView):
         return gateway().remove_containers(
             filters=filters,
             volumes=args["volumes"],
-            spare=own_container(),
+            refused=spared,
         )
 
 
-def guard(id: str, policed: bool = False) -> str:
-    """The full id of a container a request may act on, resolved once: the action and the
-    audit line then name that id, never a name that could meanwhile mean another one.
-
-    Never the service's own (rule self-protection). ``policed``: the action starts the
-    container, runs a process in it or copies into or out of it, so the container must
-    also pass the policy as it stands now (its mounts, what it was given elsewhere)."""
-    container_ref(id)
-    record = gateway().container_record(id)
-    full = audit.resolved(record["Id"])
-    if full == own_container():
-        abort(403, message="rule `self-protection`: this is the service's own container")
-    if policed:
-        try:
-            policy.check_existing(
-                record, current_app.config, gateway().engine_root(), gateway().volume_record
-            )
-        except policy.Denied as denied:
-            abort(403, message=str(denied))
-    return full
-
-
-def own_container() -> str | None:
-    """The full id of the service's own container (configured by id or name, or found)."""
-    extensions = current_app.extensions
-    if "dockyard_self_id" not in extensions:
-        own = extensions.get("dockyard_self")
-        extensions["dockyard_self_id"] = gateway().inspect_container(own)["id"] if own else None
-    return extensions["dockyard_self_id"]
+def spared(full: str) -> str | None:
+    """Why a bulk removal leaves a container (the service's own), or None."""
+    try:
+        policy.check_not_self(full, own_container())
+    except policy.Denied as denied:
+        return str(denied)
+    return None
 
 
 @blp.route("/prune")
@@ -198,7 +179,8 @@ class Container(MethodView):
         A running container is a 409 unless `force=true`, which kills it first; `volumes=true`
         also removes its anonymous volumes. The service's own container is never removed (403).
         """
-        gateway().remove_container(guard(id), force=args["force"], volumes=args["volumes"])
+        full = guard(container_ref(id))
+        gateway().remove_container(full, force=args["force"], volumes=args["volumes"])
 
 
 # actions that (re)start a container's processes: it must pass the policy as it stands now
@@ -211,7 +193,7 @@ def lifecycle(action, summary, args_schema=None):
     class Action(MethodView):
         def post(self, *args, id):
             params = args[0] if args else {}
-            full = guard(id, policed=action in STARTING)
+            full = guard(container_ref(id), policed=action in STARTING)
             gateway().container_action(full, action, **params)
             return gateway().inspect_container(full)
 
@@ -276,7 +258,8 @@ class Rename(MethodView):
 
         The new name must be free (else 409); the answer is the container under its new name.
         """
-        full = guard(id)
+        policy.check_container_name(args["name"])
+        full = guard(container_ref(id), policed=True)
         gateway().rename_container(full, args["name"])
         return gateway().inspect_container(full)
 
@@ -293,11 +276,8 @@ class Update(MethodView):
         Within the configured maximums (rule `limits`), and only on a container the policy
         would create.
         """
-        try:
-            policy.check_limits(args, current_app.config)
-        except policy.Denied as denied:
-            abort(403, message=str(denied))
-        return gateway().update_container(guard(id, policed=True), args)
+        policy.judge_update(limits(args), policy_context())
+        return gateway().update_container(guard(container_ref(id), policed=True), args)
 
 
 @blp.route("/<containerref:id>/wait")
@@ -477,7 +457,7 @@ class Exec(MethodView):
         Needs the `exec` scope: a command sees all the container holds, secrets included.
         """
         return gateway().exec_run(
-            guard(id, policed=True),
+            guard(container_ref(id), policed=True),
             args["cmd"],
             args["env"],
             args.get("workdir"),
@@ -500,7 +480,7 @@ class Commit(MethodView):
         """
         tag = args.get("tag") or ("latest" if args.get("repository") else None)
         return gateway().commit_container(
-            guard(id, policed=True),
+            guard(container_ref(id), policed=True),
             args.get("repository"),
             tag,
             args.get("message"),
@@ -528,7 +508,7 @@ class Export(MethodView):
         Needs the `exec` scope; the container must pass the policy as it stands now. The
         archive is sent as the daemon writes it.
         """
-        full = guard(id, policed=True)
+        full = guard(container_ref(id), policed=True)
         return tar_answer(gateway().export_container(full), id)
 
 
@@ -548,7 +528,7 @@ class Archive(MethodView):
         A file comes as a tar holding that file, a directory with all it holds. Needs the
         `exec` scope.
         """
-        stream = gateway().get_archive(guard(id, policed=True), args["path"])
+        stream = gateway().get_archive(guard(container_ref(id), policed=True), args["path"])
         return tar_answer(stream, posixpath.basename(args["path"]) or id)
 
     @blp.requires("exec")
@@ -566,5 +546,5 @@ class Archive(MethodView):
         """
         if request.mimetype not in TAR_TYPES:
             abort(400, message="send the files as application/x-tar")
-        full = guard(id, policed=True)
+        full = guard(container_ref(id), policed=True)
         gateway().put_archive(full, args["path"], tar_upload("the files"))

@@ -10,7 +10,9 @@ from flask.views import MethodView
 from flask_smorest import abort
 from flask_smorest.error_handler import ErrorSchema
 
+from .. import policy
 from ..auth import has_scope
+from ..dockerfiles import SpooledContext
 from ..extensions import Blueprint, gateway
 from ..gateway.images import pull_target, split_reference
 from ..gateway.streams import StreamError
@@ -18,7 +20,6 @@ from ..redaction import redact_history
 from ..schemas import images as schemas
 from ..schemas import streams
 from ..streaming import TAR_BODY, TAR_TYPES, progress, tar_answer, tar_response, tar_upload
-from .registry import check_pull_push
 
 blp = Blueprint(
     "images",
@@ -88,7 +89,7 @@ class Pull(MethodView):
         streamed (per-layer status, current and total bytes), then the result or the error.
         """
         repository, tag, ref = pull_target(args["image"], args.get("tag"))
-        check_pull_push(repository, "pull")
+        policy.registry_allowed(repository, "pull", current_app.config["PULL_PUSH_REGISTRIES"])
         events = gateway().pull_image(
             repository, tag, args.get("platform"), schemas.auth_config(args.get("auth"))
         )
@@ -140,7 +141,8 @@ class Build(MethodView):
             except ma.ValidationError as exc:
                 abort(422, errors={"json": exc.messages})
             options = {**body, "dockerfile": None}
-            context = json_context(body["dockerfile"], body["files"])
+            dockerfile = body["dockerfile"]
+            context = json_context(dockerfile, body["files"])
         elif request.mimetype in TAR_TYPES:
             options = {
                 **query,
@@ -148,8 +150,16 @@ class Build(MethodView):
                 "labels": dict(label.split("=", 1) for label in query["label"]),
             }
             context = tar_upload("the build context")
+            dockerfile = None
         else:
             abort(400, message="send the context as application/x-tar, or JSON")
+        allowed = current_app.config["PULL_PUSH_REGISTRIES"]
+        if "*" not in allowed:
+            # every image the build names is judged before the engine may fetch it
+            if dockerfile is None:
+                context = SpooledContext(context, current_app.config["SPOOL_DIR"])
+                dockerfile = context.dockerfile(options.get("dockerfile") or "Dockerfile")
+            policy.check_build(dockerfile, options, allowed, gateway().image_present)
 
         def finish(seen):
             built = [event["id"] for event in seen if event["type"] == "built"]
@@ -313,7 +323,7 @@ class Push(MethodView):
         `Accept: application/x-ndjson` or `text/event-stream`, the progress is streamed.
         """
         repository, tag = named_ref(ref)
-        check_pull_push(repository, "push")
+        policy.registry_allowed(repository, "push", current_app.config["PULL_PUSH_REGISTRIES"])
         events = gateway().push_image(repository, tag, schemas.auth_config(args.get("auth")))
 
         def finish(seen):

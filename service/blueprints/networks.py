@@ -1,6 +1,5 @@
 """/networks: communication between containers."""
 
-import contextlib
 import ipaddress
 import re
 
@@ -10,9 +9,8 @@ from flask_smorest.error_handler import ErrorSchema
 
 from .. import audit, policy
 from ..extensions import Blueprint, gateway
-from ..gateway.networks import NetworkRefused
+from ..guards import guard, own_container
 from ..schemas import networks as schemas
-from .containers import guard, own_container
 
 blp = Blueprint(
     "networks",
@@ -20,18 +18,6 @@ blp = Blueprint(
     url_prefix="/networks",
     description="Networks: list, create, inspect, connect and disconnect containers, remove, prune",
 )
-
-# the engine's refusals the gateway recognised, and the status each is answered with
-REFUSED = {"not_found": 404, "conflict": 409, "invalid": 400}
-
-
-@contextlib.contextmanager
-def refusals():
-    """Answer a refusal of the engine with its status and words, in one place."""
-    try:
-        yield
-    except NetworkRefused as refused:
-        abort(REFUSED[refused.kind], message=refused.message)
 
 
 def network_ref(id: str) -> str:
@@ -49,19 +35,10 @@ def network_record(id: str) -> dict:
 
 
 def one_network(func):
-    """Document the answers of an operation on one network; refusals answered."""
-    func = refusals()(func)
+    """Document the answers of an operation on one network."""
     func = blp.alt_response(404, schema=ErrorSchema, description="no such network")(func)
     func = blp.alt_response(400, schema=ErrorSchema, description="not a network id or name")(func)
     return blp.daemon_call(func)
-
-
-def denied(check, *args):
-    """Run a policy check; a refusal is a 403 naming its rule."""
-    try:
-        check(*args)
-    except policy.Denied as refused:
-        abort(403, message=str(refused))
 
 
 @blp.route("")
@@ -94,7 +71,6 @@ class Networks(MethodView):
         "range is free, or the driver needs a swarm",
     )
     @blp.daemon_call
-    @refusals()
     def post(self, args):
         """Create a network (docker network create)
 
@@ -153,14 +129,10 @@ class Network(MethodView):
         `predefined-network`), nor one the service's own container is attached to.
         """
         record = network_record(id)
-        denied(policy.check_network_removal, record)
+        policy.check_network_removal(record)
         users = gateway().network_users(record["Name"])
-        if any(user["id"] == own_container() for user in users):
-            abort(
-                403,
-                message="rule `self-protection`: the service's own container is attached to "
-                f"network `{record['Name']}`",
-            )
+        for user in users:
+            policy.check_not_self(user["id"], own_container())
         if users and not args["force"]:
             names = ", ".join(f"`{user['name']}`" for user in users)
             abort(
@@ -213,7 +185,7 @@ class Connect(MethodView):
         service's own container. Needs `write`: it changes who may reach the container.
         """
         record = gateway().network_record(network_ref(id))
-        denied(policy.check_network_connect, record)
+        policy.judge_network(record, "network")
         full = guard(args["container"])
         for field in ("ipv4_address", "ipv6_address"):
             _address_check(record, args.get(field))

@@ -14,7 +14,7 @@ from flask_smorest import abort
 from flask_smorest.error_handler import ErrorSchema
 
 from ..extensions import Blueprint, gateway
-from ..gateway.registry import HUB, RegistryError, is_host, registry_of, split_term
+from ..gateway.registry import HUB, RegistryError, is_host, split_term
 from ..schemas import registry as schemas
 
 log = logging.getLogger(__name__)
@@ -64,18 +64,6 @@ def listed(host: str):
             "(it is not in REGISTRIES)",
         )
     return found
-
-
-def check_pull_push(repository: str, verb: str) -> None:
-    """A 403 unless PULL_PUSH_REGISTRIES lets ``verb`` reach the registry of ``repository``."""
-    allowed = current_app.config["PULL_PUSH_REGISTRIES"]
-    host = registry_of(repository)
-    if "*" not in allowed and host not in allowed:
-        abort(
-            403,
-            message=f"rule `registries`: {verb} may not reach the registry `{host}` "
-            "(it is not in PULL_PUSH_REGISTRIES)",
-        )
 
 
 def upstream(view):

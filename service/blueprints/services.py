@@ -8,6 +8,7 @@ from flask_smorest.error_handler import ErrorSchema
 from .. import audit, policy
 from ..extensions import Blueprint, gateway
 from ..gateway.services import service_body, updated_spec
+from ..guards import policy_context
 from ..schemas import services as schemas
 from ..schemas import streams
 from ..streaming import NDJSON, SSE, TEXT
@@ -40,11 +41,10 @@ def service_record(id: str) -> dict:
     return record
 
 
-def denied(check, *args):
-    try:
-        return check(*args)
-    except policy.Denied as refused:
-        abort(403, message=str(refused))
+def judged(spec: dict) -> dict:
+    """A spec the swarm is about to run, judged in the engine's form (rule named, 403)."""
+    policy.judge_service(spec, policy_context())
+    return spec
 
 
 @blp.route("")
@@ -80,18 +80,12 @@ class Services(MethodView):
         injected when absent. There is no field for privileges. Secrets are named, and
         mounted under /run/secrets/.
         """
-        spec = denied(
-            policy.check_service,
-            args,
-            current_app.config,
-            gateway().engine_root(),
-            gateway().volume_record,
-        )
+        spec = policy.shape_service(args, current_app.config, gateway().volume_record)
         secrets = gateway().secret_references(spec["secrets"])
         missing = [s["name"] for s in secrets if s["id"] is None]
         if missing:
             abort(404, message=f"no secret is named {', '.join(missing)}: create it first")
-        return gateway().create_service(service_body(spec, secrets))
+        return gateway().create_service(judged(service_body(spec, secrets)))
 
 
 @blp.route("/<swarmref:id>")
@@ -126,12 +120,13 @@ class Scale(MethodView):
     def post(self, args, id):
         """Scale a service to a number of tasks (docker service scale)
 
-        Only a replicated service (a global one runs one task a node: 409).
+        Only a replicated service (a global one runs one task a node: 409), and only one
+        whose spec passes the policy as the engine holds it.
         """
         record = service_record(id)
         if "Replicated" not in (record["Spec"].get("Mode") or {}):
             abort(409, message="a global service runs one task a node: it cannot be scaled")
-        return gateway().update_service(record, updated_spec(record["Spec"], args))
+        return gateway().update_service(record, judged(updated_spec(record["Spec"], args)))
 
 
 @blp.route("/<swarmref:id>/update")
@@ -144,11 +139,11 @@ class Update(MethodView):
         """Roll out a new image or settings (docker service update)
 
         The tasks are replaced batch by batch as `update_config` says; `update_status` on
-        the service shows the progress. New limits pass the policy's `limits` rule.
+        the service shows the progress. The spec as it will be, the engine's own with the
+        changes applied, passes the policy (a service made elsewhere is judged whole).
         """
-        denied(policy.check_limits, args.get("resources") or {}, current_app.config)
         record = service_record(id)
-        return gateway().update_service(record, updated_spec(record["Spec"], args))
+        return gateway().update_service(record, judged(updated_spec(record["Spec"], args)))
 
 
 @blp.route("/<swarmref:id>/rollback")
@@ -159,12 +154,13 @@ class Rollback(MethodView):
     def post(self, id):
         """Roll a service back to its previous spec (docker service rollback)
 
-        The engine's own previous spec, which passed the policy when it was sent; a service
-        never updated has none (409).
+        The engine's own previous spec, judged by the policy first (another client may have
+        set it); a service never updated has none (409).
         """
         record = service_record(id)
         if not record.get("PreviousSpec"):
             abort(409, message="this service has no previous spec to roll back to")
+        judged(record["PreviousSpec"])
         return gateway().update_service(record, record["Spec"], rollback=True)
 
 

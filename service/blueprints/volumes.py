@@ -9,12 +9,12 @@ from flask_smorest import abort
 from flask_smorest.error_handler import ErrorSchema
 
 from .. import policy
-from ..archives import BadArchive, Gzipped, spool_checked
+from ..archives import BadArchive, Gzipped, TooLarge, spool_checked
 from ..extensions import Blueprint, gateway
+from ..guards import guard, pinned_volume, policy_context
 from ..schemas import volumes as schemas
 from ..schemas.containers import CONTAINER_REF, PolicyDecisionSchema
 from ..streaming import TAR_BODY, TAR_TYPES, tar_answer, tar_upload
-from .containers import guard
 
 blp = Blueprint(
     "volumes",
@@ -38,19 +38,15 @@ def one_volume(func):
     return blp.daemon_call(func)
 
 
-def existing(name: str) -> dict:
+def existing(name: str, writing: bool = False) -> dict:
     """The engine's record of a volume, which must pass the policy as it stands: one made
-    elsewhere may bind any host path. Whether it binds one under the allowed roots."""
+    elsewhere may bind any host path (and, to be written, may bind one only where binds may
+    be writable)."""
     record = gateway().volume_record(volume_name(name))
     if record is None:
         abort(404, message=f"no such volume: {name}")
-    try:
-        binds = policy.check_volume(
-            record["Name"], record, current_app.config, gateway().engine_root()
-        )
-    except policy.Denied as denied:
-        abort(403, message=str(denied))
-    return {**record, "binds_host_path": binds}
+    policy.judge_volume(record, policy_context(), writing)
+    return record
 
 
 def users_named(users: list[dict]) -> str:
@@ -98,13 +94,11 @@ class Volumes(MethodView):
             "Options": args["driver_opts"],
         }
         try:
-            policy.check_volume(
-                args.get("name") or "(new)", record, current_app.config, gateway().engine_root()
-            )
+            policy.judge_volume(record, policy_context())
         except policy.Denied as denied:
             if query["dry_run"]:
                 return jsonify(allowed=False, rule=denied.rule, message=str(denied))
-            abort(403, message=str(denied))
+            raise
         if query["dry_run"]:
             engine = {"Name": args.get("name") or "", "Driver": args["driver"]}
             engine |= {"DriverOpts": args["driver_opts"], "Labels": args["labels"]}
@@ -194,7 +188,7 @@ class Backup(MethodView):
         when the client leaves. Needs the `exec` scope: it reads every file.
         """
         record = existing(name)
-        stream = gateway().read_volume(record["Name"])
+        stream = gateway().read_volume(pinned_volume(record, read_only=True))
         return tar_answer(Gzipped(stream), record["Name"], compressed=True)
 
 
@@ -229,37 +223,57 @@ class Restore(MethodView):
         if request.mimetype not in (*TAR_TYPES, "application/gzip"):
             abort(400, message="send the archive as application/gzip or application/x-tar")
         settings = current_app.config
-        record = gateway().volume_record(name)
-        if record is not None:
-            record = existing(name)
-            if record["binds_host_path"] and not settings["ALLOW_WRITABLE_BINDS"]:
-                abort(
-                    403,
-                    message=f"rule `bind-roots`: volume {name} binds a host path, which this "
-                    "service only mounts read-only",
-                )
+        created = gateway().volume_record(name) is None
+        if created:
+            # the name is taken before the body is read: no one else makes it meanwhile
+            labels = dict(item.split("=", 1) for item in args["label"])
+            gateway().create_volume(name, labels=labels)
         try:
-            spooled = spool_checked(tar_upload("the volume's files"), settings["SPOOL_DIR"])
-        except BadArchive as exc:
-            abort(400, message=f"the archive cannot be restored: {exc}")
-        with spooled:
-            if record is None:
-                labels = dict(item.split("=", 1) for item in args["label"])
-                gateway().create_volume(name, labels=labels)
-            elif args["mode"] == "replace":
-                users = gateway().volume_users(name)
-                if users:
-                    abort(
-                        409,
-                        message=f"mode=replace empties volume {name}, which is in use by "
-                        f"{users_named(users)}: remove them first, or use mode=merge",
-                    )
-                gateway().renew_volume(record)
-            gateway().write_volume(name, spooled.chunks())
+            record = existing(name, writing=True)
+            replace = args["mode"] == "replace" and not created
+            if replace:
+                refuse_replace_in_use(name)
+            with checked_archive(settings) as spooled:
+                if replace:
+                    refuse_replace_in_use(name)
+                    gateway().renew_volume(record)
+                    record = existing(name, writing=True)
+                # written only into the volume judged: pinned, and the same one
+                gateway().write_volume(pinned_volume(record, read_only=False), spooled.chunks())
+        except BaseException:
+            if created:
+                gateway().discard_volume(name)  # a refused restore leaves no volume behind
+            raise
         return {
             "volume": gateway().inspect_volume(name),
             "mode": args["mode"],
-            "created": record is None,
+            "created": created,
             "entries": spooled.entries,
             "bytes": spooled.size,
         }
+
+
+def checked_archive(settings):
+    """The request's body, every entry checked and bounded, waiting in a spool file; a 400
+    (or 413) naming the entry or the bound otherwise, and nothing written."""
+    try:
+        return spool_checked(
+            tar_upload("the volume's files"),
+            settings["SPOOL_DIR"],
+            max_bytes=settings["RESTORE_MAX_BYTES"],
+            max_entries=settings["RESTORE_MAX_ENTRIES"],
+        )
+    except TooLarge as exc:
+        abort(413, message=f"rule `archive`: the archive cannot be restored: {exc}")
+    except BadArchive as exc:
+        abort(400, message=f"rule `archive`: the archive cannot be restored: {exc}")
+
+
+def refuse_replace_in_use(name: str) -> None:
+    users = gateway().volume_users(name)
+    if users:
+        abort(
+            409,
+            message=f"mode=replace empties volume {name}, which is in use by "
+            f"{users_named(users)}: remove them first, or use mode=merge",
+        )

@@ -99,20 +99,15 @@ class ContainerVerbs:
     def remove_container(self, ref, force=False, volumes=False) -> None:
         self.clients.control.remove_container(ref, force=force, v=volumes)
 
-    def remove_containers(self, filters=None, volumes=False, spare=None) -> dict:
-        """Remove every container the filters select (docker rm -f $(docker ps -a -q)),
-        but the one named ``spare`` (the service's own)."""
+    def remove_containers(self, filters=None, volumes=False, refused=None) -> dict:
+        """Remove every container the filters select (docker rm -f $(docker ps -a -q)), but
+        those ``refused(id)`` answers a reason for (a 403 each)."""
         api = self.clients.control
         removed, failed = [], []
         for container in api.containers(all=True, filters=filters):
-            if container["Id"] == spare:
-                failed.append(
-                    {
-                        "id": spare,
-                        "code": 403,
-                        "message": "rule `self-protection`: the service's own container",
-                    }
-                )
+            reason = refused(container["Id"]) if refused else None
+            if reason:
+                failed.append({"id": container["Id"], "code": 403, "message": reason})
                 continue
             try:
                 api.remove_container(container["Id"], force=True, v=volumes)

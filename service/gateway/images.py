@@ -112,6 +112,14 @@ class ImageVerbs:
         events = progress_events(response, classify=lambda _: "build")
         return DaemonStream(_build_events(events), response)
 
+    def image_present(self, ref) -> bool:
+        """Whether the engine holds an image of that reference (it then fetches nothing)."""
+        try:
+            self.clients.control.inspect_image(ref)
+        except docker.errors.ImageNotFound:
+            return False
+        return True
+
     def tag_image(self, ref, repository, tag) -> None:
         self.clients.control.tag(ref, repository, tag)
 

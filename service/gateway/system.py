@@ -42,6 +42,17 @@ class SystemVerbs:
             self._engine_root = self.clients.control.info().get("DockerRootDir") or ""
         return self._engine_root
 
+    def engine_defaults(self) -> dict:
+        """What the engine gives a container that asks for nothing (asked once): its cgroup
+        namespace (the host's on cgroup v1) and its runtime."""
+        if getattr(self, "_engine_defaults", None) is None:
+            info = self.clients.control.info()
+            self._engine_defaults = {
+                "cgroupns": "host" if str(info.get("CgroupVersion")) == "1" else "private",
+                "runtime": info.get("DefaultRuntime") or "runc",
+            }
+        return self._engine_defaults
+
     def version(self) -> dict:
         client = self.clients.control
         engine = client.version()

@@ -75,6 +75,13 @@ class VolumeVerbs:
     def remove_volume(self, name) -> None:
         self.clients.control.remove_volume(name)
 
+    def discard_volume(self, name) -> None:
+        """Remove a volume if nothing uses it; gone already or in use: left as it is."""
+        try:
+            self.clients.control.remove_volume(name)
+        except docker.errors.APIError:
+            pass
+
     def prune_volumes(self, labels=()) -> dict:
         pruned = self.clients.long.prune_volumes(filters=prune_filters(labels))
         return {
@@ -95,10 +102,20 @@ class VolumeVerbs:
 
     # -- files -------------------------------------------------------------------------------
 
-    def read_volume(self, name) -> DaemonStream:
-        """The volume's files as a tar stream (entries relative: `./etc/...`). The helper
-        container that reads them is removed when the stream is closed, read to its end or not."""
-        helper = self._helper(name, read_only=True)
+    def pin_volume(self, name, read_only) -> tuple[str, dict]:
+        """A helper container that mounts the volume, created and never started, and the
+        volume's record as the helper holds it: while the helper exists the engine removes
+        (or replaces) that volume for no one, so what is judged is what is read or written."""
+        helper = self._helper(name, read_only)
+        try:
+            return helper, self.clients.control.inspect_volume(name)
+        except BaseException:
+            self._drop(helper)
+            raise
+
+    def read_volume(self, helper) -> DaemonStream:
+        """The files of a pinned volume as a tar stream (entries relative: `./etc/...`). The
+        helper goes when the stream is closed, read to its end or not."""
         try:
             response = self.clients.open_stream(
                 "GET",
@@ -112,14 +129,16 @@ class VolumeVerbs:
             raise
         return HelperStream(response.iter_content(chunk_size=DATA_CHUNK), response, self, helper)
 
-    def write_volume(self, name, archive: Iterator[bytes]) -> None:
-        """Unpack a tar (maybe compressed) into the volume: what it holds is written over what
-        is there; the rest stays."""
-        helper = self._helper(name, read_only=False)
+    def write_volume(self, helper, archive: Iterator[bytes]) -> None:
+        """Unpack a tar into a pinned volume: what it holds is written over what is there; the
+        rest stays. The helper goes afterwards."""
         try:
             self.put_archive(helper, MOUNT_POINT, archive)
         finally:
             self._drop(helper)
+
+    def unpin_volume(self, helper) -> None:
+        self._drop(helper)
 
     def _helper(self, volume, read_only) -> str:
         """A container that mounts the volume, created and never started."""

@@ -8,7 +8,7 @@ import marshmallow as ma
 from marshmallow.schema import SchemaMeta
 
 from ..auth import has_scope
-from ..redaction import redact_env
+from ..redaction import redact_argv, redact_env
 from .lean import compile_dump
 
 # how much a request may send on to the daemon, in characters and entries: what the engine
@@ -154,15 +154,27 @@ class Reply(Schema, metaclass=_AlwaysSent):
 _UNCOMPILED = object()
 
 
-class RedactedEnvSchema(Reply):
-    """An answer with a `config.env`: values whose names look secret are hidden from tokens
-    without the `admin` scope, whichever operation sends it."""
+def sees_secrets() -> bool:
+    """Whether the calling token reaches inside containers anyway (`exec`), or is `admin`."""
+    return has_scope("exec") or has_scope("admin")
 
-    @ma.post_dump
-    def _redact(self, data, **kwargs):
-        env = (data.get("config") or {}).get("env")
-        if env and not has_scope("admin"):
-            data["config"]["env"] = redact_env(env)
+
+class RedactedSchema(Reply):
+    """An answer that may carry a command or an environment (a container's, a service's):
+    values that look secret in them are hidden from tokens that do not see secrets, whichever
+    operation sends it."""
+
+    @ma.post_dump(pass_collection=True)
+    def _redact(self, data, many, **kwargs):
+        if sees_secrets():
+            return data
+        for item in data if many else [data]:
+            for holder in (item, item.get("config") or {}):
+                for key in ("command", "argv", "cmd", "entrypoint"):
+                    if holder.get(key):
+                        holder[key] = redact_argv(holder[key])
+                if holder.get("env"):
+                    holder["env"] = redact_env(holder["env"])
         return data
 
 

@@ -32,7 +32,7 @@ from . import (
     Int,
     Pattern,
     QueryArgsSchema,
-    RedactedEnvSchema,
+    RedactedSchema,
     Reply,
     Schema,
     Str,
@@ -453,7 +453,7 @@ class NetworkOutSchema(Reply):
     aliases = ma.fields.List(Str(), **doc("the container's names on it"))
 
 
-class ContainerSchema(Reply):
+class ContainerSchema(RedactedSchema):
     id = Str(**doc("container id, 64 hex digits"))
     short_id = Str(**doc("the id's first 12 hex digits"))
     name = Str(**doc("container name"))
@@ -515,7 +515,7 @@ class HostConfigSchema(Reply):
     network_mode = Str(**doc("network mode"))
 
 
-class ContainerDetailSchema(ContainerSchema, RedactedEnvSchema):
+class ContainerDetailSchema(ContainerSchema):
     """What a list entry says, then the rest of the inspect answer."""
 
     argv = ma.fields.List(

@@ -16,7 +16,7 @@ from . import (
     Int,
     Pattern,
     QueryArgsSchema,
-    RedactedEnvSchema,
+    RedactedSchema,
     Reply,
     Schema,
     Str,
@@ -85,7 +85,7 @@ class ImageSchema(Reply):
     labels = ma.fields.Dict(Str(), Str(), **doc("the image's labels"))
 
 
-class ImageDetailSchema(ImageSchema, RedactedEnvSchema):
+class ImageDetailSchema(ImageSchema, RedactedSchema):
     architecture = Str(**doc("CPU architecture, e.g. amd64"))
     os = Str(**doc("operating system, e.g. linux"))
     parent = Str(allow_none=True, **doc("id of the parent image, for locally built images"))

@@ -2,8 +2,6 @@
 
 import marshmallow as ma
 
-from ..auth import has_scope
-from ..redaction import redact_env
 from . import (
     FILTERS_MAX,
     MOUNTS_MAX,
@@ -13,6 +11,7 @@ from . import (
     Int,
     Pattern,
     QueryArgsSchema,
+    RedactedSchema,
     Reply,
     Schema,
     Str,
@@ -247,7 +246,7 @@ class ServiceSchema(Reply):
     updated = ma.fields.DateTime(allow_none=True, **doc("when it last changed"))
 
 
-class ServiceDetailSchema(ServiceSchema):
+class ServiceDetailSchema(ServiceSchema, RedactedSchema):
     command = ma.fields.List(Str(), allow_none=True, **doc("command (arguments)"))
     env = ma.fields.Dict(
         Str(), Str(), **doc("environment, by name (secret-looking values hidden from non-admins)")
@@ -261,9 +260,3 @@ class ServiceDetailSchema(ServiceSchema):
     pids_limit = Int(allow_none=True, **doc("process limit of each task"))
     has_previous = Bool(**doc("there is a previous spec to roll back to"))
     version = Int(**doc("the spec's version index in the swarm"))
-
-    @ma.post_dump
-    def _redact(self, data, **kwargs):
-        if data.get("env") and not has_scope("admin"):
-            data["env"] = redact_env(data["env"])
-        return data

@@ -1,0 +1,241 @@
+"""The one policy: what the engine may be made to run, judged on every path into it.
+
+Views and the gateway hold no rule: they ask this package. A create or an update is shaped
+here (bind paths normalised, binds made read-only, limits and no-new-privileges injected),
+built into the engine's own form, and that form is judged by the one table (``table.py``)
+after its references are resolved through the engine. Every act on an existing object
+judges the object as the engine holds it first. Every refusal is ``Denied``, naming its
+rule and the field; the API answers it 403.
+"""
+
+import re
+
+from .denied import Denied
+from .paths import check_bind_roots, check_volume, host_path
+from .registries import check_build, registry_allowed
+from .table import (
+    ALLOWED,
+    BOUNDED,
+    FORCED,
+    HOST_CONFIG,
+    REFUSED,
+    TABLES,
+    Context,
+    judge_container,
+    judge_create,
+    judge_fields,
+    judge_network,
+    judge_service,
+    judge_volume,
+)
+
+__all__ = [
+    "ALLOWED",
+    "BOUNDED",
+    "FORCED",
+    "REFUSED",
+    "Context",
+    "Denied",
+    "check_build",
+    "check_container_name",
+    "check_network_removal",
+    "check_not_self",
+    "check_settings",
+    "check_volume",
+    "judge_container",
+    "judge_create",
+    "judge_network",
+    "judge_service",
+    "judge_update",
+    "judge_volume",
+    "own_container_id",
+    "published",
+    "registry_allowed",
+    "shape_container",
+    "shape_service",
+]
+
+# a container name the engine would take for an id (it resolves names before id prefixes)
+_ID_LIKE = re.compile(r"[0-9a-f]{12,64}")
+_SELF = re.compile(r"[0-9a-f]{12,64}")
+
+
+def check_settings(settings) -> None:
+    """Stop the service on settings the policy cannot keep: defaults over the caps, bind
+    roots others could change, its own container named by anything but its id."""
+    for default, cap in (
+        ("DEFAULT_MEMORY", "MAX_MEMORY"),
+        ("DEFAULT_PIDS_LIMIT", "MAX_PIDS_LIMIT"),
+    ):
+        if settings[default] > settings[cap]:
+            raise ValueError(f"DOCKYARD_{default} is over DOCKYARD_{cap}")
+    check_bind_roots(settings["ALLOWED_BIND_ROOTS"])
+    own = settings["SELF_CONTAINER"]
+    if own and not _SELF.fullmatch(own):
+        raise ValueError(
+            "DOCKYARD_SELF_CONTAINER must be the service's container id or a prefix of it "
+            "(12 to 64 hex digits), never a name: a name can be taken by another container"
+        )
+
+
+# -- shaping requests into the engine's form -------------------------------------------------
+
+
+def shape_container(spec: dict, settings, volumes) -> dict:
+    """A checked create request, shaped: bind sources as the host will see them, binds and
+    volumes that bind a host path read-only unless configured otherwise, default limits and
+    no-new-privileges. ``volumes(name)`` answers the engine's record of a volume (or None).
+    The table judges the engine's form built from it."""
+    read_only = not settings["ALLOW_WRITABLE_BINDS"]
+    for mount in spec["mounts"]:
+        if mount["type"] == "bind":
+            mount["source"] = host_path(mount["source"], settings["POLICY_RESOLVE_SYMLINKS"])
+            mount["read_only"] = mount["read_only"] or read_only
+        elif mount["type"] == "volume" and mount.get("source"):
+            try:
+                binds = check_volume(mount["source"], volumes(mount["source"]), settings)
+            except Denied:
+                binds = False  # the table refuses it, naming the rule
+            mount["read_only"] = mount["read_only"] or (binds and read_only)
+    spec.setdefault("memory", settings["DEFAULT_MEMORY"])
+    spec.setdefault("pids_limit", settings["DEFAULT_PIDS_LIMIT"])
+    spec["no_new_privileges"] = True
+    return spec
+
+
+def shape_service(spec: dict, settings, volumes) -> dict:
+    """A checked service create request, shaped as a container's: its mounts, and memory and
+    process limits when absent."""
+    resources = spec.setdefault("resources", {})
+    shaped = shape_container({"mounts": spec["mounts"], **resources}, settings, volumes)
+    spec["mounts"] = shaped["mounts"]
+    resources.update(memory=shaped["memory"], pids_limit=shaped["pids_limit"])
+    return spec
+
+
+def judge_update(host_changes: dict, ctx: Context) -> None:
+    """A container update's fields (memory, CPUs, processes, restart policy), by the table."""
+    judge_fields(HOST_CONFIG, host_changes, ctx, "HostConfig")
+
+
+# -- the service's own container, and names -------------------------------------------------
+
+
+def check_not_self(full_id: str, own: str | None) -> None:
+    """Denied when ``full_id`` is the service's own container (``own``: its id or a prefix)."""
+    if own and full_id.startswith(own):
+        raise Denied("self-protection", "this is the service's own container")
+
+
+def check_container_name(name: str | None) -> None:
+    """A name of 12 to 64 hex digits is refused: the engine resolves names before id
+    prefixes, so such a name would stand in for another container's id."""
+    if name and _ID_LIKE.fullmatch(name.lstrip("/")):
+        raise Denied(
+            "id-like-name",
+            f"`{name}` looks like a container id, which a name must not: the engine would "
+            "take it for the container it names",
+        )
+
+
+def own_container_id() -> str | None:
+    """The id of the container this process runs in, if it runs in one: the engine mounts
+    the container's own /etc/hostname from its directory."""
+    try:
+        with open("/proc/self/mountinfo", encoding="utf-8") as file:
+            for line in file:
+                fields = line.split()
+                if len(fields) > 4 and fields[4] == "/etc/hostname":
+                    found = re.search(r"/containers/([0-9a-f]{64})/hostname$", fields[3])
+                    if found:
+                        return found.group(1)
+    except OSError:
+        pass
+    return None
+
+
+# -- networks -------------------------------------------------------------------------------
+
+# networks the engine makes for itself and needs (swarm's two included): never removed
+PREDEFINED_NETWORKS = ("bridge", "host", "none", "ingress", "docker_gwbridge")
+
+
+def check_network_removal(network: dict) -> None:
+    """``network`` is the engine's record (its inspect answer): the rule judges the name an
+    id or a prefix resolved to, not what the request sent. Denied for a predefined one."""
+    name = network.get("Name", "")
+    if name in PREDEFINED_NETWORKS or network.get("Ingress"):
+        raise Denied(
+            "predefined-network",
+            f"`{name}` is a network the engine made for itself and needs: it cannot be removed",
+        )
+
+
+# -- the table, published -------------------------------------------------------------------
+
+# the settings the rules read, published with the table
+SETTINGS = (
+    "ALLOWED_BIND_ROOTS",
+    "ALLOW_WRITABLE_BINDS",
+    "ALLOWED_VOLUME_DRIVERS",
+    "ALLOWED_PUBLISH_IPS",
+    "PUBLISH_HOST_IP",
+    "ALLOW_LOW_PORTS",
+    "DEFAULT_MEMORY",
+    "MAX_MEMORY",
+    "DEFAULT_PIDS_LIMIT",
+    "MAX_PIDS_LIMIT",
+    "MAX_CPUS",
+    "PULL_PUSH_REGISTRIES",
+    "RESTORE_MAX_BYTES",
+    "RESTORE_MAX_ENTRIES",
+)
+
+# rules that judge something other than a field of the table
+OTHER_RULES = {
+    "bind-roots": "a bind's host path, normalised and its links resolved, under ALLOWED_BIND_ROOTS",
+    "host-system": "never the Docker socket, the engine's data or the host's system directories",
+    "socket": "never a socket, wherever it is",
+    "read-only-binds": "host paths (binds, volumes that bind one) read-only unless "
+    "ALLOW_WRITABLE_BINDS",
+    "volume-driver": "volumes of ALLOWED_VOLUME_DRIVERS only",
+    "volume-options": "volume options mount a tmpfs, or a bind under the roots, nothing else",
+    "host-network": "never the host's network namespace, by name, id or container:X",
+    "registries": "the engine fetches only from PULL_PUSH_REGISTRIES (pull, create with pull, "
+    "services, every image a build names)",
+    "self-protection": "the service's own container is never stopped, removed, changed or entered",
+    "id-like-name": "no container name of 12 to 64 hex digits",
+    "predefined-network": "the engine's own networks are never removed",
+    "unknown-field": "a field the table does not know is refused when set",
+    "archive": "a restore holds files, directories and links that stay in the volume; "
+    "setuid and setgid bits are cleared; at most RESTORE_MAX_BYTES and RESTORE_MAX_ENTRIES",
+}
+
+
+def published(settings) -> dict:
+    """The table as GET /policy answers it: each field, its rule, what it lets through; the
+    other rules; the configured values the rules read."""
+    return {
+        "fields": [
+            {
+                "field": f"{form}.{field.name}",
+                "rule": field.kind,
+                "allows": field.says if field.kind != REFUSED else "nothing: " + field.says,
+                "refusal": field.refusal if field.kind == REFUSED else None,
+            }
+            for form, table in TABLES.items()
+            for field in table.values()
+        ],
+        "rules": [{"rule": rule, "says": says} for rule, says in OTHER_RULES.items()],
+        "settings": {key.lower(): settings[key] for key in SETTINGS},
+    }
+
+
+def markdown() -> str:
+    """The table as the README shows it (made from this code; a test checks it)."""
+    rows = ["| field | rule | what it lets through |", "|---|---|---|"]
+    for form, table in TABLES.items():
+        for field in table.values():
+            says = field.says if field.kind != REFUSED else f"nothing ({field.refusal})"
+            rows.append(f"| `{form}.{field.name}` | {field.kind} | {says} |")
+    return "\n".join(rows) + "\n"
