@@ -81,11 +81,14 @@ class Containers(MethodView):
     def post(self, args, query):
         """Create a container, and with `start` run it (docker create, docker run)
 
-        Every field is checked before the daemon sees it, then the policy: bind mounts only
-        under configured roots and never the host's system or the Docker socket, no host
-        network, ports only on allowed host addresses and not below 1024; no-new-privileges,
-        memory and process limits are added when absent. `dry_run=true` answers the
-        decision and creates nothing. A container that fails to start is removed again.
+        Every field is checked before the daemon sees it; the request is then built into
+        the engine's own form and judged by the policy's table (`GET /policy`) after its
+        references are resolved: bind mounts only under configured roots and never the
+        host's system or the Docker socket, no host network (by name, id or prefix), ports
+        only on allowed host addresses and not below 1024, a name that does not look like an
+        id; no-new-privileges, memory and process limits are added when absent.
+        `dry_run=true` answers the decision and creates nothing. A container that fails to
+        start is removed again.
         """
         settings = current_app.config
         spec = policy.shape_container(args, settings, gateway().volume_record)
@@ -256,7 +259,9 @@ class Rename(MethodView):
     def post(self, args, id):
         """Rename a container
 
-        The new name must be free (else 409); the answer is the container under its new name.
+        The new name must be free (else 409) and not look like an id (403, rule
+        `id-like-name`); the container must pass the policy as it stands. The answer is the
+        container under its new name.
         """
         policy.check_container_name(args["name"])
         full = guard(container_ref(id), policed=True)

@@ -13,8 +13,9 @@ from flask.views import MethodView
 from flask_smorest import abort
 from flask_smorest.error_handler import ErrorSchema
 
+from .. import policy
 from ..extensions import Blueprint, gateway
-from ..gateway.registry import HUB, RegistryError, is_host, split_term
+from ..gateway.registry import RegistryError, is_host, split_term
 from ..schemas import registry as schemas
 
 log = logging.getLogger(__name__)
@@ -56,14 +57,7 @@ def registries() -> dict:
 
 def listed(host: str):
     """The configured registry ``host`` names exactly, else a 403."""
-    found = registries().get(host)
-    if found is None:
-        abort(
-            403,
-            message=f"rule `registries`: `{host}` is not a registry this service may contact "
-            "(it is not in REGISTRIES)",
-        )
-    return found
+    return policy.registry_listed(host, registries())
 
 
 def upstream(view):
@@ -135,14 +129,7 @@ class Search(MethodView):
                 filters["stars"] = [str(args["min_stars"])]
             timeout = float(config["REGISTRY_TIMEOUT"])
             return gateway().search_index(args["term"], args["limit"], filters, timeout)
-        found = registries().get(index)
-        if found is None:
-            named = "Docker Hub's index `docker.io`" if index == HUB else f"`{index}`"
-            abort(
-                403,
-                message=f"rule `registries`: the term names {named}, which is neither a search "
-                "index (SEARCH_INDEXES) nor a registry (REGISTRIES) this service may contact",
-            )
+        found = policy.registry_listed(index, registries(), searched=True)
         return catalog_search(found, rest, args)
 
 

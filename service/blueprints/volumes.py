@@ -211,13 +211,17 @@ class Restore(MethodView):
     def post(self, args, name):
         """Restore a volume from a .tar.gz (or plain tar) body
 
-        The volume is created when it does not exist. `mode=merge` (default) writes the
-        archive's files over the volume's and keeps the others; `mode=replace` leaves exactly
-        the archive, and needs a volume no container uses (409 naming them otherwise).
-        Every entry is checked before anything is written: an absolute path, a `..`, a link
-        that points out of the volume, a path through a link or a device file refuses the whole
-        archive (400), and nothing is written. The body is held in a spool file on disk
-        meanwhile, never in memory. Needs the `exec` scope.
+        The volume is created when it does not exist, before the body is read.
+        `mode=merge` (default) writes the archive's files over the volume's and keeps the
+        others; `mode=replace` leaves exactly the archive, and needs a volume no container
+        uses (409 naming them otherwise). Every entry is checked before anything is written,
+        as the kernel will see it: an absolute path, a `..`, a link that resolves out of the
+        volume (through the archive's other links), a path through a link, a device file or
+        a fifo refuses the whole archive (400, rule `archive`); past the configured bounds on
+        unpacked bytes and entries it is a 413; setuid and setgid bits are cleared. Nothing is
+        written then. The body waits in a spool file on disk, never in memory, and is written
+        only into the volume that was judged (a volume made again meanwhile is a 409). Needs
+        the `exec` scope.
         """
         volume_name(name)
         if request.mimetype not in (*TAR_TYPES, "application/gzip"):

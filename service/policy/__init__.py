@@ -12,7 +12,7 @@ import re
 
 from .denied import Denied
 from .paths import check_bind_roots, check_volume, host_path
-from .registries import check_build, registry_allowed
+from .registries import check_build, registry_allowed, registry_listed
 from .table import (
     ALLOWED,
     BOUNDED,
@@ -51,6 +51,7 @@ __all__ = [
     "own_container_id",
     "published",
     "registry_allowed",
+    "registry_listed",
     "shape_container",
     "shape_service",
 ]

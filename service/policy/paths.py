@@ -54,18 +54,6 @@ def _under(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip("/") + "/")
 
 
-def check_settings(settings) -> None:
-    """Stop the service on settings the policy cannot keep: defaults over the caps, bind
-    roots others could change."""
-    for default, cap in (
-        ("DEFAULT_MEMORY", "MAX_MEMORY"),
-        ("DEFAULT_PIDS_LIMIT", "MAX_PIDS_LIMIT"),
-    ):
-        if settings[default] > settings[cap]:
-            raise ValueError(f"DOCKYARD_{default} is over DOCKYARD_{cap}")
-    check_bind_roots(settings["ALLOWED_BIND_ROOTS"])
-
-
 def check_bind_roots(roots) -> None:
     """Stop the service when an allowed bind root could be changed by someone other than
     root: whoever may swap a directory for a symlink decides what a later bind mounts."""

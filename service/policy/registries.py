@@ -1,10 +1,11 @@
-"""Registries: the engine fetches only from those the configuration lists (rule
-``registries``), whatever path makes it fetch: a pull, a container created with `pull`, a
-service (the swarm pulls at every task start), a build's every `FROM`, `COPY --from` and
-`RUN --mount from=`."""
+"""Registries (rule ``registries``): the engine fetches only from those PULL_PUSH_REGISTRIES
+lists, whatever path makes it fetch (a pull, a container created with `pull`, a service, whose
+tasks pull at every start, a build's every `FROM`, `COPY --from` and `RUN --mount from=`); the
+service itself browses only those REGISTRIES lists, and searches only those and the
+SEARCH_INDEXES."""
 
 from ..dockerfiles import UnresolvedSource, build_sources
-from ..gateway.registry import registry_of
+from ..gateway.registry import HUB, registry_of
 from .denied import Denied
 
 
@@ -32,3 +33,22 @@ def check_build(dockerfile: str, options: dict, allowed, present) -> None:
     for source in sources:
         if options.get("pull") or not present(source):
             registry_allowed(source, "the build", allowed)
+
+
+def registry_listed(host: str, registries: dict, searched: bool = False):
+    """The configured registry ``host`` names exactly (from REGISTRIES), else Denied; with
+    ``searched``, the host a search term names, which SEARCH_INDEXES did not list either."""
+    found = registries.get(host)
+    if found is not None:
+        return found
+    if searched:
+        named = "Docker Hub's index `docker.io`" if host == HUB else f"`{host}`"
+        raise Denied(
+            "registries",
+            f"the term names {named}, which is neither a search index (SEARCH_INDEXES) nor a "
+            "registry (REGISTRIES) this service may contact",
+        )
+    raise Denied(
+        "registries",
+        f"`{host}` is not a registry this service may contact (it is not in REGISTRIES)",
+    )
