@@ -232,6 +232,7 @@ class Restore(MethodView):
             # the name is taken before the body is read: no one else makes it meanwhile
             labels = dict(item.split("=", 1) for item in args["label"])
             gateway().create_volume(name, labels=labels)
+            made = gateway().volume_record(name)
         try:
             record = existing(name, writing=True)
             replace = args["mode"] == "replace" and not created
@@ -246,7 +247,8 @@ class Restore(MethodView):
                 gateway().write_volume(pinned_volume(record, read_only=False), spooled.chunks())
         except BaseException:
             if created:
-                gateway().discard_volume(name)  # a refused restore leaves no volume behind
+                # a refused restore leaves no volume behind: the one it made, not another
+                gateway().discard_volume(made)
             raise
         return {
             "volume": gateway().inspect_volume(name),

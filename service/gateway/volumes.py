@@ -75,10 +75,14 @@ class VolumeVerbs:
     def remove_volume(self, name) -> None:
         self.clients.control.remove_volume(name)
 
-    def discard_volume(self, name) -> None:
-        """Remove a volume if nothing uses it; gone already or in use: left as it is."""
+    def discard_volume(self, record: dict) -> None:
+        """Remove the volume ``record`` is of, if nothing uses it; gone already, in use, or
+        made again since (another volume of that name): left as it is."""
+        current = self.volume_record(record["Name"])
+        if current is None or current.get("CreatedAt") != record.get("CreatedAt"):
+            return
         try:
-            self.clients.control.remove_volume(name)
+            self.clients.control.remove_volume(record["Name"])
         except docker.errors.APIError:
             pass
 
