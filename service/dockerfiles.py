@@ -437,41 +437,81 @@ DOCKERFILE_MAX = 1024 * 1024
 SPOOL_CHUNK = 1024 * 1024
 
 
+class ContextTooLarge(ValueError):
+    """A build context that unpacks to more than it may."""
+
+
 class SpooledContext:
-    """A tar build context (maybe compressed) held in a spool file as it arrives, so that its
-    Dockerfile is read before the engine sees the context; then sent from that file."""
+    """A tar build context (maybe compressed) read as it arrives and written again, as read,
+    to a plain tar in a spool file: the engine then gets exactly the entries whose Dockerfile
+    was read here, whatever another tar reader would have made of the original bytes.
 
-    def __init__(self, chunks: Iterable[bytes], directory: str | None = None):
-        self._file = tempfile.TemporaryFile(dir=directory or None)
-        for chunk in chunks:
-            self._file.write(chunk)
-        self._file.flush()
+    ``path`` is the Dockerfile's path in the context (`dockerfile` is looked for too when it
+    is the default `Dockerfile`, as the engine does)."""
 
-    def dockerfile(self, path: str) -> str:
-        """The text of the Dockerfile at ``path`` in the context (`dockerfile` too for the
-        default name, as the engine looks); empty when there is none (the engine then fails
-        the build, fetching nothing). UnresolvedSource when it cannot be read as the engine
-        would read it: a link, too large, not a tar."""
+    def __init__(self, chunks, path: str, directory: str | None = None, max_bytes=None):
         wanted = posixpath.normpath(path)
-        names = (wanted, "dockerfile") if wanted == "Dockerfile" else (wanted,)
-        found = {}
-        self._file.seek(0)
+        self._names = (wanted, "dockerfile") if wanted == "Dockerfile" else (wanted,)
+        # what each name is once extracted: its text, or why it cannot be read here
+        self._found: dict[str, bytes | str] = {}
+        self._links: set[str] = set()  # paths that are symbolic links once extracted
+        self._file = tempfile.TemporaryFile(dir=directory or None)
         try:
-            with tarfile.open(fileobj=self._file, mode="r|*") as tar:
+            self._spool(_Chunks(chunks), max_bytes)
+        except BaseException:
+            self._file.close()
+            raise
+
+    def _spool(self, body, max_bytes) -> None:
+        unpacked = 0
+        try:
+            with (
+                tarfile.open(fileobj=body, mode="r|*") as tar,
+                tarfile.open(fileobj=self._file, mode="w", format=tarfile.PAX_FORMAT) as out,
+            ):
                 for member in tar:
                     name = posixpath.normpath(member.name.lstrip("/"))
-                    if name not in names:
-                        continue
-                    if not member.isfile():
-                        raise UnresolvedSource(None, f"the Dockerfile `{name}` is not a file")
-                    if member.size > DOCKERFILE_MAX:
-                        raise UnresolvedSource(None, f"the Dockerfile `{name}` is too large")
-                    # a later entry of the same name is what the engine finds
-                    found[name] = tar.extractfile(member).read()
+                    unpacked += member.size if member.isfile() else 0
+                    if max_bytes is not None and unpacked > max_bytes:
+                        raise ContextTooLarge(f"it unpacks to more than {max_bytes} bytes")
+                    (self._links.add if member.issym() else self._links.discard)(name)
+                    data = tar.extractfile(member) if member.isfile() else None
+                    if name in self._names:
+                        self._found[name] = self._read(member, data)
+                        data = io.BytesIO(self._found[name]) if data else None
+                    out.addfile(member, data)
+                    tar.members.clear()
+                    out.members.clear()
         except (tarfile.TarError, EOFError, OSError) as exc:
             raise UnresolvedSource(None, f"the context is not a readable tar: {exc}") from exc
-        data = next((found[name] for name in names if name in found), b"")
-        return data.decode("utf-8", "replace")
+        self._file.flush()
+
+    @staticmethod
+    def _read(member, data) -> bytes | str:
+        if data is None:
+            return "a link or not a file"
+        if member.size > DOCKERFILE_MAX:
+            return f"larger than {DOCKERFILE_MAX} bytes"
+        return data.read()
+
+    def dockerfile(self) -> str:
+        """The Dockerfile's text; empty when there is none (the engine then fails the build,
+        fetching nothing). UnresolvedSource when the engine could read another file than the
+        one read here: the path goes through a link, or the Dockerfile is one."""
+        for name in self._names:
+            parts = name.split("/")
+            through = ["/".join(parts[:depth]) for depth in range(1, len(parts))]
+            linked = [step for step in through if step in self._links]
+            if linked:
+                raise UnresolvedSource(
+                    None, f"the Dockerfile's path `{name}` goes through the link `{linked[0]}`"
+                )
+            found = self._found.get(name)
+            if isinstance(found, str):
+                raise UnresolvedSource(None, f"the Dockerfile `{name}` is {found}")
+            if found is not None:
+                return found.decode("utf-8", "replace")
+        return ""
 
     def __iter__(self) -> Iterator[bytes]:
         self._file.seek(0)
@@ -480,3 +520,20 @@ class SpooledContext:
                 yield chunk
         finally:
             self._file.close()
+
+
+class _Chunks:
+    """The body's chunks as a file-like reader for tarfile's stream mode."""
+
+    def __init__(self, chunks: Iterable[bytes]):
+        self._chunks, self._buffer = iter(chunks), b""
+
+    def read(self, size: int = -1) -> bytes:
+        while size < 0 or len(self._buffer) < size:
+            chunk = next(self._chunks, b"")
+            if not chunk:
+                break
+            self._buffer += chunk
+        size = len(self._buffer) if size < 0 else size
+        out, self._buffer = self._buffer[:size], self._buffer[size:]
+        return out

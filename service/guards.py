@@ -9,8 +9,8 @@ from .extensions import gateway
 
 
 def policy_context() -> policy.Context:
-    """The settings, and the engine to resolve references through."""
-    return policy.Context(current_app.config, gateway())
+    """The settings, the engine to resolve references through, the service's own container."""
+    return policy.Context(current_app.config, gateway(), own_container())
 
 
 def own_container() -> str | None:

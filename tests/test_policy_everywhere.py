@@ -239,6 +239,88 @@ def test_a_service_names_no_image_of_an_unlisted_registry(
     assert [s["Spec"]["Name"] for s in docker_api.services(filters=SCOPE)] == [f"ok-{RUN_ID}"]
 
 
+def tar_context(*entries) -> bytes:
+    """A build context: (name, text) files, (name, "->", target) symbolic links,
+    (name, "=>", target) hard links, in order."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, *rest in entries:
+            info = tarfile.TarInfo(name)
+            if len(rest) == 2:
+                info.type = tarfile.SYMTYPE if rest[0] == "->" else tarfile.LNKTYPE
+                info.linkname = rest[1]
+                tar.addfile(info)
+            else:
+                data = rest[0].encode()
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def build(client, context, query=""):
+    return client.post(
+        f"/images/build?label={TEST_LABEL}={RUN_ID}{query}",
+        data=context,
+        content_type="application/x-tar",
+        headers=WRITE,
+    )
+
+
+def test_the_engine_builds_from_the_context_whose_dockerfile_was_read(
+    docker_api, busybox_image, labels, unlisted
+):
+    """A second `Dockerfile` entry whose checksum field starts with a NUL: Python's tar reader
+    ends the archive there, Go's reads it, and it replaces the first."""
+    host, seen = unlisted
+    client = make_client(TOKENS=TOKENS, PULL_PUSH_REGISTRIES=["127.0.0.1:5000"])
+    context = bytearray(
+        tar_context(
+            ("Dockerfile", f"FROM {busybox_image}\nRUN true\n"),
+            ("Dockerfile", f"FROM {host}/evil:1\n"),
+        )
+    )
+    second = 1024  # the first entry's header and its one block of data
+    header = context[second : second + 512]
+    header[148:156] = b" " * 8
+    header[148:156] = b"\x00" + b"%06o" % sum(header) + b" "
+    context[second : second + 512] = header
+    built = build(client, bytes(context))
+    assert built.status_code == 201, built.json
+    assert seen == []
+    assert any("RUN true" in line for line in built.json["log"])
+
+
+def test_a_dockerfile_behind_a_link_is_refused(docker_api, busybox_image, unlisted):
+    host, seen = unlisted
+    client = make_client(TOKENS=TOKENS, PULL_PUSH_REGISTRIES=["127.0.0.1:5000"])
+    through_a_directory = tar_context(
+        ("sub/Dockerfile", f"FROM {busybox_image}\n"),
+        ("sub", "->", "other"),
+        ("other/Dockerfile", f"FROM {host}/evil:1\n"),
+    )
+    refused(build(client, through_a_directory, "&dockerfile=sub/Dockerfile"), "registries")
+    for kind in ("->", "=>"):
+        linked = tar_context(("real", f"FROM {host}/evil:1\n"), ("Dockerfile", kind, "real"))
+        refused(build(client, linked), "registries")
+    assert seen == []
+
+
+def test_the_onbuild_triggers_of_a_base_count(docker_api, busybox_image, labels, unlisted):
+    host, seen = unlisted
+    client = make_client(TOKENS=TOKENS, PULL_PUSH_REGISTRIES=["127.0.0.1:5000"])
+    base = f"dockyard-test/onbuild:{RUN_ID}"
+    dockerfile = f"FROM {busybox_image}\nONBUILD COPY --from={host}/evil:1 /a /a\n"
+    made = client.post(
+        "/images/build",
+        json={"dockerfile": dockerfile, "tag": base, "labels": labels},
+        headers=WRITE,
+    )
+    assert made.status_code == 201, made.json
+    body = {"dockerfile": f"FROM {base}\n", "labels": labels}
+    refused(client.post("/images/build", json=body, headers=WRITE), "registries")
+    assert seen == []
+
+
 # -- 4, 5. restores: the volume checked is the one written, archives as the kernel sees them --
 
 
@@ -345,6 +427,25 @@ def test_a_volume_replaced_during_a_restore_is_a_409_and_nothing_is_written(
     assert list(bind_root.iterdir()) == []
 
 
+def test_a_volume_a_service_names_before_it_exists_cannot_be_made_to_bind_the_host(
+    swarm, docker_api, busybox_image, labels, bind_root
+):
+    client = make_client(TOKENS=TOKENS, ALLOWED_BIND_ROOTS=[str(bind_root)])
+    name = f"later-{RUN_ID}"
+    body = {
+        "name": f"later-{RUN_ID}",
+        "image": busybox_image,
+        "labels": labels,
+        "replicas": 0,
+        "mounts": [{"type": "volume", "source": name, "target": "/data"}],
+    }
+    assert client.post("/services", json=body, headers=WRITE).status_code == 201
+    binding = {"type": "none", "o": "bind", "device": str(bind_root)}
+    volume = {"name": name, "labels": labels, "driver_opts": binding}
+    refused(client.post("/volumes", json=volume, headers=WRITE), "read-only-binds")
+    assert docker_api.volumes(filters={"name": name}).get("Volumes") in (None, [])
+
+
 def test_a_chain_of_links_that_leaves_the_volume_is_refused(client, docker_api, labels):
     name = f"chain-{RUN_ID}"
     archive = tar_of_links({"a": ".", "p1": "a/..", "p2": "p1/..", "d2": "p2"})
@@ -431,6 +532,40 @@ def test_a_name_like_an_id_cannot_stand_for_the_services_own_container(
     assert docker_api.inspect_container(own)["State"]["Running"] is True
 
 
+def test_what_the_services_own_container_mounts_is_reached_by_no_other(
+    client, docker_api, busybox_image, labels
+):
+    """Its volume holds its tokens: no restore, backup, mount, volumes-from or link."""
+    data = f"own-data-{RUN_ID}"
+    docker_api.create_volume(data, labels=labels)
+    own = sleeper(docker_api, busybox_image, labels, host={"binds": [f"{data}:/data"]})
+    guarded = make_client(TOKENS=TOKENS, SELF_CONTAINER=own[:12])
+    archive = tar_of_links({}, {"tokens.json": b"[]"})
+    for answer in (
+        guarded.post(
+            f"/volumes/{data}/restore", data=archive, content_type="application/x-tar", headers=EXEC
+        ),  # fmt: skip
+        guarded.get(f"/volumes/{data}/backup", headers=EXEC),
+        guarded.post(
+            "/containers",
+            json={
+                "image": busybox_image,
+                "labels": labels,
+                "mounts": [{"type": "volume", "source": data, "target": "/d"}],
+            },
+            headers=WRITE,
+        ),
+    ):
+        refused(answer, "self-protection")
+    users = docker_api.containers(all=True, filters={"volume": data, **SCOPE})
+    assert [c["Id"] for c in users] == [own]
+    for host in ({"volumes_from": [own]}, {"links": [(own, "svc")]}):
+        box = sleeper(docker_api, busybox_image, labels, host=host)
+        answer = guarded.post(f"/containers/{box}/start", headers=OPERATE)
+        assert answer.status_code == 403, answer.json
+        assert docker_api.inspect_container(box)["State"]["Running"] is False
+
+
 def test_the_services_own_container_is_configured_by_id_only():
     with pytest.raises(ValueError, match="SELF_CONTAINER"):
         create_app({"DOCKER_URL": ENGINE_URL, "SELF_CONTAINER": "dockyard"})
@@ -457,8 +592,9 @@ def test_a_container_on_a_host_network_containers_namespace_cannot_be_driven(
         {"DeviceRequests": [{"Driver": "", "Count": -1, "Capabilities": [["gpu"]]}]},
         {"OomScoreAdj": -1000},
         {"Ulimits": [{"Name": "nofile", "Soft": 1048576, "Hard": 1048576}]},
+        {"SecurityOpt": ["no-new-privileges:false"]},
     ],
-    ids=["systempaths", "device-requests", "oom-score", "ulimits"],
+    ids=["systempaths", "device-requests", "oom-score", "ulimits", "new-privileges"],
 )
 def test_containers_made_elsewhere_with_powers_the_old_check_missed(
     docker_api, busybox_image, labels, host

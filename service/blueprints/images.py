@@ -12,7 +12,7 @@ from flask_smorest.error_handler import ErrorSchema
 
 from .. import policy
 from ..auth import has_scope
-from ..dockerfiles import SpooledContext
+from ..dockerfiles import ContextTooLarge, SpooledContext
 from ..extensions import Blueprint, gateway
 from ..gateway.images import pull_target, split_reference
 from ..gateway.streams import StreamError
@@ -157,9 +157,9 @@ class Build(MethodView):
         if "*" not in allowed:
             # every image the build names is judged before the engine may fetch it
             if dockerfile is None:
-                context = SpooledContext(context, current_app.config["SPOOL_DIR"])
-                dockerfile = context.dockerfile(options.get("dockerfile") or "Dockerfile")
-            policy.check_build(dockerfile, options, allowed, gateway().image_present)
+                context = spooled_context(context, options.get("dockerfile") or "Dockerfile")
+                dockerfile = context.dockerfile
+            policy.check_build(dockerfile, options, allowed, gateway().image_record)
 
         def finish(seen):
             built = [event["id"] for event in seen if event["type"] == "built"]
@@ -174,6 +174,16 @@ class Build(MethodView):
         options["cpus"] = current_app.config["MAX_CPUS"]
         events = gateway().build_image(context, options)
         return progress(events, finish, schemas.BuiltSchema(), status=201)
+
+
+def spooled_context(chunks, path: str) -> SpooledContext:
+    """A tar context read, and written again as read, before its Dockerfile is judged; a
+    context that unpacks past MAX_UPLOAD_BYTES is a 413."""
+    settings = current_app.config
+    try:
+        return SpooledContext(chunks, path, settings["SPOOL_DIR"], settings["MAX_UPLOAD_BYTES"])
+    except ContextTooLarge as exc:
+        abort(413, message=f"the build context is too large: {exc}")
 
 
 def json_context(dockerfile: str, files: dict) -> bytes:

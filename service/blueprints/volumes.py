@@ -93,8 +93,11 @@ class Volumes(MethodView):
             "Driver": args["driver"],
             "Options": args["driver_opts"],
         }
+        # services may name a volume before it exists: a binding one must not be made for them
+        named = args.get("name") and args["driver_opts"]
+        writers = gateway().volume_writers(args["name"]) if named else []
         try:
-            policy.judge_volume(record, policy_context())
+            policy.judge_volume(record, policy_context(), writers=writers)
         except policy.Denied as denied:
             if query["dry_run"]:
                 return jsonify(allowed=False, rule=denied.rule, message=str(denied))

@@ -38,6 +38,16 @@ class ContainerVerbs:
         """The engine's own record of a container (its inspect answer), for the policy."""
         return self.clients.control.inspect_container(ref)
 
+    def container_by_id(self, prefix) -> dict | None:
+        """The record of the container whose id starts with ``prefix``, never one a name
+        matches (the engine resolves names first); None when none, or several, do."""
+        found = [
+            c["Id"]
+            for c in self.clients.control.containers(all=True, filters={"id": prefix})
+            if c["Id"].startswith(prefix)
+        ]
+        return self.container_record(found[0]) if len(found) == 1 else None
+
     def container_top(self, ref, ps_args=None) -> dict:
         top = self.clients.control.top(ref, ps_args=ps_args)
         return {"titles": top.get("Titles") or [], "processes": top.get("Processes") or []}

@@ -112,13 +112,13 @@ class ImageVerbs:
         events = progress_events(response, classify=lambda _: "build")
         return DaemonStream(_build_events(events), response)
 
-    def image_present(self, ref) -> bool:
-        """Whether the engine holds an image of that reference (it then fetches nothing)."""
+    def image_record(self, ref) -> dict | None:
+        """The engine's record of an image (its inspect answer), None when it holds none of
+        that reference (a build would then fetch it)."""
         try:
-            self.clients.control.inspect_image(ref)
+            return self.clients.control.inspect_image(ref)
         except docker.errors.ImageNotFound:
-            return False
-        return True
+            return None
 
     def tag_image(self, ref, repository, tag) -> None:
         self.clients.control.tag(ref, repository, tag)

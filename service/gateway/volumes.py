@@ -48,6 +48,23 @@ class VolumeVerbs:
         except docker.errors.NotFound:
             return None
 
+    def volume_writers(self, name) -> list[str]:
+        """The services whose tasks mount the volume ``name`` writable, whether it exists or
+        not (a task makes it when it starts): one call; none on an engine in no swarm."""
+        try:
+            services = self.clients.call("GET", "/services")
+        except docker.errors.APIError:
+            return []
+        return [
+            service["Spec"]["Name"]
+            for service in services or []
+            for mount in service["Spec"]["TaskTemplate"].get("ContainerSpec", {}).get("Mounts")
+            or []
+            if mount.get("Type") == "volume"
+            and mount.get("Source") == name
+            and not mount.get("ReadOnly")
+        ]
+
     def volume_users(self, name) -> list[dict]:
         """The containers that mount a volume, running or not."""
         containers = self.clients.control.containers(all=True, filters={"volume": name})

@@ -11,6 +11,7 @@ rule and the field; the API answers it 403.
 import re
 
 from .denied import Denied
+from .own import check_container_name, check_not_self, own_container_id
 from .paths import check_bind_roots, check_volume, host_path
 from .registries import check_build, registry_allowed, registry_listed
 from .table import (
@@ -56,8 +57,6 @@ __all__ = [
     "shape_service",
 ]
 
-# a container name the engine would take for an id (it resolves names before id prefixes)
-_ID_LIKE = re.compile(r"[0-9a-f]{12,64}")
 _SELF = re.compile(r"[0-9a-f]{12,64}")
 
 
@@ -117,42 +116,6 @@ def shape_service(spec: dict, settings, volumes) -> dict:
 def judge_update(host_changes: dict, ctx: Context) -> None:
     """A container update's fields (memory, CPUs, processes, restart policy), by the table."""
     judge_fields(HOST_CONFIG, host_changes, ctx, "HostConfig")
-
-
-# -- the service's own container, and names -------------------------------------------------
-
-
-def check_not_self(full_id: str, own: str | None) -> None:
-    """Denied when ``full_id`` is the service's own container (``own``: its id or a prefix)."""
-    if own and full_id.startswith(own):
-        raise Denied("self-protection", "this is the service's own container")
-
-
-def check_container_name(name: str | None) -> None:
-    """A name of 12 to 64 hex digits is refused: the engine resolves names before id
-    prefixes, so such a name would stand in for another container's id."""
-    if name and _ID_LIKE.fullmatch(name.lstrip("/")):
-        raise Denied(
-            "id-like-name",
-            f"`{name}` looks like a container id, which a name must not: the engine would "
-            "take it for the container it names",
-        )
-
-
-def own_container_id() -> str | None:
-    """The id of the container this process runs in, if it runs in one: the engine mounts
-    the container's own /etc/hostname from its directory."""
-    try:
-        with open("/proc/self/mountinfo", encoding="utf-8") as file:
-            for line in file:
-                fields = line.split()
-                if len(fields) > 4 and fields[4] == "/etc/hostname":
-                    found = re.search(r"/containers/([0-9a-f]{64})/hostname$", fields[3])
-                    if found:
-                        return found.group(1)
-    except OSError:
-        pass
-    return None
 
 
 # -- networks -------------------------------------------------------------------------------

@@ -50,7 +50,8 @@ def host_path(path: str, resolve_links: bool) -> str:
     return normal
 
 
-def _under(path: str, root: str) -> bool:
+def under(path: str, root: str) -> bool:
+    """Whether ``path`` is ``root`` or lies under it."""
     return path == root or path.startswith(root.rstrip("/") + "/")
 
 
@@ -78,10 +79,10 @@ def check_bind(source: str, settings, engine_root: str | None = None) -> str:
     """The normalised host path of a bind mount, or Denied."""
     path = host_path(source, settings["POLICY_RESOLVE_SYMLINKS"])
     system = (*HOST_SYSTEM, engine_root) if engine_root else HOST_SYSTEM
-    if _SOCKET.search(path) or any(_under(path, s) or _under(s, path) for s in system):
+    if _SOCKET.search(path) or any(under(path, s) or under(s, path) for s in system):
         raise Denied("host-system", f"{path} is the engine's or the host system's")
     roots = [posixpath.normpath(r) for r in settings["ALLOWED_BIND_ROOTS"]]
-    if not any(_under(path, root) for root in roots):
+    if not any(under(path, root) for root in roots):
         where = ", ".join(roots) or "no root: bind mounts are off"
         raise Denied("bind-roots", f"bind mount of {path} refused; allowed under: {where}")
     try:

@@ -20,19 +20,36 @@ def registry_allowed(reference: str, verb: str, allowed) -> None:
         )
 
 
-def check_build(dockerfile: str, options: dict, allowed, present) -> None:
+def check_build(dockerfile, options: dict, allowed, image) -> None:
     """Denied unless every image the build may fetch is from an allowed registry, or (without
-    `pull`) already on the engine (``present(reference)``). A reference that cannot be
-    resolved before the build is refused: what it would fetch cannot be known."""
+    `pull`) already on the engine. ``dockerfile`` is the Dockerfile's text, or what reads it
+    (and may raise UnresolvedSource); ``image(reference)`` answers the image's record, or None
+    when the engine holds none. A base
+    the engine holds may carry ONBUILD triggers, which run in this build: their images count
+    too. A reference that cannot be resolved before the build is refused: what it would
+    fetch cannot be known."""
     if "*" in allowed:
         return
     try:
-        sources = build_sources(dockerfile, options.get("build_args"), options.get("target"))
+        text = dockerfile() if callable(dockerfile) else dockerfile
+        sources = build_sources(text, options.get("build_args"), options.get("target"))
+        _check_sources(sources, options, allowed, image, triggered=False)
     except UnresolvedSource as exc:
         raise Denied("registries", f"the build's images cannot all be known: {exc}") from exc
+
+
+def _check_sources(sources, options, allowed, image, triggered) -> None:
     for source in sources:
-        if options.get("pull") or not present(source):
+        record = None if options.get("pull") else image(source)
+        if record is None:
             registry_allowed(source, "the build", allowed)
+            continue
+        triggers = (record.get("Config") or {}).get("OnBuild") or []
+        if triggers and not triggered:
+            # the triggers run as if written after the FROM that names the image
+            text = "FROM scratch\n" + "\n".join(triggers) + "\n"
+            named = build_sources(text, options.get("build_args"))
+            _check_sources(named, options, allowed, image, triggered=True)
 
 
 def registry_listed(host: str, registries: dict, searched: bool = False):

@@ -14,7 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from .denied import Denied
-from .paths import check_bind, check_volume
+from .own import check_not_self
+from .paths import check_bind, check_volume, under
 from .registries import registry_allowed
 
 ALLOWED, BOUNDED, FORCED, REFUSED = "allowed", "bounded", "forced", "refused"
@@ -45,17 +46,32 @@ class Context:
     """What a judgment needs: the settings, and the engine to resolve references through.
 
     ``engine`` answers ``container_record(ref)``, ``network_record(ref)``,
-    ``volume_record(name)`` (None when there is none), ``engine_root()`` and
-    ``engine_defaults()`` (``{"cgroupns": ..., "runtime": ...}``)."""
+    ``volume_record(name)`` (None when there is none), ``engine_root()``,
+    ``engine_defaults()`` (``{"cgroupns": ..., "runtime": ...}``) and
+    ``container_by_id(prefix)`` (the record of the container whose id starts so, or None).
+    ``own`` is the service's own container (its id or an id prefix), when it runs in one."""
 
     settings: object
     engine: object
+    own: str | None = None
     depth: int = 0
+    _held: tuple | None = None
 
     def deeper(self, where: str) -> "Context":
         if self.depth >= MAX_DEPTH:
             raise Denied("references", "references follow each other too deep", where)
         return replace(self, depth=self.depth + 1)
+
+    def held(self) -> tuple[set, list]:
+        """The volumes and host paths the service's own container mounts (its tokens, its
+        settings): no other container or request may reach them. Asked once a judgment."""
+        if self._held is None:
+            record = self.engine.container_by_id(self.own) if self.own else None
+            mounts = (record or {}).get("Mounts") or []
+            volumes = {m["Name"] for m in mounts if m.get("Type") == "volume" and m.get("Name")}
+            paths = [m["Source"] for m in mounts if m.get("Type") == "bind" and m.get("Source")]
+            self._held = (volumes, paths)
+        return self._held
 
 
 @dataclass(frozen=True)
@@ -100,7 +116,10 @@ def _short(value) -> str:
 
 
 def _bind(source, read_only, propagation, ctx, where) -> None:
-    check_bind(source or "/", ctx.settings, ctx.engine.engine_root())
+    path = check_bind(source or "/", ctx.settings, ctx.engine.engine_root())
+    for held in ctx.held()[1]:
+        if under(path, held) or under(held, path):
+            raise Denied("self-protection", f"{path} holds the service's own files", where)
     if propagation not in PRIVATE_PROPAGATION:
         raise Denied("mount-propagation", f"propagation {propagation} shares mounts", where)
     _read_only(read_only, f"the bind of {source}", ctx, where)
@@ -118,6 +137,8 @@ def _read_only(read_only, what, ctx, where) -> None:
 def _volume(name, driver_config, read_only, ctx, where) -> None:
     """A named volume as the engine will mount it: its record, or, for one the mount makes,
     the driver and options the mount gives it."""
+    if name in ctx.held()[0]:
+        raise Denied("self-protection", f"volume {name} holds the service's own data", where)
     record = ctx.engine.volume_record(name) if name else None
     if record is None and driver_config:
         record = {"Driver": driver_config.get("Name"), "Options": driver_config.get("Options")}
@@ -180,6 +201,7 @@ def _network_mode(mode, ctx, where) -> None:
     if mode.startswith("container:"):
         # sharing another container's namespace gives what that one has: it must pass too
         target = ctx.engine.container_record(mode.partition(":")[2])
+        check_not_self(target["Id"], ctx.own)
         judge_container(target, ctx.deeper(where))
         return
     judge_network(ctx.engine.network_record(mode), where)
@@ -188,6 +210,7 @@ def _network_mode(mode, ctx, where) -> None:
 def _volumes_from(sources, ctx, where) -> None:
     for source in sources or []:
         target = ctx.engine.container_record(source.partition(":")[0])
+        check_not_self(target["Id"], ctx.own)
         judge_container(target, ctx.deeper(where))
 
 
@@ -245,7 +268,7 @@ def _one_of(*values, rule="foreign-container"):
 
 def _security_options(options, ctx, where) -> None:
     for option in options or []:
-        if not option.replace("=", ":").startswith("no-new-privileges"):
+        if option.replace("=", ":") not in ("no-new-privileges", "no-new-privileges:true"):
             raise Denied("foreign-container", f"security option {option}")
 
 
@@ -315,6 +338,8 @@ def _service_ports(ports, ctx, where) -> None:
 
 def _limits(resources, ctx, where) -> None:
     judge_fields(RESOURCE_LIMITS, (resources or {}).get("Limits"), ctx, f"{where}.Limits")
+    if ((resources or {}).get("Reservations") or {}).get("GenericResources"):
+        raise Denied("foreign-container", "generic resources (devices); " + NEVER, where)
 
 
 def _table(fields):
@@ -390,7 +415,7 @@ HOST_CONFIG = _table(
         Field(
             "SecurityOpt",
             FORCED,
-            "no-new-privileges, added at create; nothing else",
+            "no-new-privileges (true), added at create; nothing else",
             _security_options,
         ),
         Field("MaskedPaths", FORCED, "the engine's defaults, none lifted", _kept(MASKED_PATHS)),
@@ -422,6 +447,7 @@ HOST_CONFIG = _table(
         refused("OomKillDisable", NEVER),
         refused("CpuRealtimePeriod", NEVER),
         refused("CpuRealtimeRuntime", NEVER),
+        refused("Links", "another container's environment, the service's own included; " + NEVER),
         allowed("ReadonlyRootfs"),
         allowed("RestartPolicy"),
         allowed("AutoRemove"),
@@ -432,7 +458,6 @@ HOST_CONFIG = _table(
         allowed("DnsOptions"),
         allowed("DnsSearch"),
         allowed("ExtraHosts"),
-        allowed("Links"),
         allowed("Tmpfs"),
         allowed("Init"),
         allowed("CpuShares"),
@@ -516,7 +541,12 @@ CONTAINER_SPEC = _table(
 TASK_TEMPLATE = _table(
     [
         _nested("ContainerSpec", CONTAINER_SPEC, "by the ContainerSpec rows"),
-        Field("Resources", BOUNDED, "limits by the Resources.Limits rows", _limits),
+        Field(
+            "Resources",
+            BOUNDED,
+            "limits by the Resources.Limits rows; no generic resources reserved",
+            _limits,
+        ),
         Field("Networks", BOUNDED, "networks that are not the host's", _task_networks),
         Field(
             "LogDriver",
@@ -595,9 +625,17 @@ def judge_service(spec: dict, ctx: Context) -> None:
     judge_fields(SERVICE_SPEC, spec, ctx, "Spec")
 
 
-def judge_volume(record: dict, ctx: Context, writing: bool = False) -> None:
+def judge_volume(record: dict, ctx: Context, writing: bool = False, writers=()) -> None:
     """A volume as the engine holds it (or as a create asks for it): its driver and options;
-    with ``writing``, one that binds a host path only where binds may be writable."""
+    never one the service's own container mounts. With ``writing``, or ``writers`` (services
+    that mount it writable, by name, before it exists), one that binds a host path only where
+    binds may be writable."""
     name = record.get("Name") or "(new)"
-    if check_volume(name, record, ctx.settings, ctx.engine.engine_root()) and writing:
-        _read_only(False, f"volume {name}, which binds a host path,", ctx, "Options")
+    if name in ctx.held()[0]:
+        raise Denied("self-protection", f"volume {name} holds the service's own data", "Name")
+    if check_volume(name, record, ctx.settings, ctx.engine.engine_root()):
+        if writers:
+            _read_only(False, f"volume {name} would bind a host path that services "
+                       f"{', '.join(writers)} mount, and it", ctx, "Options")  # fmt: skip
+        if writing:
+            _read_only(False, f"volume {name}, which binds a host path,", ctx, "Options")
