@@ -112,7 +112,7 @@ def spool_checked(
     not be restored, TooLarge (before reading further) once the archive unpacks to more than
     ``max_bytes`` or holds more than ``max_entries`` entries (None: no bound)."""
     spool = tempfile.TemporaryFile(dir=directory or None)
-    body = _Body(chunks)
+    body = ChunkReader(chunks)
     try:
         entries = unpacked = 0
         try:
@@ -155,9 +155,9 @@ def spool_checked(
         raise
 
 
-class _Body:
-    """The body's chunks as a file-like reader (a read may come short), counting the bytes
-    received."""
+class ChunkReader:
+    """A request body's chunks as a file-like reader (a read may come short), counting the
+    bytes received."""
 
     def __init__(self, chunks: Iterator[bytes]):
         self._chunks = iter(chunks)
@@ -191,7 +191,7 @@ class _Body:
             pass
 
 
-def _decompressed(body: _Body):
+def _decompressed(body: ChunkReader):
     """The body as a reader of tar bytes: uncompressed as it is read when it starts as gzip,
     bzip2 or xz do (and is no plain tar, whose first name could start the same)."""
     head = body.peek(tarfile.BLOCKSIZE)

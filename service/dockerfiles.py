@@ -47,9 +47,11 @@ import posixpath
 import re
 import tarfile
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 
 from dockerfile_parse import DockerfileParser
+
+from .archives import ChunkReader
 
 INSTRUCTIONS = frozenset(
     "ADD ARG CMD COPY ENTRYPOINT ENV EXPOSE FROM HEALTHCHECK LABEL MAINTAINER ONBUILD RUN "
@@ -457,7 +459,7 @@ class SpooledContext:
         self._links: set[str] = set()  # paths that are symbolic links once extracted
         self._file = tempfile.TemporaryFile(dir=directory or None)
         try:
-            self._spool(_Chunks(chunks), max_bytes)
+            self._spool(ChunkReader(chunks), max_bytes)
         except BaseException:
             self._file.close()
             raise
@@ -520,20 +522,3 @@ class SpooledContext:
                 yield chunk
         finally:
             self._file.close()
-
-
-class _Chunks:
-    """The body's chunks as a file-like reader for tarfile's stream mode."""
-
-    def __init__(self, chunks: Iterable[bytes]):
-        self._chunks, self._buffer = iter(chunks), b""
-
-    def read(self, size: int = -1) -> bytes:
-        while size < 0 or len(self._buffer) < size:
-            chunk = next(self._chunks, b"")
-            if not chunk:
-                break
-            self._buffer += chunk
-        size = len(self._buffer) if size < 0 else size
-        out, self._buffer = self._buffer[:size], self._buffer[size:]
-        return out
