@@ -62,6 +62,7 @@ def _finish(response):
                 "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
                 "request_id": g.get("request_id"),
                 "token": getattr(g.get("token"), "name", None),
+                "team": getattr(g.get("token"), "team", None),
                 "method": request.method,
                 "path": request.path,
                 "target": request.view_args or {},

@@ -64,6 +64,12 @@ class Token:
     digest: str
     scopes: frozenset
     expires: datetime | None = None
+    # the team whose objects alone it sees and drives; None: an operator, who sees all
+    team: str | None = None
+
+
+# a team's name, as it goes into the label of what its tokens create
+TEAM_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
 
 
 LOCAL_ADMIN = Token("local", "", frozenset(SCOPES))
@@ -100,7 +106,13 @@ def load_tokens(config) -> list[Token]:
             expires = datetime.fromisoformat(expires.replace("Z", "+00:00"))
             if expires.tzinfo is None:
                 expires = expires.replace(tzinfo=UTC)
-        tokens.append(Token(entry["name"], digest, scopes, expires))
+        team = entry.get("team")
+        if team is not None and not (isinstance(team, str) and TEAM_NAME.fullmatch(team)):
+            raise ValueError(
+                f"token {entry['name']!r}: team {team!r} is not a team name "
+                "(lowercase letters, digits, `_`, `.`, `-`, at most 64)"
+            )
+        tokens.append(Token(entry["name"], digest, scopes, expires, team))
     return tokens
 
 
@@ -266,11 +278,18 @@ token_cli = click.Group("token", help="Tokens of the service.")
 @click.argument("name")
 @click.option("--scope", "scopes", multiple=True, type=click.Choice(SCOPES), required=True)
 @click.option("--expires", help="RFC 3339 time after which the token is refused")
-def new_token_command(name, scopes, expires):
+@click.option("--team", help="the team whose objects alone the token sees and drives")
+def new_token_command(name, scopes, expires, team):
     """Make a token: print its secret once, and the entry to configure (its hash only)."""
+    if team is not None and not TEAM_NAME.fullmatch(team):
+        raise click.BadParameter(
+            "lowercase letters, digits, `_`, `.`, `-`, at most 64", param_hint="--team"
+        )
     secret = new_token()
     entry = {"name": name, "hash": hash_token(secret), "scopes": sorted(set(scopes))}
     if expires:
         entry["expires"] = expires
+    if team:
+        entry["team"] = team
     click.echo(f"token (shown once): {secret}")
     click.echo(f"entry for DOCKYARD_TOKENS: {json.dumps(entry)}")

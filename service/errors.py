@@ -18,11 +18,12 @@ from .gateway.client import root_cause
 from .gateway.networks import NetworkRefused
 from .gateway.streams import StreamError
 from .policy import Denied
+from .policy.teams import Unseen
 
 # what talking to the daemon can raise (docker.errors.APIError is both)
 DAEMON_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException)
 # what views let through to the one handler: those, and the policy's refusals
-ANSWERED_ERRORS = (*DAEMON_ERRORS, Denied, NetworkRefused)
+ANSWERED_ERRORS = (*DAEMON_ERRORS, Denied, NetworkRefused, Unseen)
 
 # daemon statuses passed on as they are; any other 4xx is a bad request, any 5xx an upstream failure
 _PASSED_ON = {400, 403, 404, 409}
@@ -82,6 +83,8 @@ def describe(exc: Exception) -> Failure:
         return Failure(_STREAM_FAILURES.get(exc.kind, 502), exc.message, errors=exc.details)
     if isinstance(exc, Denied):
         return Failure(403, str(exc))
+    if isinstance(exc, Unseen):
+        return Failure(404, str(exc))
     if isinstance(exc, NetworkRefused):
         return Failure(_NETWORK_REFUSALS[exc.kind], exc.message)
     if isinstance(exc, docker.errors.APIError):

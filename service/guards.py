@@ -5,7 +5,9 @@ from flask import current_app
 from flask_smorest import abort
 
 from . import audit, policy
+from .auth import current_token
 from .extensions import gateway
+from .policy import teams
 
 
 def policy_context() -> policy.Context:
@@ -26,12 +28,25 @@ def guard(ref: str, policed: bool = False) -> str:
     container, runs a process in it, copies into or out of it, or changes it, so the
     container as the engine holds it now must pass the policy (what it mounts now, what it
     was given elsewhere, what its references resolve to)."""
-    record = gateway().container_record(ref)
+    record = seen_container(ref)
     full = audit.resolved(record["Id"])
     policy.check_not_self(full, own_container())
     if policed:
         policy.judge_container(record, policy_context())
     return full
+
+
+def team() -> str | None:
+    """The team of the calling token; None for an operator's."""
+    return current_token().team
+
+
+def seen_container(ref: str) -> dict:
+    """The engine's record of a container the calling token may see (a team's token: one of
+    its team's; another answers 404, as one that does not exist)."""
+    record = gateway().container_record(ref)
+    teams.seen("container", ref, (record.get("Config") or {}).get("Labels"), team())
+    return record
 
 
 def pinned_volume(record: dict, read_only: bool) -> str:

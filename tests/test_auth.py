@@ -176,6 +176,7 @@ def test_whoami_takes_any_valid_token_and_says_its_scopes():
         assert answer.json == {
             "name": f"{scope}-bot",
             "scopes": [scope],
+            "team": None,
             "expires": "2999-01-01T00:00:00+00:00",
         }
     assert client.get("/auth/whoami").status_code == 401

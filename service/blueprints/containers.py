@@ -11,7 +11,8 @@ from flask_smorest.error_handler import ErrorSchema
 from .. import policy
 from ..extensions import Blueprint, gateway
 from ..gateway.containers import container_config, limits
-from ..guards import guard, own_container, policy_context
+from ..guards import guard, own_container, policy_context, seen_container, team
+from ..policy import teams
 from ..schemas import containers as schemas
 from ..schemas import streams
 from ..streaming import (
@@ -51,7 +52,14 @@ def one_container(func):
 
 
 def list_filters(args) -> dict:
-    return {key: args[key] for key in schemas.LIST_FILTERS if args.get(key)}
+    """The list's filters; for a team's token, its team's containers only."""
+    filters = {key: args[key] for key in schemas.LIST_FILTERS if args.get(key)}
+    return teams.team_filters(filters, team())
+
+
+def seen(id: str) -> str:
+    """The full id of a container the token may see (another team's: 404)."""
+    return seen_container(container_ref(id))["Id"]
 
 
 @blp.route("")
@@ -91,6 +99,7 @@ class Containers(MethodView):
         start is removed again.
         """
         settings = current_app.config
+        args["labels"] = teams.claim(args["labels"], team())
         spec = policy.shape_container(args, settings, gateway().volume_record)
         config = container_config(spec, settings["PUBLISH_HOST_IP"])
         try:
@@ -122,11 +131,11 @@ class Containers(MethodView):
         Needs `force=true`, and either filters or `all=true`. Answers each id removed and
         each failure.
         """
-        filters = list_filters(args)
         if not args["force"]:
             abort(400, message="removing many containers needs force=true")
-        if not filters and not args["all"]:
+        if not any(args.get(key) for key in schemas.LIST_FILTERS) and not args["all"]:
             abort(400, message="say which containers: filters, or all=true for every one")
+        filters = list_filters(args)
         return gateway().remove_containers(
             filters=filters,
             volumes=args["volumes"],
@@ -169,7 +178,7 @@ class Container(MethodView):
         Environment values whose names look secret (PASSWORD, TOKEN, KEY...) are hidden
         from tokens without the `admin` scope.
         """
-        return gateway().inspect_container(container_ref(id))
+        return gateway().inspect_container(seen(id))
 
     @blp.requires("write")
     @blp.arguments(schemas.RemoveArgsSchema, location="query")
@@ -297,7 +306,7 @@ class Wait(MethodView):
         `condition` is `not-running` (default), `next-exit` or `removed`; past `timeout` seconds
         the answer is a 504 and the container is left as it is.
         """
-        return gateway().wait_container(container_ref(id), args["condition"], args.get("timeout"))
+        return gateway().wait_container(seen(id), args["condition"], args.get("timeout"))
 
 
 @blp.route("/<containerref:id>/logs")
@@ -319,7 +328,7 @@ class Logs(MethodView):
         With `follow`, lines are sent as they are written, until the container stops or the
         client leaves.
         """
-        detail = gateway().inspect_container(container_ref(id))
+        detail = gateway().inspect_container(seen(id))
         frames = gateway().container_logs(
             detail["id"], log_params(args), tty=detail["config"]["tty"]
         )
@@ -413,8 +422,8 @@ class Stats(MethodView):
         One sample by default; `stream=true` sends one a second (ndjson, or SSE on request).
         """
         if not args["stream"]:
-            return gateway().container_stats(container_ref(id), stream=False)
-        samples = gateway().container_stats(container_ref(id), stream=True)
+            return gateway().container_stats(seen(id), stream=False)
+        samples = gateway().container_stats(seen(id), stream=True)
         # once it stops, the daemon sends empty samples for ever
         samples = Narrowed(samples, going_on=lambda sample: sample["read_at"] is not None)
         dump = schemas.StatsSchema().dump
@@ -433,7 +442,7 @@ class Top(MethodView):
 
         `ps_args` are ps options (`aux`, `-ef`); a container that does not run is a 409.
         """
-        return gateway().container_top(container_ref(id), args.get("ps_args"))
+        return gateway().container_top(seen(id), args.get("ps_args"))
 
 
 @blp.route("/<containerref:id>/changes")
@@ -446,7 +455,7 @@ class Changes(MethodView):
 
         One entry a path, with its kind: `added`, `modified` or `deleted`.
         """
-        return gateway().container_changes(container_ref(id))
+        return gateway().container_changes(seen(id))
 
 
 @blp.route("/<containerref:id>/exec")

@@ -24,5 +24,6 @@ class WhoAmI(MethodView):
         return {
             "name": token.name,
             "scopes": [scope for scope in SCOPES if scope in token.scopes],
+            "team": token.team,
             "expires": token.expires,
         }

@@ -10,6 +10,10 @@ class WhoAmISchema(Reply):
         Str(validate=ma.validate.OneOf(SCOPES)),
         **doc("the scopes the token holds, in order of power; each operation's `x-scope`"),
     )
+    team = Str(
+        allow_none=True,
+        **doc("the team whose objects alone the token sees and drives; null: an operator's"),
+    )
     expires = ma.fields.DateTime(
         allow_none=True, **doc("when the token stops being accepted; null when never")
     )
