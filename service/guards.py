@@ -12,7 +12,7 @@ from .policy import teams
 
 def policy_context() -> policy.Context:
     """The settings, the engine to resolve references through, the service's own container."""
-    return policy.Context(current_app.config, gateway(), own_container())
+    return policy.Context(current_app.config, gateway(), own_container(), team())
 
 
 def own_container() -> str | None:
@@ -46,6 +46,26 @@ def seen_container(ref: str) -> dict:
     its team's; another answers 404, as one that does not exist)."""
     record = gateway().container_record(ref)
     teams.seen("container", ref, (record.get("Config") or {}).get("Labels"), team())
+    return record
+
+
+def seen_volume(name: str) -> dict | None:
+    """The engine's record of a volume the calling token may see, None when there is none;
+    another team's answers 404."""
+    record = gateway().volume_record(name)
+    if record is not None:
+        teams.seen("volume", name, record.get("Labels"), team())
+    return record
+
+
+def seen_network(ref: str) -> dict:
+    """The engine's record of a network the calling token may see: its team's, or one with
+    no team (the engine's own, an operator's), which every team may join; another team's
+    answers 404."""
+    record = gateway().network_record(ref)
+    labels = record.get("Labels") or {}
+    if teams.TEAM_LABEL in labels:
+        teams.seen("network", ref, labels, team())
     return record
 
 

@@ -71,3 +71,42 @@ def test_the_team_label_cannot_be_forged(client, docker_api, busybox_image, labe
         answer = client.post("/containers", json=body, headers=headers)
         assert answer.status_code == 403 and "rule `team-label`" in answer.json["message"]
     assert docker_api.containers(all=True, filters={"label": f"{TEST_LABEL}={RUN_ID}"}) == []
+
+
+def test_a_team_sees_only_its_volumes_and_networks_and_uses_no_others(
+    client, docker_api, busybox_image, labels
+):
+    volume = client.post(
+        "/volumes", json={"name": f"dbdata-{RUN_ID}", "labels": labels}, headers=DB
+    ).json
+    network = client.post(
+        "/networks", json={"name": f"dbnet-{RUN_ID}", "labels": labels}, headers=DB
+    ).json
+    assert docker_api.inspect_volume(volume["name"])["Labels"][TEAM_LABEL] == "db"
+    scope = f"?label={TEST_LABEL}={RUN_ID}"
+    assert client.get(f"/volumes{scope}", headers=WEB).json == []
+    assert client.get(f"/networks{scope}", headers=WEB).json == []
+    assert len(client.get(f"/volumes{scope}", headers=OPS).json) == 1
+    for method, path in (
+        ("get", f"/volumes/{volume['name']}"),
+        ("get", f"/volumes/{volume['name']}/backup"),
+        ("delete", f"/volumes/{volume['name']}"),
+        ("get", f"/networks/{network['id']}"),
+        ("get", f"/networks/{network['name']}"),
+        ("delete", f"/networks/{network['id'][:12]}"),
+    ):
+        assert getattr(client, method)(path, headers=WEB).status_code == 404, path
+    # the name is the other team's: taken, and what it holds is not answered
+    again = client.post("/volumes", json={"name": volume["name"], "labels": labels}, headers=WEB)
+    assert again.status_code == 409
+    # no mount of the other team's volume, no joining its network; the engine's own, yes
+    for extra in (
+        {"mounts": [{"type": "volume", "source": volume["name"], "target": "/d"}]},
+        {"network": network["name"]},
+    ):
+        body = {"image": busybox_image, "labels": labels, **extra}
+        assert client.post("/containers", json=body, headers=WEB).status_code == 404, extra
+    body = {"image": busybox_image, "labels": labels, "network": "bridge"}
+    assert client.post("/containers", json=body, headers=WEB).status_code == 201
+    assert docker_api.inspect_volume(volume["name"])["Name"] == volume["name"]
+    assert docker_api.inspect_network(network["id"])["Name"] == network["name"]

@@ -9,7 +9,8 @@ from flask_smorest.error_handler import ErrorSchema
 
 from .. import audit, policy
 from ..extensions import Blueprint, gateway
-from ..guards import guard, own_container
+from ..guards import guard, own_container, seen_network, team
+from ..policy import teams
 from ..schemas import networks as schemas
 
 blp = Blueprint(
@@ -29,7 +30,7 @@ def network_ref(id: str) -> str:
 
 def network_record(id: str) -> dict:
     """The engine's record of the network a path names, its full id kept for the audit."""
-    record = gateway().network_record(network_ref(id))
+    record = seen_network(network_ref(id))
     audit.resolved(record["Id"])
     return record
 
@@ -56,7 +57,7 @@ class Networks(MethodView):
         filters = {key: args[key] for key in schemas.LIST_FILTERS if args.get(key)}
         if "dangling" in args:
             filters["dangling"] = args["dangling"]
-        return gateway().list_networks(filters=filters)
+        return gateway().list_networks(filters=teams.team_filters(filters, team()))
 
     @blp.requires("write")
     @blp.arguments(schemas.NetworkCreateSchema)
@@ -79,6 +80,7 @@ class Networks(MethodView):
         names its field, 422). A name in use or a subnet overlapping another network's is a
         409 that names what is in the way. Answers the network as inspect does.
         """
+        args["labels"] = teams.claim(args.get("labels"), team())
         return gateway().create_network(args)
 
 
@@ -109,7 +111,7 @@ class Network(MethodView):
         By id, short id or name. `containers` lists the running containers attached, each
         with its IPv4, IPv6 and MAC address on the network.
         """
-        return gateway().inspect_network(network_ref(id))
+        return gateway().inspect_network(network_record(id)["Id"])
 
     @blp.requires("write")
     @blp.arguments(schemas.RemoveArgsSchema, location="query")
@@ -184,7 +186,7 @@ class Connect(MethodView):
         subnet. The host's network is refused (403, rule `host-network`), and so is the
         service's own container. Needs `write`: it changes who may reach the container.
         """
-        record = gateway().network_record(network_ref(id))
+        record = network_record(id)
         policy.judge_network(record, "network")
         full = guard(args["container"])
         for field in ("ipv4_address", "ipv6_address"):
@@ -218,5 +220,5 @@ class Disconnect(MethodView):
         The container (id, short id or name) leaves the network; one that is not connected
         is a 409. The service's own container is never disconnected (403).
         """
-        record = gateway().network_record(network_ref(id))
+        record = network_record(id)
         gateway().disconnect_network(record, guard(args["container"]), force=args["force"])

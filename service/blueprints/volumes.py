@@ -11,7 +11,8 @@ from flask_smorest.error_handler import ErrorSchema
 from .. import policy
 from ..archives import BadArchive, Gzipped, TooLarge, spool_checked
 from ..extensions import Blueprint, gateway
-from ..guards import guard, pinned_volume, policy_context
+from ..guards import guard, pinned_volume, policy_context, seen_volume, team
+from ..policy import teams
 from ..schemas import volumes as schemas
 from ..schemas.containers import CONTAINER_REF, PolicyDecisionSchema
 from ..streaming import TAR_BODY, TAR_TYPES, tar_answer, tar_upload
@@ -42,7 +43,7 @@ def existing(name: str, writing: bool = False) -> dict:
     """The engine's record of a volume, which must pass the policy as it stands: one made
     elsewhere may bind any host path (and, to be written, may bind one only where binds may
     be writable)."""
-    record = gateway().volume_record(volume_name(name))
+    record = seen_volume(volume_name(name))
     if record is None:
         abort(404, message=f"no such volume: {name}")
     policy.judge_volume(record, policy_context(), writing)
@@ -68,7 +69,7 @@ class Volumes(MethodView):
         filters = {key: args[key] for key in schemas.LIST_FILTERS if args.get(key)}
         if "dangling" in args:
             filters["dangling"] = args["dangling"]
-        return gateway().list_volumes(filters)
+        return gateway().list_volumes(teams.team_filters(filters, team()))
 
     @blp.requires("write")
     @blp.arguments(schemas.VolumeCreateSchema)
@@ -88,6 +89,10 @@ class Volumes(MethodView):
         `dry_run=true` answers the decision and creates nothing. Creating a volume that
         exists with the same driver answers it as it is, as docker does.
         """
+        args["labels"] = teams.claim(args["labels"], team())
+        taken = gateway().volume_record(args["name"]) if args.get("name") else None
+        if taken is not None and not teams.owns(taken.get("Labels"), team()):
+            abort(409, message=f"the volume name {args['name']} is taken")
         record = {
             "Name": args.get("name"),
             "Driver": args["driver"],
@@ -135,7 +140,9 @@ class Volume(MethodView):
 
         `in_use_by` lists the containers that mount it, running or not.
         """
-        return gateway().inspect_volume(volume_name(name))
+        if seen_volume(volume_name(name)) is None:
+            abort(404, message=f"no such volume: {name}")
+        return gateway().inspect_volume(name)
 
     @blp.requires("write")
     @blp.arguments(schemas.VolumeRemoveArgsSchema, location="query")
@@ -150,7 +157,8 @@ class Volume(MethodView):
         `force=true`, which removes those containers first (running ones are killed; the
         service's own container is never removed: 403).
         """
-        volume_name(name)
+        if seen_volume(volume_name(name)) is None:
+            abort(404, message=f"no such volume: {name}")
         if args["force"]:
             for user in gateway().volume_users(name):
                 gateway().remove_container(guard(user["id"]), force=True)
@@ -230,10 +238,11 @@ class Restore(MethodView):
         if request.mimetype not in (*TAR_TYPES, "application/gzip"):
             abort(400, message="send the archive as application/gzip or application/x-tar")
         settings = current_app.config
-        created = gateway().volume_record(name) is None
+        created = seen_volume(name) is None
         if created:
             # the name is taken before the body is read: no one else makes it meanwhile
             labels = dict(item.split("=", 1) for item in args["label"])
+            labels = teams.claim(labels, team())
             gateway().create_volume(name, labels=labels)
             made = gateway().volume_record(name)
         try:

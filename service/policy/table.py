@@ -17,6 +17,7 @@ from .denied import Denied
 from .own import check_not_self
 from .paths import check_bind, check_volume, under
 from .registries import registry_allowed
+from .teams import TEAM_LABEL, seen
 
 ALLOWED, BOUNDED, FORCED, REFUSED = "allowed", "bounded", "forced", "refused"
 # log drivers that write on the engine's host only (the others send to network addresses)
@@ -54,6 +55,8 @@ class Context:
     settings: object
     engine: object
     own: str | None = None
+    # the team of the calling token: what it mounts, joins or shares must be its team's
+    team: str | None = None
     depth: int = 0
     _held: tuple | None = None
 
@@ -140,6 +143,8 @@ def _volume(name, driver_config, read_only, ctx, where) -> None:
     if name in ctx.held()[0]:
         raise Denied("self-protection", f"volume {name} holds the service's own data", where)
     record = ctx.engine.volume_record(name) if name else None
+    if record is not None:
+        seen("volume", name, record.get("Labels"), ctx.team)
     if record is None and driver_config:
         record = {"Driver": driver_config.get("Name"), "Options": driver_config.get("Options")}
     if check_volume(name or "(anonymous)", record, ctx.settings, ctx.engine.engine_root()):
@@ -202,15 +207,26 @@ def _network_mode(mode, ctx, where) -> None:
         # sharing another container's namespace gives what that one has: it must pass too
         target = ctx.engine.container_record(mode.partition(":")[2])
         check_not_self(target["Id"], ctx.own)
+        seen("container", mode.partition(":")[2], target["Config"].get("Labels"), ctx.team)
         judge_container(target, ctx.deeper(where))
         return
-    judge_network(ctx.engine.network_record(mode), where)
+    judge_network(joined(ctx.engine.network_record(mode), mode, ctx), where)
+
+
+def joined(record: dict, ref: str, ctx) -> dict:
+    """A network a container or task joins: its team's, or one with no team (the engine's
+    own, an operator's), which every team may join; another team's answers 404."""
+    labels = record.get("Labels") or {}
+    if TEAM_LABEL in labels:
+        seen("network", ref, labels, ctx.team)
+    return record
 
 
 def _volumes_from(sources, ctx, where) -> None:
     for source in sources or []:
         target = ctx.engine.container_record(source.partition(":")[0])
         check_not_self(target["Id"], ctx.own)
+        seen("container", source.partition(":")[0], target["Config"].get("Labels"), ctx.team)
         judge_container(target, ctx.deeper(where))
 
 
@@ -318,7 +334,8 @@ def _image(image, ctx, where) -> None:
 
 def _task_networks(networks, ctx, where) -> None:
     for index, network in enumerate(networks or []):
-        judge_network(ctx.engine.network_record(network.get("Target")), f"{where}[{index}]")
+        record = joined(ctx.engine.network_record(network.get("Target")), network["Target"], ctx)
+        judge_network(record, f"{where}[{index}]")
 
 
 def _service_ports(ports, ctx, where) -> None:
