@@ -1,11 +1,13 @@
 """Teams: a token of a team sees and drives only what its team made; an operator's sees all.
 Two team tokens and an operator's on the real engine."""
 
+import json
+
 import pytest
 
 from service.auth import hash_token
 from service.policy.teams import TEAM_LABEL
-from tests.conftest import RUN_ID, TEST_LABEL, make_client
+from tests.conftest import RUN_ID, TEST_LABEL, make_client, single_node_swarm
 
 TOKENS = [
     {"name": "web", "hash": hash_token("a"), "scopes": ["read", "operate", "exec", "write"],
@@ -110,3 +112,65 @@ def test_a_team_sees_only_its_volumes_and_networks_and_uses_no_others(
     assert client.post("/containers", json=body, headers=WEB).status_code == 201
     assert docker_api.inspect_volume(volume["name"])["Name"] == volume["name"]
     assert docker_api.inspect_network(network["id"])["Name"] == network["name"]
+
+
+@pytest.fixture(scope="module")
+def swarm(docker_api):
+    with single_node_swarm(docker_api) as made:
+        yield made
+
+
+def test_a_team_sees_and_drives_only_its_services_and_secrets(
+    swarm, client, docker_api, busybox_image, labels
+):
+    secret = client.post(
+        "/secrets", json={"name": f"dbpw-{RUN_ID}", "data": "s3cret", "labels": labels},
+        headers=DB,
+    ).json  # fmt: skip
+    body = {
+        "name": f"dbsvc-{RUN_ID}",
+        "image": busybox_image,
+        "labels": labels,
+        "replicas": 0,
+        "secrets": [{"name": secret["name"]}],
+    }
+    service = client.post("/services", json=body, headers=DB)
+    assert service.status_code == 201, service.json
+    service = service.json
+    scope = f"?label={TEST_LABEL}={RUN_ID}"
+    assert client.get(f"/services{scope}", headers=WEB).json == []
+    assert client.get(f"/secrets{scope}", headers=WEB).json == []
+    assert [s["id"] for s in client.get(f"/services{scope}", headers=OPS).json] == [service["id"]]
+    assert client.get(f"/tasks?service={service['id']}", headers=WEB).json == []
+    for method, path, payload in (
+        ("get", f"/services/{service['id']}", None),
+        ("get", f"/services/{service['name']}", None),
+        ("post", f"/services/{service['id']}/scale", {"replicas": 1}),
+        ("post", f"/services/{service['id']}/update", {"force": True}),
+        ("delete", f"/services/{service['id']}", None),
+        ("delete", f"/secrets/{secret['id']}", None),
+        ("delete", f"/secrets/{secret['name']}", None),
+    ):
+        kwargs = {"headers": WEB, **({"json": payload} if payload else {})}
+        assert getattr(client, method)(path, **kwargs).status_code == 404, path
+    # naming the other team's secret in a service of one's own
+    mine = {**body, "name": f"websvc-{RUN_ID}"}
+    assert client.post("/services", json=mine, headers=WEB).status_code == 404
+    found = docker_api.inspect_service(service["id"])
+    assert found["Spec"]["Mode"]["Replicated"]["Replicas"] == 0
+    assert found["Spec"]["Labels"][TEAM_LABEL] == "db"
+
+
+def test_a_team_follows_only_its_own_events(client, docker_api, busybox_image, labels):
+    since = docker_api.info()["SystemTime"]
+    made(client, WEB, busybox_image, labels, f"webev-{RUN_ID}")
+    made(client, DB, busybox_image, labels, f"dbev-{RUN_ID}")
+    until = docker_api.info()["SystemTime"]
+    answer = client.get(
+        "/system/events",
+        query_string={"since": since, "until": until, "type": "container"},
+        headers={**WEB, "Accept": "application/x-ndjson"},
+    )
+    events = [json.loads(line) for line in answer.get_data(as_text=True).splitlines() if line]
+    seen = [e for e in events if e.get("type") == "container"]
+    assert seen and {e["attributes"].get(TEAM_LABEL) for e in seen} == {"web"}

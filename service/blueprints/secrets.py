@@ -5,6 +5,8 @@ from flask.views import MethodView
 from flask_smorest.error_handler import ErrorSchema
 
 from ..extensions import Blueprint, gateway
+from ..guards import team
+from ..policy import teams
 from ..schemas import swarm as schemas
 from .swarm import in_swarm, swarm_ref
 
@@ -17,7 +19,16 @@ blp = Blueprint(
 
 
 def _filters(args) -> dict:
-    return {"label": args["label"], "name": [args["name"]] if args.get("name") else []}
+    """The list's filters; for a team's token, its team's only."""
+    filters = {"label": args["label"], "name": [args["name"]] if args.get("name") else []}
+    return teams.team_filters(filters, team())
+
+
+def _remove(kind: str, id: str) -> None:
+    """Remove a secret or config the token may see (another team's: 404)."""
+    record = gateway().payload_record(kind, swarm_ref(id, kind))
+    teams.seen(kind, id, record["Spec"].get("Labels"), team())
+    gateway().remove_payload(kind, record["ID"])
 
 
 @blp.route("/secrets")
@@ -44,7 +55,8 @@ class Secrets(MethodView):
         The value (`data`, text) goes to the swarm, encrypted there, and is never answered
         nor logged; a service mounts it under /run/secrets/.
         """
-        return gateway().create_payload("secret", args["name"], args["data"], args["labels"])
+        labels = teams.claim(args["labels"], team())
+        return gateway().create_payload("secret", args["name"], args["data"], labels)
 
 
 @blp.route("/secrets/<swarmref:id>")
@@ -59,7 +71,7 @@ class Secret(MethodView):
 
         By id or name; one a service still mounts is refused by the engine.
         """
-        gateway().remove_payload("secret", swarm_ref(id, "secret"))
+        _remove("secret", id)
 
 
 @blp.route("/configs")
@@ -85,7 +97,8 @@ class Configs(MethodView):
 
         Its content (`data`, text) is kept by the swarm for services to mount.
         """
-        return gateway().create_payload("config", args["name"], args["data"], args["labels"])
+        labels = teams.claim(args["labels"], team())
+        return gateway().create_payload("config", args["name"], args["data"], labels)
 
 
 @blp.route("/configs/<swarmref:id>")
@@ -100,4 +113,4 @@ class Config(MethodView):
 
         By id or name; one a service still mounts is refused by the engine.
         """
-        gateway().remove_payload("config", swarm_ref(id, "config"))
+        _remove("config", id)

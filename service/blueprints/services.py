@@ -8,7 +8,8 @@ from flask_smorest.error_handler import ErrorSchema
 from .. import audit, policy
 from ..extensions import Blueprint, gateway
 from ..gateway.services import service_body, updated_spec
-from ..guards import policy_context
+from ..guards import policy_context, team
+from ..policy import teams
 from ..schemas import services as schemas
 from ..schemas import streams
 from ..streaming import NDJSON, SSE, TEXT
@@ -36,7 +37,9 @@ def one_service(func):
 
 
 def service_record(id: str) -> dict:
+    """The engine's record of a service the token may see (another team's: 404)."""
     record = gateway().service_record(swarm_ref(id, "service"))
+    teams.seen("service", id, record["Spec"].get("Labels"), team())
     audit.resolved(record["ID"])
     return record
 
@@ -60,7 +63,8 @@ class Services(MethodView):
         With replicas wanted and running, image, ports and the last update's progress; one
         call to the daemon.
         """
-        return gateway().list_services({"label": args["label"], "name": args["name"]})
+        filters = {"label": args["label"], "name": args["name"]}
+        return gateway().list_services(teams.team_filters(filters, team()))
 
     @blp.requires("write")
     @blp.arguments(schemas.ServiceCreateSchema)
@@ -80,9 +84,13 @@ class Services(MethodView):
         injected when absent. There is no field for privileges. Secrets are named, and
         mounted under /run/secrets/.
         """
+        args["labels"] = teams.claim(args["labels"], team())
         spec = policy.shape_service(args, current_app.config, gateway().volume_record)
         secrets = gateway().secret_references(spec["secrets"])
-        missing = [s["name"] for s in secrets if s["id"] is None]
+        # another team's secret is one this token cannot name
+        missing = [
+            s["name"] for s in secrets if s["id"] is None or not teams.owns(s["labels"], team())
+        ]
         if missing:
             abort(404, message=f"no secret is named {', '.join(missing)}: create it first")
         return gateway().create_service(judged(service_body(spec, secrets)))
@@ -98,7 +106,7 @@ class Service(MethodView):
 
         Its spec in this API's terms, running tasks and the last update's progress.
         """
-        return gateway().inspect_service(swarm_ref(id, "service"))
+        return gateway().inspect_service(service_record(id)["ID"])
 
     @blp.requires("write")
     @blp.response(204)

@@ -11,6 +11,8 @@ from ..auth import has_scope
 from ..errors import SWARM_HINT
 from ..extensions import Blueprint, gateway
 from ..gateway.swarm import node_summary
+from ..guards import team
+from ..policy import teams
 from ..schemas import swarm as schemas
 from ..schemas.services import SWARM_REF
 
@@ -167,4 +169,11 @@ class Tasks(MethodView):
             "desired-state": [args["desired_state"]] if args.get("desired_state") else [],
             "label": args["label"],
         }
+        if team():
+            # a team's token: the tasks of its team's services only
+            services = gateway().list_services(teams.team_filters({}, team()))
+            ours = {s["id"] for s in services} | {s["name"] for s in services}
+            filters["service"] = [s for s in filters["service"] or ours if s in ours]
+            if not filters["service"]:
+                return []
         return gateway().list_tasks(filters)

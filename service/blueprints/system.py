@@ -10,6 +10,8 @@ from flask_smorest.error_handler import ErrorSchema
 from ..errors import DAEMON_ERRORS, describe
 from ..events import EventHub
 from ..extensions import RETRY_AFTER_HEADER, Blueprint, gateway
+from ..guards import team
+from ..policy import teams
 from ..schemas import streams
 from ..schemas import system as schemas
 from ..streaming import NDJSON, SSE, Narrowed, chosen_format, live, reserve_stream, stream_places
@@ -164,6 +166,8 @@ class Events(MethodView):
         filters = {
             daemon_name: args[name] for name, daemon_name in EVENT_FILTERS.items() if args.get(name)
         }
+        # a team's token: events of its team's objects only (those that carry the label)
+        filters = teams.team_filters(filters, team())
         live_only = not (args.get("since") or args.get("until") or headers.get("last_event_id"))
         if live_only:
             # events as they happen: the worker's one daemon subscription, shared

@@ -43,9 +43,16 @@ class ServiceVerbs:
         found = self.clients.call(
             "GET", "/secrets", params=_filters({"name": [w["name"] for w in wanted]})
         )
-        ids = {s["Spec"]["Name"]: s["ID"] for s in found or []}
+        named = {s["Spec"]["Name"]: s for s in found or []}
         return [
-            {"name": w["name"], "id": ids.get(w["name"]), "target": w.get("target") or w["name"]}
+            {
+                "name": w["name"],
+                "id": named[w["name"]]["ID"] if w["name"] in named else None,
+                "labels": named[w["name"]]["Spec"].get("Labels") or {}
+                if w["name"] in named
+                else {},
+                "target": w.get("target") or w["name"],
+            }
             for w in wanted
         ]
 

@@ -107,6 +107,9 @@ class SwarmVerbs:
         )
         return payload_summary(self.clients.call("GET", f"{PAYLOADS[kind]}/{{0}}", created["ID"]))
 
+    def payload_record(self, kind, ref) -> dict:
+        return self.clients.call("GET", f"{PAYLOADS[kind]}/{{0}}", ref)
+
     def remove_payload(self, kind, ref) -> None:
         self.clients.call("DELETE", f"{PAYLOADS[kind]}/{{0}}", ref)
 
