@@ -228,6 +228,10 @@ def _authorize():
         )
     g.token = token
     scope = required_scope()
+    # a team's token may take some operators' actions on its team's objects alone
+    team_scope = required_scope("team_scope") if token.team else None
+    if team_scope and team_scope in token.scopes:
+        return
     if scope != ANY_TOKEN and scope not in token.scopes:
         abort(
             403,
@@ -259,16 +263,18 @@ def _refuse(message):
     abort(401, message=message, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
 
 
-def required_scope() -> str:
+def required_scope(kind: str = "required_scope") -> str | None:
     """The scope the view serving this request declared (`ANY_TOKEN` for what any valid
     token may call); `admin` when it declared none. HEAD is served by the GET view, and
-    takes its scope."""
+    takes its scope. With ``kind="team_scope"``: the scope that lets a team's token take the
+    action on its team's objects alone, None when there is none."""
     view = current_app.view_functions.get(request.endpoint)
     view_class = getattr(view, "view_class", None)
     method = request.method.lower()
     if method == "head" and not hasattr(view_class, "head"):
         method = "get"
-    return getattr(getattr(view_class, method, view), "required_scope", "admin")
+    default = "admin" if kind == "required_scope" else None
+    return getattr(getattr(view_class, method, view), kind, default)
 
 
 token_cli = click.Group("token", help="Tokens of the service.")

@@ -131,9 +131,11 @@ class Blueprint(flask_smorest.Blueprint):
             504, schema=ErrorSchema, description="the Docker daemon did not answer in time"
         )(func)
 
-    def requires(self, scope: str):
-        """Declare (and document) the token scope an operation needs. Outermost decorator."""
-        if scope not in SCOPES:
+    def requires(self, scope: str, team_scope: str | None = None):
+        """Declare (and document) the token scope an operation needs, and the scope with which
+        a team's token may take it on its team's objects alone (`x-team-scope`). Outermost
+        decorator."""
+        if scope not in SCOPES or team_scope not in (None, *SCOPES):
             raise ValueError(f"unknown scope {scope}")
 
         def decorator(func):
@@ -146,8 +148,10 @@ class Blueprint(flask_smorest.Blueprint):
                 description=f"the token lacks the `{scope}` scope, or a rule of the policy "
                 "refuses the request; `message` names it",
             )(func)
-            func = self.doc(security=[{"bearerAuth": []}], **{"x-scope": scope})(func)
+            extra = {"x-team-scope": team_scope} if team_scope else {}
+            func = self.doc(security=[{"bearerAuth": []}], **{"x-scope": scope, **extra})(func)
             func.required_scope = scope
+            func.team_scope = team_scope
             return func
 
         return decorator

@@ -174,3 +174,22 @@ def test_a_team_follows_only_its_own_events(client, docker_api, busybox_image, l
     events = [json.loads(line) for line in answer.get_data(as_text=True).splitlines() if line]
     seen = [e for e in events if e.get("type") == "container"]
     assert seen and {e["attributes"].get(TEAM_LABEL) for e in seen} == {"web"}
+
+
+def test_a_team_prunes_and_bulk_deletes_only_its_own(client, docker_api, busybox_image, labels):
+    web = made(client, WEB, busybox_image, labels, f"webpr-{RUN_ID}")
+    db = made(client, DB, busybox_image, labels, f"dbpr-{RUN_ID}")
+    scope = {"label": [f"{TEST_LABEL}={RUN_ID}"]}
+    pruned = client.post("/containers/prune", json=scope, headers=WEB)
+    assert pruned.status_code == 200, pruned.json
+    assert pruned.json["deleted"] == [web["id"]]
+    again = made(client, WEB, busybox_image, labels, f"webbulk-{RUN_ID}")
+    bulk = client.delete("/containers?force=true&all=true", headers=WEB)
+    assert bulk.status_code == 200 and bulk.json["removed"] == [again["id"]]
+    # the other team's is still there; without `write`, a team token may not prune
+    assert docker_api.inspect_container(db["id"])["Id"] == db["id"]
+    reader = make_client(
+        TOKENS=[{"name": "r", "hash": hash_token("r"), "scopes": ["read"], "team": "web"}]
+    )
+    answer = reader.post("/containers/prune", json=scope, headers={"Authorization": "Bearer r"})
+    assert answer.status_code == 403

@@ -120,7 +120,7 @@ class Containers(MethodView):
             )
         return gateway().create_container(config, name=spec.get("name"), start=spec["start"])
 
-    @blp.requires("admin")
+    @blp.requires("admin", team_scope="write")
     @blp.arguments(schemas.BulkRemoveArgsSchema, location="query")
     @blp.response(200, schemas.BulkRemovedSchema)
     @blp.alt_response(400, schema=ErrorSchema, description="`force` or a selection is missing")
@@ -154,7 +154,7 @@ def spared(full: str) -> str | None:
 
 @blp.route("/prune")
 class Prune(MethodView):
-    @blp.requires("admin")
+    @blp.requires("admin", team_scope="write")
     @blp.arguments(schemas.ContainerPruneSchema)
     @blp.response(200, schemas.ContainerPruneReportSchema)
     @blp.daemon_call
@@ -164,7 +164,8 @@ class Prune(MethodView):
         `label` and `until` narrow what goes; running containers stay. Reports the ids removed
         and the bytes freed.
         """
-        return gateway().prune_containers(args["label"], args.get("until"))
+        labels = teams.team_filters({"label": args["label"]}, team())["label"]
+        return gateway().prune_containers(labels, args.get("until"))
 
 
 @blp.route("/<containerref:id>")

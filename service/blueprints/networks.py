@@ -86,7 +86,7 @@ class Networks(MethodView):
 
 @blp.route("/prune")
 class Prune(MethodView):
-    @blp.requires("admin")
+    @blp.requires("admin", team_scope="write")
     @blp.arguments(schemas.NetworkPruneSchema)
     @blp.response(200, schemas.NetworkPruneReportSchema)
     @blp.daemon_call
@@ -97,7 +97,8 @@ class Prune(MethodView):
         (a stopped container does not keep one); predefined networks always stay. `label`
         and `until` narrow what goes. Reports the names removed.
         """
-        return gateway().prune_networks(args["label"], args.get("until"))
+        labels = teams.team_filters({"label": args["label"]}, team())["label"]
+        return gateway().prune_networks(labels, args.get("until"))
 
 
 @blp.route("/<networkref:id>")

@@ -118,7 +118,7 @@ class Volumes(MethodView):
 
 @blp.route("/prune")
 class Prune(MethodView):
-    @blp.requires("admin")
+    @blp.requires("admin", team_scope="write")
     @blp.arguments(schemas.VolumePruneSchema)
     @blp.response(200, schemas.VolumePruneReportSchema)
     @blp.daemon_call
@@ -127,7 +127,9 @@ class Prune(MethodView):
 
         `label` narrows what goes. Reports the names removed and the bytes freed.
         """
-        return gateway().prune_volumes(args["label"])
+        return gateway().prune_volumes(
+            teams.team_filters({"label": args["label"]}, team())["label"]
+        )
 
 
 @blp.route("/<volumename:name>")
