@@ -193,3 +193,21 @@ def test_a_team_prunes_and_bulk_deletes_only_its_own(client, docker_api, busybox
     )
     answer = reader.post("/containers/prune", json=scope, headers={"Authorization": "Bearer r"})
     assert answer.status_code == 403
+
+
+def test_what_a_team_builds_or_commits_carries_its_label(client, docker_api, busybox_image, labels):
+    built = client.post(
+        "/images/build",
+        json={"dockerfile": f"FROM {busybox_image}\nRUN true\n", "labels": labels},
+        headers=WEB,
+    )
+    assert built.status_code == 201, built.json
+    assert docker_api.inspect_image(built.json["id"])["Config"]["Labels"][TEAM_LABEL] == "web"
+    box = made(client, WEB, busybox_image, labels, f"webcm-{RUN_ID}")
+    committed = client.post(f"/containers/{box['id']}/commit", json={"pause": False}, headers=WEB)
+    assert committed.status_code == 201, committed.json
+    image = docker_api.inspect_image(committed.json["id"])
+    assert image["Config"]["Labels"][TEAM_LABEL] == "web"
+    forged = {"dockerfile": f"FROM {busybox_image}\n", "labels": {**labels, TEAM_LABEL: "db"}}
+    answer = client.post("/images/build", json=forged, headers=OPS)
+    assert answer.status_code == 403 and "team-label" in answer.json["message"]

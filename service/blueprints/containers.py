@@ -494,6 +494,10 @@ class Commit(MethodView):
         Needs the `exec` scope: the image holds the container's files and environment.
         """
         tag = args.get("tag") or ("latest" if args.get("repository") else None)
+        if any(teams.TEAM_LABEL in change for change in args["changes"]):
+            raise policy.Denied("team-label", f"`{teams.TEAM_LABEL}` is set by the service")
+        if team():
+            args["changes"] = [*args["changes"], f"LABEL {teams.TEAM_LABEL}={team()}"]
         return gateway().commit_container(
             guard(container_ref(id), policed=True),
             args.get("repository"),

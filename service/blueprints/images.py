@@ -16,6 +16,8 @@ from ..dockerfiles import ContextTooLarge, SpooledContext
 from ..extensions import Blueprint, gateway
 from ..gateway.images import pull_target, split_reference
 from ..gateway.streams import StreamError
+from ..guards import team
+from ..policy import teams
 from ..redaction import redact_history
 from ..schemas import images as schemas
 from ..schemas import streams
@@ -153,6 +155,8 @@ class Build(MethodView):
             dockerfile = None
         else:
             abort(400, message="send the context as application/x-tar, or JSON")
+        # what a team's token builds carries its team's label, which no client sends
+        options["labels"] = teams.claim(options.get("labels"), team())
         allowed = current_app.config["PULL_PUSH_REGISTRIES"]
         if "*" not in allowed:
             # every image the build names is judged before the engine may fetch it
