@@ -496,7 +496,12 @@ def test_whoami_answers_the_tokens_name_and_scopes(service):
         with urllib.request.urlopen(request, timeout=10) as answer:
             return json.load(answer)
 
-    assert whoami(READ) == {"name": "console-read", "scopes": ["read"], "expires": None}
+    assert whoami(READ) == {
+        "name": "console-read",
+        "scopes": ["read"],
+        "team": None,
+        "expires": None,
+    }
     assert whoami(WRITE)["scopes"] == ["read", "operate", "exec", "write"]
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(f"{service}/auth/whoami", timeout=10)

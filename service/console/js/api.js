@@ -5,7 +5,7 @@ const KEY = "dockyard.token";
 
 export const session = {
   token: sessionStorage.getItem(KEY) || "",
-  who: null, // GET /auth/whoami: {name, scopes, expires}
+  who: null, // GET /auth/whoami: {name, scopes, team, expires}
   spec: null, // /openapi.json: the scope of each operation
 };
 
