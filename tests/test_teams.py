@@ -211,3 +211,13 @@ def test_what_a_team_builds_or_commits_carries_its_label(client, docker_api, bus
     forged = {"dockerfile": f"FROM {busybox_image}\n", "labels": {**labels, TEAM_LABEL: "db"}}
     answer = client.post("/images/build", json=forged, headers=OPS)
     assert answer.status_code == 403 and "team-label" in answer.json["message"]
+
+
+def test_the_courses_live_state_shows_a_team_only_its_own(client, busybox_image, labels):
+    made(client, DB, busybox_image, labels, f"dblive-{RUN_ID}")
+    live = client.get("/concepts/container?live=true", headers=WEB).json["live"]
+    assert f"dblive-{RUN_ID}" not in live["names"]
+    assert (
+        f"dblive-{RUN_ID}"
+        in client.get("/concepts/container?live=true", headers=OPS).json["live"]["names"]
+    )
