@@ -49,7 +49,8 @@ LABEL org.opencontainers.image.title="Dockyard" \
 COPY --from=builder /opt/venv /opt/venv
 WORKDIR /app
 COPY deploy/gunicorn.conf.py deploy/gunicorn.conf.py
-# the administrator token's directory (used only when no token is configured), and where
+# the administrator token's directory (used only when no token is configured) and the
+# grants to teams (give it a volume to keep them), and where
 # volume restores spool their archive: give the latter a volume when the root is read-only.
 # No set-user-id programs: swarm cannot set no-new-privileges
 RUN mkdir -m 700 /var/lib/dockyard /var/spool/dockyard \
@@ -64,7 +65,8 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     DOCKYARD_BIND=0.0.0.0:8000 \
     DOCKYARD_ADMIN_TOKEN_FILE=/var/lib/dockyard/admin-token \
-    DOCKYARD_SPOOL_DIR=/var/spool/dockyard
+    DOCKYARD_SPOOL_DIR=/var/spool/dockyard \
+    DOCKYARD_GRANTS_FILE=/var/lib/dockyard/grants.json
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
   CMD python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=4)"

@@ -9,6 +9,7 @@ from .blueprints import register_blueprints
 from .config import load_settings
 from .extensions import Api
 from .gateway import DockerGateway
+from .grants import Grants
 from .jsonio import JSONProvider
 from .routing import allowed_methods, register_converters
 
@@ -46,6 +47,7 @@ def create_app(config=None):
     web.init_app(app)
     auth.init_app(app)
     policy.check_settings(app.config)
+    app.extensions["dockyard_grants"] = Grants(app.config["GRANTS_FILE"])
     app.extensions["dockyard_self"] = app.config["SELF_CONTAINER"] or policy.own_container_id()
     register_converters(app, api)
     register_blueprints(app, api)

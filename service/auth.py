@@ -33,6 +33,8 @@ import click
 from flask import current_app, g, request
 from flask_smorest import abort
 
+from .policy import teams
+
 SCOPES = ("read", "operate", "exec", "write", "admin")
 # what a view declares when any valid token may call it, whatever its scopes
 ANY_TOKEN = "any-token"
@@ -68,8 +70,7 @@ class Token:
     team: str | None = None
 
 
-# a team's name, as it goes into the label of what its tokens create
-TEAM_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
+TEAM_NAME = re.compile(teams.TEAM_NAME)
 
 
 LOCAL_ADMIN = Token("local", "", frozenset(SCOPES))

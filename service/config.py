@@ -103,6 +103,9 @@ class Config:
     # with no token configured: the file holding the administrator token made at first start
     # (readable by the service's user only; its content works with `curl -H @FILE`)
     ADMIN_TOKEN_FILE = "~/.dockyard/admin-token"
+    # what an administrator gave to teams (objects the engine cannot relabel): a JSON file the
+    # service writes; the workers, and replicas driving one engine, must share it
+    GRANTS_FILE = "~/.dockyard/grants.json"
     # serve without any token: every caller is the administrator. Only on unix sockets
     # (BIND=unix:/path), whose file permissions then say who may call
     OPEN_ACCESS = False

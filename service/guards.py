@@ -7,12 +7,14 @@ from flask_smorest import abort
 from . import audit, policy
 from .auth import current_token
 from .extensions import gateway
+from .gateway.images import from_rfc3339
+from .grants import Grants
 from .policy import teams
 
 
 def policy_context() -> policy.Context:
     """The settings, the engine to resolve references through, the service's own container."""
-    return policy.Context(current_app.config, gateway(), own_container(), team())
+    return policy.Context(current_app.config, gateway(), own_container(), team(), given)
 
 
 def own_container() -> str | None:
@@ -41,11 +43,100 @@ def team() -> str | None:
     return current_token().team
 
 
+def grants() -> Grants:
+    """What an administrator gave to teams (``GRANTS_FILE``)."""
+    return current_app.extensions["dockyard_grants"]
+
+
+def grant_key(kind: str, record: dict) -> tuple[str, str | None]:
+    """How a grant names an object, from the engine's record of it or a list's entry: its id
+    (a volume's name), and for a volume its creation time (one made again is another)."""
+    if kind == "volumes":
+        created = record.get("created") or from_rfc3339(record.get("CreatedAt"))
+        return record.get("Name") or record.get("name"), created.isoformat() if created else None
+    return record.get("Id") or record.get("ID") or record.get("id"), None
+
+
+def given(kind: str, record: dict, store: Grants | None = None) -> list[str]:
+    """The teams an object was given to: ``kind`` as the paths name it (containers, volumes,
+    networks, services, secrets, configs)."""
+    return (store or grants()).teams(kind, *grant_key(kind, record))
+
+
+def owned_by(kind: str, items: list[dict], of: str) -> list[dict]:
+    """A list's entries team ``of`` made or was given."""
+    return [item for item in items if teams.owns(item.get("labels"), of, given(kind, item))]
+
+
+def mine(kind: str, items: list[dict]) -> list[dict]:
+    """A list's entries the calling token may see: for a team's token, those its team made
+    or was given (the service's own check, after the daemon's label filter)."""
+    return items if team() is None else owned_by(kind, items, team())
+
+
+def team_list_filters(kind: str, filters: dict | None, of: str | None) -> dict:
+    """A list's filters for the daemon: for team ``of``, the label of what it made, unless it
+    was given some of ``kind`` (then the service's own check alone narrows)."""
+    if of is not None and grants().naming(kind, of):
+        return dict(filters or {})
+    return teams.team_filters(filters, of)
+
+
+def list_filters(kind: str, filters: dict | None) -> dict:
+    """A list's filters for the daemon, for the calling token."""
+    return team_list_filters(kind, filters, team())
+
+
+def events_kept():
+    """For a team's token, whether an event is of its team's objects (None for an operator's,
+    who sees all). A container's and an image's events carry their labels; a volume's, a
+    network's, a service's, a secret's and a config's do not: the object is looked up once a
+    stream (one removed before the stream first named it is not shown)."""
+    if team() is None:
+        return None
+    mine_of, store, engine = team(), grants(), gateway()
+    lookups = {
+        "volume": lambda ref: engine.volume_record(ref),
+        "network": engine.network_record,
+        "service": engine.service_record,
+        "secret": lambda ref: engine.payload_record("secret", ref),
+        "config": lambda ref: engine.payload_record("config", ref),
+    }
+    known: dict[tuple, bool] = {}
+
+    def kept(event: dict) -> bool:
+        kind, actor = event.get("type") or "", event.get("actor_id") or ""
+        attributes = event.get("attributes") or {}
+        if kind == "container":
+            return teams.owns(attributes, mine_of, store.teams("containers", actor))
+        if kind == "image":
+            # images are shared; those a team built carry its label
+            return teams.TEAM_LABEL in attributes and teams.owns(attributes, mine_of)
+        if kind not in lookups:
+            return False  # the engine's own (daemon, node, plugin): not a team's
+        if (kind, actor) not in known:
+            try:
+                record = lookups[kind](actor)
+            except Exception:
+                return False  # gone, or unreachable: shown to no team
+            if record is None:
+                return False
+            labels = record.get("Labels") if "Labels" in record else record["Spec"].get("Labels")
+            # a network no team made is joined by every team: its events (which name every
+            # team's containers) are no one team's
+            to = given(f"{kind}s", record, store)
+            known[(kind, actor)] = teams.owns(labels, mine_of, to)
+        return known[(kind, actor)]
+
+    return kept
+
+
 def seen_container(ref: str) -> dict:
-    """The engine's record of a container the calling token may see (a team's token: one of
-    its team's; another answers 404, as one that does not exist)."""
+    """The engine's record of a container the calling token may see (a team's token: one its
+    team made or was given; another answers 404, as one that does not exist)."""
     record = gateway().container_record(ref)
-    teams.seen("container", ref, (record.get("Config") or {}).get("Labels"), team())
+    labels = (record.get("Config") or {}).get("Labels")
+    teams.seen("container", ref, labels, team(), given("containers", record))
     return record
 
 
@@ -54,18 +145,26 @@ def seen_volume(name: str) -> dict | None:
     another team's answers 404."""
     record = gateway().volume_record(name)
     if record is not None:
-        teams.seen("volume", name, record.get("Labels"), team())
+        teams.seen("volume", name, record.get("Labels"), team(), given("volumes", record))
     return record
 
 
 def seen_network(ref: str) -> dict:
     """The engine's record of a network the calling token may see: its team's, or one with
-    no team (the engine's own, an operator's), which every team may join; another team's
-    answers 404."""
+    no team (the engine's own, an operator's) given to none, which every team may join;
+    another team's answers 404."""
     record = gateway().network_record(ref)
-    labels = record.get("Labels") or {}
-    if teams.TEAM_LABEL in labels:
-        teams.seen("network", ref, labels, team())
+    labels, to = record.get("Labels") or {}, given("networks", record)
+    if not teams.shared(labels, to):
+        teams.seen("network", ref, labels, team(), to)
+    return record
+
+
+def seen_swarm_object(kind: str, ref: str, record: dict) -> dict:
+    """A service's, secret's or config's record the calling token may see (``kind``: services,
+    secrets, configs); another team's answers 404."""
+    labels = (record.get("Spec") or {}).get("Labels")
+    teams.seen(kind.rstrip("s"), ref, labels, team(), given(kind, record))
     return record
 
 

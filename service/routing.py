@@ -10,6 +10,7 @@ from flask import current_app, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BaseConverter, PathConverter, RequestRedirect, ValidationError
 
+from .policy.teams import TEAM_NAME
 from .schemas.containers import CONTAINER_REF
 from .schemas.images import REF_OR_ID
 
@@ -45,12 +46,19 @@ class SwarmRefConverter(BaseConverter):
     """A service, node, secret or config: id, short id or name (no route shares the path)."""
 
 
+class TeamNameConverter(BaseConverter):
+    """A team's name, as its label holds it."""
+
+    regex = TEAM_NAME
+
+
 def register_converters(app, api):
     app.url_map.converters["imageref"] = ImageRefConverter
     app.url_map.converters["containerref"] = ContainerRefConverter
     app.url_map.converters["volumename"] = VolumeNameConverter
     app.url_map.converters["networkref"] = NetworkRefConverter
     app.url_map.converters["swarmref"] = SwarmRefConverter
+    app.url_map.converters["teamname"] = TeamNameConverter
     # the patterns say what the converters decline, so that the spec tells the whole truth
     routes = "|".join(sorted(IMAGE_ROUTES))
     actions = "|".join(sorted(IMAGE_ACTIONS))
@@ -72,6 +80,10 @@ def register_converters(app, api):
             "pattern": container_ref,
             "description": "container id, short id or name",
         },
+    )
+    api.register_converter(
+        TeamNameConverter,
+        lambda _: {"type": "string", "pattern": f"^{TEAM_NAME}$", "description": "a team's name"},
     )
     for converter, what in (
         (VolumeNameConverter, "volume name"),

@@ -48,11 +48,13 @@ def docker_api():
 @pytest.fixture(scope="session", autouse=True)
 def admin_token_file(tmp_path_factory):
     """Where apps and servers the tests start without tokens keep their administrator token
-    (made by the first of them), instead of the home directory's."""
+    (made by the first of them), and their grants to teams, instead of the home directory's."""
     path = tmp_path_factory.mktemp("admin") / "admin-token"
     os.environ["DOCKYARD_ADMIN_TOKEN_FILE"] = str(path)
+    os.environ["DOCKYARD_GRANTS_FILE"] = str(path.parent / "grants.json")
     yield path
     os.environ.pop("DOCKYARD_ADMIN_TOKEN_FILE", None)
+    os.environ.pop("DOCKYARD_GRANTS_FILE", None)
 
 
 def admin_headers() -> dict:

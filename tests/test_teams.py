@@ -2,6 +2,7 @@
 Two team tokens and an operator's on the real engine."""
 
 import json
+import time
 
 import pytest
 
@@ -221,3 +222,151 @@ def test_the_courses_live_state_shows_a_team_only_its_own(client, busybox_image,
         f"dblive-{RUN_ID}"
         in client.get("/concepts/container?live=true", headers=OPS).json["live"]["names"]
     )
+
+
+ADMINS = [
+    *TOKENS,
+    {"name": "root", "hash": hash_token("r"), "scopes": ["read", "write", "admin"]},
+    {"name": "webadmin", "hash": hash_token("w"), "scopes": ["read", "write", "admin"],
+     "team": "web"},
+]  # fmt: skip
+ROOT, WEBADMIN = {"Authorization": "Bearer r"}, {"Authorization": "Bearer w"}
+
+
+@pytest.fixture
+def admins():
+    return make_client(TOKENS=ADMINS)
+
+
+def test_an_operator_gives_objects_made_elsewhere_to_a_team(
+    admins, docker_api, busybox_image, labels
+):
+    client = admins
+    box = made(client, OPS, busybox_image, labels, f"opsbox-{RUN_ID}")
+    volume = client.post(
+        "/volumes", json={"name": f"opsvol-{RUN_ID}", "labels": labels}, headers=OPS
+    )
+    network = client.post(
+        "/networks", json={"name": f"opsnet-{RUN_ID}", "labels": labels}, headers=OPS
+    )
+    volume, network = volume.json, network.json
+    assert client.get(f"/containers/{box['id']}", headers=WEB).status_code == 404
+    # an operator's network with no team is every team's to join
+    for headers in (WEB, DB):
+        body = {"image": busybox_image, "labels": labels, "network": network["name"]}
+        assert client.post("/containers", json=body, headers=headers).status_code == 201
+
+    for kind, ref in (("containers", box["name"]), ("volumes", volume["name"]),
+                      ("networks", network["id"][:12])):  # fmt: skip
+        answer = client.put(f"/teams/web/{kind}/{ref}", headers=ROOT)
+        assert answer.status_code == 200, answer.json
+        assert answer.json["teams"] == ["web"] and answer.json["kind"] == kind
+    # the team now sees and drives them; the other team still does not
+    assert client.get(f"/containers/{box['name']}", headers=WEB).status_code == 200
+    assert client.post(f"/containers/{box['id']}/start", headers=WEB).status_code == 200
+    assert client.get(f"/containers/{box['id']}", headers=DB).status_code == 404
+    scope = f"?all=true&label={TEST_LABEL}={RUN_ID}"
+    assert box["id"] in {c["id"] for c in client.get(f"/containers{scope}", headers=WEB).json}
+    assert [v["name"] for v in client.get("/volumes", headers=WEB).json] == [volume["name"]]
+    mount = {"mounts": [{"type": "volume", "source": volume["name"], "target": "/d"}]}
+    for headers, status in ((WEB, 201), (DB, 404)):
+        body = {"image": busybox_image, "labels": labels, **mount}
+        assert client.post("/containers", json=body, headers=headers).status_code == status
+    # given to a team, the network is no longer every team's
+    for headers, status in ((WEB, 201), (DB, 404)):
+        body = {"image": busybox_image, "labels": labels, "network": network["name"]}
+        assert client.post("/containers", json=body, headers=headers).status_code == status
+
+    team = client.get("/teams/web", headers=ROOT).json
+    assert {"id": box["id"], "name": box["name"], "given": True} in team["containers"]
+    assert {"id": volume["name"], "name": volume["name"], "given": True} in team["volumes"]
+    assert [n["id"] for n in team["networks"]] == [network["id"]]
+    assert team["tokens"] == ["web", "webadmin"]
+    summary = {t["name"]: t for t in client.get("/teams", headers=ROOT).json}
+    assert summary["web"]["given"] >= 3 and summary["db"]["tokens"] == ["db"]
+
+    # taken back: the team no longer sees it; taken twice is a 404
+    assert client.delete(f"/teams/web/containers/{box['id']}", headers=ROOT).status_code == 204
+    assert client.get(f"/containers/{box['id']}", headers=WEB).status_code == 404
+    assert client.delete(f"/teams/web/containers/{box['id']}", headers=ROOT).status_code == 404
+
+
+def test_what_a_team_made_stays_its_own_and_out_of_the_others_prunes(
+    admins, docker_api, busybox_image, labels
+):
+    client = admins
+    box = made(client, DB, busybox_image, labels, f"dbshared-{RUN_ID}")
+    volume = client.post("/volumes", json={"name": f"dbshv-{RUN_ID}", "labels": labels}, headers=DB)
+    assert client.put(f"/teams/web/containers/{box['id']}", headers=ROOT).json["teams"] == [
+        "db",
+        "web",
+    ]
+    assert client.put(f"/teams/web/volumes/{volume.json['name']}", headers=ROOT).status_code == 200
+    # both teams see them; the label's team cannot be taken back
+    for headers in (WEB, DB):
+        assert client.get(f"/containers/{box['id']}", headers=headers).status_code == 200
+    answer = client.delete(f"/teams/db/containers/{box['id']}", headers=ROOT)
+    assert answer.status_code == 409
+    # bulk removals and prunes of the team given them act on what it made only
+    scope = {"label": [f"{TEST_LABEL}={RUN_ID}"]}
+    assert client.post("/containers/prune", json=scope, headers=WEB).json["deleted"] == []
+    assert client.delete("/containers?force=true&all=true", headers=WEB).json["removed"] == []
+    assert client.post("/volumes/prune", json=scope, headers=WEB).json["deleted"] == []
+    assert docker_api.inspect_container(box["id"])["Id"] == box["id"]
+    assert docker_api.inspect_volume(volume.json["name"])["Name"] == volume.json["name"]
+
+
+def test_only_an_operators_admin_token_gives(admins, docker_api, busybox_image, labels):
+    client = admins
+    box = made(client, DB, busybox_image, labels, f"dbkeep-{RUN_ID}")
+    # a team's token, even with `admin`, neither lists teams nor gives itself another's
+    for method, path in (
+        ("get", "/teams"),
+        ("get", "/teams/db"),
+        ("put", f"/teams/web/containers/{box['id']}"),
+    ):
+        answer = getattr(client, method)(path, headers=WEBADMIN)
+        assert answer.status_code == 403 and "rule `teams`" in answer.json["message"], path
+    assert client.put(f"/teams/web/containers/{box['id']}", headers=OPS).status_code == 403
+    assert client.get(f"/containers/{box['id']}", headers=WEB).status_code == 404
+    # the engine's own networks are every team's, no team's to own
+    answer = client.put("/teams/web/networks/bridge", headers=ROOT)
+    assert answer.status_code == 403 and "predefined-network" in answer.json["message"]
+    assert client.put(f"/teams/web/containers/nothere-{RUN_ID}", headers=ROOT).status_code == 404
+    assert client.put(f"/teams/web/volumes/nothere-{RUN_ID}", headers=ROOT).status_code == 404
+    assert client.put(f"/teams/Web!/containers/{box['id']}", headers=ROOT).status_code == 404
+
+
+def test_a_volume_made_again_under_a_given_name_is_not_given(admins, docker_api, labels):
+    client = admins
+    name = f"again-{RUN_ID}"
+    client.post("/volumes", json={"name": name, "labels": labels}, headers=OPS)
+    assert client.put(f"/teams/web/volumes/{name}", headers=ROOT).status_code == 200
+    assert client.get(f"/volumes/{name}", headers=WEB).status_code == 200
+    assert client.delete(f"/volumes/{name}", headers=OPS).status_code == 204
+    time.sleep(1.1)  # the engine's creation times count seconds
+    client.post("/volumes", json={"name": name, "labels": labels}, headers=OPS)
+    assert client.get(f"/volumes/{name}", headers=WEB).status_code == 404
+
+
+def test_a_team_follows_the_events_of_its_volumes_and_networks_only(client, docker_api, labels):
+    since = docker_api.info()["SystemTime"]
+    for headers, team in ((WEB, "web"), (DB, "db")):
+        client.post(
+            "/volumes", json={"name": f"ev{team}-{RUN_ID}", "labels": labels}, headers=headers
+        )
+        client.post(
+            "/networks", json={"name": f"ev{team}-{RUN_ID}", "labels": labels}, headers=headers
+        )
+    until = docker_api.info()["SystemTime"]
+    answer = client.get(
+        "/system/events",
+        query_string={"since": since, "until": until},
+        headers={**WEB, "Accept": "application/x-ndjson"},
+    )
+    events = [json.loads(line) for line in answer.get_data(as_text=True).splitlines() if line]
+    kinds = {(e["type"], e["action"]) for e in events if e["type"] in ("volume", "network")}
+    assert kinds == {("volume", "create"), ("network", "create")}
+    named = {e["actor_id"] for e in events if e["type"] == "volume"}
+    assert named == {f"evweb-{RUN_ID}"}
+    assert all(f"evdb-{RUN_ID}" not in json.dumps(e) for e in events)

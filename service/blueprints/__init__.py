@@ -14,6 +14,7 @@ from . import (
     services,
     swarm,
     system,
+    teams,
     volumes,
 )
 
@@ -29,6 +30,7 @@ MODULES = (
     swarm,
     services,
     secrets,
+    teams,
     concepts,
 )
 

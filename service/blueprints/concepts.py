@@ -10,7 +10,7 @@ from flask_smorest.error_handler import ErrorSchema
 from .. import concepts as course_content
 from ..concepts import DEFAULT_LANG, LANGS
 from ..extensions import Blueprint, gateway
-from ..policy import teams
+from ..guards import list_filters, mine
 from ..schemas import concepts as schemas
 
 blp = Blueprint(
@@ -183,19 +183,18 @@ def live_state(kind: str) -> dict:
         )
     running = None
     # a team's token: its team's objects only, as its lists show them
-    mine = teams.team_filters({}, token.team)
     if kind == "containers":
-        found = gateway().list_containers(all=True, filters=mine)
+        found = mine(kind, gateway().list_containers(all=True, filters=list_filters(kind, {})))
         names = [c["name"] for c in found]
         running = sum(1 for c in found if c["state"] == "running")
     elif kind == "images":
         found = gateway().list_images()
         names = [(i["tags"] or [i["short_id"]])[0] for i in found]
     elif kind == "volumes":
-        found = gateway().list_volumes(mine)
+        found = mine(kind, gateway().list_volumes(list_filters(kind, {})))
         names = [v["name"] for v in found]
     else:
-        found = gateway().list_networks(filters=mine)
+        found = mine(kind, gateway().list_networks(filters=list_filters(kind, {})))
         names = [n["name"] for n in found]
     limit = schemas.LIVE_NAMES_MAX
     return {"kind": kind, "count": len(found), "running": running, "names": names[:limit]}

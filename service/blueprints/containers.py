@@ -11,7 +11,15 @@ from flask_smorest.error_handler import ErrorSchema
 from .. import policy
 from ..extensions import Blueprint, gateway
 from ..gateway.containers import container_config, limits
-from ..guards import guard, own_container, policy_context, seen_container, team
+from ..guards import (
+    guard,
+    list_filters,
+    mine,
+    own_container,
+    policy_context,
+    seen_container,
+    team,
+)
 from ..policy import teams
 from ..schemas import containers as schemas
 from ..schemas import streams
@@ -51,10 +59,9 @@ def one_container(func):
     return blp.daemon_call(func)
 
 
-def list_filters(args) -> dict:
-    """The list's filters; for a team's token, its team's containers only."""
-    filters = {key: args[key] for key in schemas.LIST_FILTERS if args.get(key)}
-    return teams.team_filters(filters, team())
+def asked_filters(args) -> dict:
+    """The list's filters, as the request gives them."""
+    return {key: args[key] for key in schemas.LIST_FILTERS if args.get(key)}
 
 
 def seen(id: str) -> str:
@@ -73,7 +80,8 @@ class Containers(MethodView):
 
         Answered by one call to the daemon, however many containers there are.
         """
-        return gateway().list_containers(all=args["all"], filters=list_filters(args))
+        filters = list_filters("containers", asked_filters(args))
+        return mine("containers", gateway().list_containers(all=args["all"], filters=filters))
 
     @blp.requires("write")
     @blp.arguments(schemas.ContainerCreateSchema)
@@ -135,7 +143,8 @@ class Containers(MethodView):
             abort(400, message="removing many containers needs force=true")
         if not any(args.get(key) for key in schemas.LIST_FILTERS) and not args["all"]:
             abort(400, message="say which containers: filters, or all=true for every one")
-        filters = list_filters(args)
+        # a team's token: what its team made (never what it was given)
+        filters = teams.team_filters(asked_filters(args), team())
         return gateway().remove_containers(
             filters=filters,
             volumes=args["volumes"],

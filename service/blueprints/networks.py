@@ -9,7 +9,7 @@ from flask_smorest.error_handler import ErrorSchema
 
 from .. import audit, policy
 from ..extensions import Blueprint, gateway
-from ..guards import guard, own_container, seen_network, team
+from ..guards import guard, list_filters, mine, own_container, seen_network, team
 from ..policy import teams
 from ..schemas import networks as schemas
 
@@ -57,7 +57,7 @@ class Networks(MethodView):
         filters = {key: args[key] for key in schemas.LIST_FILTERS if args.get(key)}
         if "dangling" in args:
             filters["dangling"] = args["dangling"]
-        return gateway().list_networks(filters=teams.team_filters(filters, team()))
+        return mine("networks", gateway().list_networks(filters=list_filters("networks", filters)))
 
     @blp.requires("write")
     @blp.arguments(schemas.NetworkCreateSchema)

@@ -5,7 +5,7 @@ from flask.views import MethodView
 from flask_smorest.error_handler import ErrorSchema
 
 from ..extensions import Blueprint, gateway
-from ..guards import team
+from ..guards import list_filters, mine, seen_swarm_object, team
 from ..policy import teams
 from ..schemas import swarm as schemas
 from .swarm import in_swarm, swarm_ref
@@ -18,16 +18,16 @@ blp = Blueprint(
 )
 
 
-def _filters(args) -> dict:
-    """The list's filters; for a team's token, its team's only."""
+def _listed(kind: str, args) -> list[dict]:
+    """Secrets or configs, filtered; for a team's token, its team's only."""
     filters = {"label": args["label"], "name": [args["name"]] if args.get("name") else []}
-    return teams.team_filters(filters, team())
+    return mine(f"{kind}s", gateway().list_payloads(kind, list_filters(f"{kind}s", filters)))
 
 
 def _remove(kind: str, id: str) -> None:
     """Remove a secret or config the token may see (another team's: 404)."""
     record = gateway().payload_record(kind, swarm_ref(id, kind))
-    teams.seen(kind, id, record["Spec"].get("Labels"), team())
+    seen_swarm_object(f"{kind}s", id, record)
     gateway().remove_payload(kind, record["ID"])
 
 
@@ -42,7 +42,7 @@ class Secrets(MethodView):
 
         Names, labels and dates: never a value.
         """
-        return gateway().list_payloads("secret", _filters(args))
+        return _listed("secret", args)
 
     @blp.requires("write")
     @blp.arguments(schemas.PayloadCreateSchema)
@@ -85,7 +85,7 @@ class Configs(MethodView):
 
         Names, labels and dates.
         """
-        return gateway().list_payloads("config", _filters(args))
+        return _listed("config", args)
 
     @blp.requires("write")
     @blp.arguments(schemas.PayloadCreateSchema)

@@ -8,7 +8,7 @@ from flask_smorest.error_handler import ErrorSchema
 from .. import audit, policy
 from ..extensions import Blueprint, gateway
 from ..gateway.services import service_body, updated_spec
-from ..guards import policy_context, team
+from ..guards import given, list_filters, mine, policy_context, seen_swarm_object, team
 from ..policy import teams
 from ..schemas import services as schemas
 from ..schemas import streams
@@ -39,7 +39,7 @@ def one_service(func):
 def service_record(id: str) -> dict:
     """The engine's record of a service the token may see (another team's: 404)."""
     record = gateway().service_record(swarm_ref(id, "service"))
-    teams.seen("service", id, record["Spec"].get("Labels"), team())
+    seen_swarm_object("services", id, record)
     audit.resolved(record["ID"])
     return record
 
@@ -64,7 +64,7 @@ class Services(MethodView):
         call to the daemon.
         """
         filters = {"label": args["label"], "name": args["name"]}
-        return gateway().list_services(teams.team_filters(filters, team()))
+        return mine("services", gateway().list_services(list_filters("services", filters)))
 
     @blp.requires("write")
     @blp.arguments(schemas.ServiceCreateSchema)
@@ -89,7 +89,9 @@ class Services(MethodView):
         secrets = gateway().secret_references(spec["secrets"])
         # another team's secret is one this token cannot name
         missing = [
-            s["name"] for s in secrets if s["id"] is None or not teams.owns(s["labels"], team())
+            s["name"]
+            for s in secrets
+            if s["id"] is None or not teams.owns(s["labels"], team(), given("secrets", s))
         ]
         if missing:
             abort(404, message=f"no secret is named {', '.join(missing)}: create it first")

@@ -11,8 +11,7 @@ from ..auth import has_scope
 from ..errors import SWARM_HINT
 from ..extensions import Blueprint, gateway
 from ..gateway.swarm import node_summary
-from ..guards import team
-from ..policy import teams
+from ..guards import list_filters, mine, team
 from ..schemas import swarm as schemas
 from ..schemas.services import SWARM_REF
 
@@ -171,7 +170,7 @@ class Tasks(MethodView):
         }
         if team():
             # a team's token: the tasks of its team's services only
-            services = gateway().list_services(teams.team_filters({}, team()))
+            services = mine("services", gateway().list_services(list_filters("services", {})))
             ours = {s["id"] for s in services} | {s["name"] for s in services}
             filters["service"] = [s for s in filters["service"] or ours if s in ours]
             if not filters["service"]:

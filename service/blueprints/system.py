@@ -10,8 +10,7 @@ from flask_smorest.error_handler import ErrorSchema
 from ..errors import DAEMON_ERRORS, describe
 from ..events import EventHub
 from ..extensions import RETRY_AFTER_HEADER, Blueprint, gateway
-from ..guards import team
-from ..policy import teams
+from ..guards import events_kept
 from ..schemas import streams
 from ..schemas import system as schemas
 from ..streaming import NDJSON, SSE, Narrowed, chosen_format, live, reserve_stream, stream_places
@@ -166,24 +165,31 @@ class Events(MethodView):
         filters = {
             daemon_name: args[name] for name, daemon_name in EVENT_FILTERS.items() if args.get(name)
         }
-        # a team's token: events of its team's objects only (those that carry the label)
-        filters = teams.team_filters(filters, team())
+        # a team's token: events of its team's objects only, judged here
+        kept = events_kept()
         live_only = not (args.get("since") or args.get("until") or headers.get("last_event_id"))
         if live_only:
             # events as they happen: the worker's one daemon subscription, shared
             reserve_stream()
             events = event_hub().subscribe(filters)
-            return live(events, chosen_format(), event_id=lambda event: event["time_nano"])
-        since, seen = args.get("since"), None
-        if headers.get("last_event_id"):
-            # the daemon takes seconds with a fraction, and gives again what came at that time
-            seen = int(headers["last_event_id"])
-            since = f"{seen // 10**9}.{seen % 10**9:09d}"
-        reserve_stream()
-        events = gateway().events(filters, since=since, until=args.get("until"))
-        if seen is not None:
-            events = Narrowed(events, kept=lambda event: (event["time_nano"] or 0) > seen)
+        else:
+            since, seen = args.get("since"), None
+            if headers.get("last_event_id"):
+                # the daemon takes seconds with a fraction, and gives again what came then
+                seen = int(headers["last_event_id"])
+                since = f"{seen // 10**9}.{seen % 10**9:09d}"
+            reserve_stream()
+            events = gateway().events(filters, since=since, until=args.get("until"))
+            if seen is not None:
+                kept = both(kept, lambda event: (event["time_nano"] or 0) > seen)
+        if kept is not None:
+            events = Narrowed(events, kept=kept)
         return live(events, chosen_format(), event_id=lambda event: event["time_nano"])
+
+
+def both(first, second):
+    """Kept by ``first`` (when there is one) and by ``second``."""
+    return second if first is None else (lambda event: first(event) and second(event))
 
 
 # the service's filter names and the daemon's

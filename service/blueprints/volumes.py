@@ -11,7 +11,16 @@ from flask_smorest.error_handler import ErrorSchema
 from .. import policy
 from ..archives import BadArchive, Gzipped, TooLarge, spool_checked
 from ..extensions import Blueprint, gateway
-from ..guards import guard, pinned_volume, policy_context, seen_volume, team
+from ..guards import (
+    given,
+    guard,
+    list_filters,
+    mine,
+    pinned_volume,
+    policy_context,
+    seen_volume,
+    team,
+)
 from ..policy import teams
 from ..schemas import volumes as schemas
 from ..schemas.containers import CONTAINER_REF, PolicyDecisionSchema
@@ -69,7 +78,7 @@ class Volumes(MethodView):
         filters = {key: args[key] for key in schemas.LIST_FILTERS if args.get(key)}
         if "dangling" in args:
             filters["dangling"] = args["dangling"]
-        return gateway().list_volumes(teams.team_filters(filters, team()))
+        return mine("volumes", gateway().list_volumes(list_filters("volumes", filters)))
 
     @blp.requires("write")
     @blp.arguments(schemas.VolumeCreateSchema)
@@ -91,7 +100,9 @@ class Volumes(MethodView):
         """
         args["labels"] = teams.claim(args["labels"], team())
         taken = gateway().volume_record(args["name"]) if args.get("name") else None
-        if taken is not None and not teams.owns(taken.get("Labels"), team()):
+        if taken is not None and not teams.owns(
+            taken.get("Labels"), team(), given("volumes", taken)
+        ):
             abort(409, message=f"the volume name {args['name']} is taken")
         record = {
             "Name": args.get("name"),

@@ -135,6 +135,24 @@ def check_network_removal(network: dict) -> None:
         )
 
 
+def check_giving(kind: str, record: dict, ctx) -> None:
+    """What an administrator may give to a team (``kind`` as the paths name it): never the
+    service's own container, nor a volume that holds its data, nor a network the engine made
+    for itself (every team's to join, no team's to own)."""
+    if kind == "containers":
+        check_not_self(record["Id"], ctx.own)
+    elif kind == "volumes" and record["Name"] in ctx.held()[0]:
+        raise Denied("self-protection", f"volume {record['Name']} holds the service's own data")
+    elif kind == "networks" and (
+        record.get("Name") in PREDEFINED_NETWORKS or record.get("Ingress")
+    ):
+        raise Denied(
+            "predefined-network",
+            f"`{record.get('Name')}` is a network the engine made for itself: every team's to "
+            "join, no team's to own",
+        )
+
+
 # -- the table, published -------------------------------------------------------------------
 
 # the settings the rules read, published with the table

@@ -17,7 +17,7 @@ from .denied import Denied
 from .own import check_not_self
 from .paths import check_bind, check_volume, under
 from .registries import registry_allowed
-from .teams import TEAM_LABEL, seen
+from .teams import seen, shared
 
 ALLOWED, BOUNDED, FORCED, REFUSED = "allowed", "bounded", "forced", "refused"
 # log drivers that write on the engine's host only (the others send to network addresses)
@@ -57,6 +57,8 @@ class Context:
     own: str | None = None
     # the team of the calling token: what it mounts, joins or shares must be its team's
     team: str | None = None
+    # the teams an object was given to: ``given(kind, record)``, kind as the paths name it
+    given: Callable = lambda kind, record: []
     depth: int = 0
     _held: tuple | None = None
 
@@ -144,7 +146,7 @@ def _volume(name, driver_config, read_only, ctx, where) -> None:
         raise Denied("self-protection", f"volume {name} holds the service's own data", where)
     record = ctx.engine.volume_record(name) if name else None
     if record is not None:
-        seen("volume", name, record.get("Labels"), ctx.team)
+        seen("volume", name, record.get("Labels"), ctx.team, ctx.given("volumes", record))
     if record is None and driver_config:
         record = {"Driver": driver_config.get("Name"), "Options": driver_config.get("Options")}
     if check_volume(name or "(anonymous)", record, ctx.settings, ctx.engine.engine_root()):
@@ -207,7 +209,7 @@ def _network_mode(mode, ctx, where) -> None:
         # sharing another container's namespace gives what that one has: it must pass too
         target = ctx.engine.container_record(mode.partition(":")[2])
         check_not_self(target["Id"], ctx.own)
-        seen("container", mode.partition(":")[2], target["Config"].get("Labels"), ctx.team)
+        _container_seen(mode.partition(":")[2], target, ctx)
         judge_container(target, ctx.deeper(where))
         return
     judge_network(joined(ctx.engine.network_record(mode), mode, ctx), where)
@@ -216,17 +218,24 @@ def _network_mode(mode, ctx, where) -> None:
 def joined(record: dict, ref: str, ctx) -> dict:
     """A network a container or task joins: its team's, or one with no team (the engine's
     own, an operator's), which every team may join; another team's answers 404."""
-    labels = record.get("Labels") or {}
-    if TEAM_LABEL in labels:
-        seen("network", ref, labels, ctx.team)
+    labels, given = record.get("Labels") or {}, ctx.given("networks", record)
+    if not shared(labels, given):
+        seen("network", ref, labels, ctx.team, given)
     return record
+
+
+def _container_seen(ref, record, ctx) -> None:
+    """Another container a request reaches (its namespace, its volumes): its team's only."""
+    seen(
+        "container", ref, record["Config"].get("Labels"), ctx.team, ctx.given("containers", record)
+    )
 
 
 def _volumes_from(sources, ctx, where) -> None:
     for source in sources or []:
         target = ctx.engine.container_record(source.partition(":")[0])
         check_not_self(target["Id"], ctx.own)
-        seen("container", source.partition(":")[0], target["Config"].get("Labels"), ctx.team)
+        _container_seen(source.partition(":")[0], target, ctx)
         judge_container(target, ctx.deeper(where))
 
 
