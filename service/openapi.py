@@ -109,6 +109,20 @@ OPERATION_IDS = {
     ("get", "concepts.Concepts"): "listConcepts",
     ("get", "concepts.Concept"): "getConcept",
     ("get", "concepts.Diagram"): "getConceptDiagram",
+    ("get", "teams.Teams"): "listTeams",
+    ("get", "teams.Team"): "getTeam",
+    ("put", "teams.given_containers"): "giveContainerToTeam",
+    ("delete", "teams.given_containers"): "takeContainerFromTeam",
+    ("put", "teams.given_volumes"): "giveVolumeToTeam",
+    ("delete", "teams.given_volumes"): "takeVolumeFromTeam",
+    ("put", "teams.given_networks"): "giveNetworkToTeam",
+    ("delete", "teams.given_networks"): "takeNetworkFromTeam",
+    ("put", "teams.given_services"): "giveServiceToTeam",
+    ("delete", "teams.given_services"): "takeServiceFromTeam",
+    ("put", "teams.given_secrets"): "giveSecretToTeam",
+    ("delete", "teams.given_secrets"): "takeSecretFromTeam",
+    ("put", "teams.given_configs"): "giveConfigToTeam",
+    ("delete", "teams.given_configs"): "takeConfigFromTeam",
 }
 
 _ID = "4f9a2c1e7b3d" + "0" * 52

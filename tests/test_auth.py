@@ -56,7 +56,9 @@ def operations(client):
         for method, operation in methods.items():
             if method == "parameters":
                 continue
-            concrete = path.replace("{ref}", "dockyard-test/none:1").replace("{id}", "no-such-box")
+            ref = "no-such-box" if path.startswith("/teams/") else "dockyard-test/none:1"
+            concrete = path.replace("{ref}", ref).replace("{id}", "no-such-box")
+            concrete = concrete.replace("{name}", "no-such-name")
             yield method, concrete, operation.get("x-scope")
 
 

@@ -17,14 +17,16 @@ from playwright.sync_api import expect, sync_playwright
 
 from service.auth import hash_token
 from service.blueprints.console import POLICY
+from service.policy.teams import TEAM_LABEL
 from tests.conftest import ROOT, RUN_ID, TEST_LABEL, eventually, served
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
 
 TOKENS = {
-    "console-write": ("write-secret-for-the-console", ["read", "operate", "exec", "write"]),
-    "console-read": ("read-secret-for-the-console", ["read"]),
+    "console-write": ("write-secret-for-the-console", ["read", "operate", "exec", "write"], None),
+    "console-read": ("read-secret-for-the-console", ["read"], None),
+    "console-web": ("team-secret-for-the-console", ["read", "operate", "exec", "write"], "web"),
 }
-WRITE, READ = (secret for secret, _ in TOKENS.values())
+WRITE, READ, TEAM = (secret for secret, _, _ in TOKENS.values())
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 LABEL = f"{TEST_LABEL}={RUN_ID}"
@@ -45,8 +47,8 @@ def browser():
 def service(registry):
     """The service as deployed, with a write and a read token and the loopback registry."""
     entries = [
-        {"name": name, "hash": hash_token(secret), "scopes": scopes}
-        for name, (secret, scopes) in TOKENS.items()
+        {"name": name, "hash": hash_token(secret), "scopes": scopes, "team": team}
+        for name, (secret, scopes, team) in TOKENS.items()
     ]
     with served(
         TOKENS=json.dumps(entries),
@@ -436,6 +438,42 @@ def test_a_read_token_sees_the_actions_disabled_with_their_scope(
     docker_api.stop(box["Id"], timeout=0)
     expect(page.locator("#events-feed")).to_contain_text("container die")
     watched.shot(shots, "events")
+    watched.check()
+
+
+def test_a_team_token_sees_its_teams_objects_only(
+    browser, service, busybox_image, docker_api, labels
+):
+    ours, theirs = (
+        docker_api.create_container(
+            busybox_image,
+            command=["sleep", "300"],
+            name=f"console-{team}-{RUN_ID}",
+            labels={**labels, TEAM_LABEL: team},
+        )
+        for team in ("web", "db")
+    )
+    operators = docker_api.create_container(busybox_image, command=["sleep", "300"], labels=labels)
+    volume = docker_api.create_volume(f"console-db-{RUN_ID}", labels={**labels, TEAM_LABEL: "db"})
+    watched = Watched(browser, service)
+    page = watched.open(token=TEAM)
+    expect(page.locator("#identity")).to_have_text(
+        "token console-web (team web): read, operate, exec, write"
+    )
+    page.fill("#container-filter", LABEL)
+    page.press("#container-filter", "Enter")
+    expect(page.locator(f"tr[data-id='{ours['Id']}']")).to_have_count(1)
+    for other in (theirs, operators):
+        expect(page.locator(f"tr[data-id='{other['Id']}']")).to_have_count(0)
+    watched.go("volumes")
+    expect(page.locator("#main")).not_to_contain_text(volume["Name"])
+    # the events it follows name its team's objects only
+    watched.go("events")
+    expect(page.locator("#events-state")).to_contain_text("listening")
+    docker_api.start(theirs["Id"])
+    docker_api.start(ours["Id"])
+    expect(page.locator("#events-feed")).to_contain_text(f"console-web-{RUN_ID}")
+    expect(page.locator("#events-feed")).not_to_contain_text(f"console-db-{RUN_ID}")
     watched.check()
 
 

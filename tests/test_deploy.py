@@ -344,7 +344,11 @@ def test_kubernetes_and_the_stack_run_what_compose_runs():
     # the same files: the socket, the tokens, the spool, a memory /tmp
     tokens = settings["DOCKYARD_TOKENS_FILE"]
     assert tokens == f"/run/secrets/{compose['secrets'][0]}"
-    assert compose["volumes"] == [f"{SOCKET}:{SOCKET}", f"spool:{settings['DOCKYARD_SPOOL_DIR']}"]
+    assert compose["volumes"] == [
+        f"{SOCKET}:{SOCKET}",
+        f"spool:{settings['DOCKYARD_SPOOL_DIR']}",
+        "state:/var/lib/dockyard",
+    ]
     assert compose["tmpfs"][0].startswith("/tmp:")
     mounts = {mount["mountPath"]: mount["name"] for mount in container["volumeMounts"]}
     assert mounts == {
@@ -352,6 +356,7 @@ def test_kubernetes_and_the_stack_run_what_compose_runs():
         tokens: "tokens",
         "/tmp": "tmp",
         settings["DOCKYARD_SPOOL_DIR"]: "spool",
+        "/var/lib/dockyard": "state",
     }
     volumes = {volume["name"]: volume for volume in pod["spec"]["volumes"]}
     assert volumes["docker-socket"]["hostPath"] == {"path": SOCKET, "type": "Socket"}
@@ -362,6 +367,7 @@ def test_kubernetes_and_the_stack_run_what_compose_runs():
     assert stack_mounts == {
         SOCKET: "bind",
         settings["DOCKYARD_SPOOL_DIR"]: "volume",
+        "/var/lib/dockyard": "volume",
         "/tmp": "tmpfs",
     }
 

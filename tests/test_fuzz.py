@@ -8,8 +8,11 @@ local images; names and references the daemon would resolve get a prefix of this
 no generated name or id prefix reaches another client's container or image; the events stream
 is given an `until` in the past, so that it ends. Services, secrets and configs get the run's
 prefix and label, a service at most one task from the test image and no published port. The
-token has every scope but admin, so no prune or bulk delete can run, nor a swarm init or leave
-or a node's drain: the real swarm's state (if the engine is in one) stays as it is."""
+token has every scope but admin, and belongs to a team: its prunes and bulk deletes act on
+what it made alone, and no image or system prune, swarm init or leave, or node drain can run,
+so the real swarm's state (if the engine is in one) stays as it is. Another team's container,
+volume and network carry the names generated ones most often become; the fuzz never sees,
+changes or removes them."""
 
 import io
 import re
@@ -23,10 +26,11 @@ from schemathesis import checks
 from service import create_app
 from service.auth import hash_token
 from service.gateway.registry import split_term
-from tests.conftest import ENGINE_URL, LABELS, RUN_ID
+from tests.conftest import ENGINE_URL, LABELS, RUN_ID, remove_labelled
 from tests.search_index import SearchIndex
 
 SECRET = "fuzz-token"
+OTHER = "other-team-token"
 app = create_app(
     {
         "TESTING": True,
@@ -36,8 +40,12 @@ app = create_app(
                 "name": "fuzz",
                 "hash": hash_token(SECRET),
                 "scopes": ["read", "operate", "exec", "write"],
-            }
+                "team": "fuzz",
+            },
+            {"name": "other", "hash": hash_token(OTHER), "scopes": ["write"], "team": "other"},
         ],
+        # no grants: each team has what it made
+        "GRANTS_FILE": "",
         "AUDIT_LOG": "/dev/null",
         # schemathesis's wsgi transport never closes an answer that is not an event stream, so
         # the stream places such answers take are not given back as a server gives them back
@@ -58,8 +66,10 @@ def tar_bytes(ctx, value):
 # `build_args` or `files` object must be variable names or relative paths (3.0 has no
 # propertyNames); mount targets and image references have rules only their descriptions say;
 # a date's pattern lets through days and months no calendar has; a platform's pattern any
-# word, where the daemon knows which systems and architectures exist
+# word, where the daemon knows which systems and architectures exist; a bulk removal needs
+# `force=true` and a selection together (3.0 has no dependencies between parameters)
 BEYOND_OPENAPI_3_0 = {
+    ("DELETE", "/containers"),
     ("POST", "/images/pull"),
     ("GET", "/system/events"),
     ("GET", "/containers/{id}/logs"),
@@ -147,6 +157,8 @@ def confine(case, base, registry):
             path["ref"] = pushed
         elif op == ("POST", "/images/{ref}/tag"):
             path["ref"] = base
+        elif case.path.startswith("/teams/"):
+            path["ref"] = _prefixed(path["ref"])
         elif case.method.upper() != "GET":
             path["ref"] = _repository(
                 re.sub(r"[^a-z0-9]+", "-", path["ref"].lower()).strip("-") or "x"
@@ -282,6 +294,36 @@ def fuzz_registries(registry):
         yield
 
 
+# the names generated references become most often (hypothesis starts from the smallest)
+SENTINEL = f"{NAME_PREFIX}0"
+
+
+# the other team's objects outlive each test's teardown (which removes the run's label), and
+# go when the module ends
+SENTINEL_LABEL = "dockyard.test.sentinel"
+
+
+@pytest.fixture(scope="module")
+def other_team(busybox_image, docker_api):
+    """Another team's container, volume and network, under the names the fuzz reaches for."""
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {OTHER}"}
+    labels = {SENTINEL_LABEL: RUN_ID}
+    body = {"image": busybox_image, "name": SENTINEL, "labels": labels, "pull": "never"}
+    made = {
+        "container": client.post("/containers", json=body, headers=headers),
+        "volume": client.post(
+            "/volumes", json={"name": SENTINEL, "labels": labels}, headers=headers
+        ),
+        "network": client.post(
+            "/networks", json={"name": SENTINEL, "labels": labels}, headers=headers
+        ),
+    }
+    assert all(answer.status_code == 201 for answer in made.values()), made
+    yield {kind: answer.get_json() for kind, answer in made.items()}
+    assert not remove_labelled(docker_api, f"{SENTINEL_LABEL}={RUN_ID}")
+
+
 @schema.exclude(
     lambda ctx: (ctx.operation.method.upper(), ctx.operation.path) in EXCLUDED
 ).parametrize()
@@ -293,7 +335,7 @@ def fuzz_registries(registry):
     derandomize=True,
     database=None,
 )
-def test_contract(case, fuzz_images, fuzz_registries, request):
+def test_contract(case, fuzz_images, fuzz_registries, other_team, request):
     op = (case.method.upper(), case.path)
     if op in KNOWN_FAILURES:
         request.node.add_marker(pytest.mark.xfail(reason=KNOWN_FAILURES[op], strict=True))
@@ -311,3 +353,11 @@ def test_contract(case, fuzz_images, fuzz_registries, request):
         assert "POST /swarm/init" in response.json()["message"]
         excluded.append(checks.not_a_server_error)
     case.validate_response(response, headers=headers, excluded_checks=excluded)
+
+
+def test_the_fuzz_left_the_other_teams_objects_alone(other_team, docker_api):
+    """Run after the fuzz (the file's order): what the other team made is as it was."""
+    container = docker_api.inspect_container(other_team["container"]["id"])
+    assert container["Name"] == f"/{SENTINEL}" and container["State"]["Status"] == "created"
+    assert docker_api.inspect_volume(SENTINEL)["Labels"]["dockyard.team"] == "other"
+    assert docker_api.inspect_network(other_team["network"]["id"])["Name"] == SENTINEL

@@ -187,7 +187,10 @@ OTHER_RULES = {
     "services, every image a build names)",
     "self-protection": "the service's own container is never stopped, removed, changed or entered",
     "id-like-name": "no container name of 12 to 64 hex digits",
-    "predefined-network": "the engine's own networks are never removed",
+    "predefined-network": "the engine's own networks are never removed, nor given to a team",
+    "team-label": "the team label is set by the service on what a team's token makes, never sent",
+    "teams": "a team's token sees and drives what its team made or was given, and nothing "
+    "else (404); only an operator's token lists teams and gives",
     "unknown-field": "a field the table does not know is refused when set",
     "archive": "a restore holds files, directories and links that stay in the volume; "
     "setuid and setgid bits are cleared; at most RESTORE_MAX_BYTES and RESTORE_MAX_ENTRIES",

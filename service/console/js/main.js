@@ -34,7 +34,9 @@ function showIdentity() {
   const identity = document.getElementById("identity");
   const input = document.getElementById("token");
   if (session.who) {
-    identity.textContent = `token ${session.who.name}: ${session.who.scopes.join(", ") || "no scope"}`;
+    // a team's token sees its team's objects only: say so where the token is named
+    const team = session.who.team ? ` (team ${session.who.team})` : "";
+    identity.textContent = `token ${session.who.name}${team}: ${session.who.scopes.join(", ") || "no scope"}`;
     input.placeholder = "token kept for this tab";
   } else {
     identity.textContent = session.token ? "token refused" : "no token";
