@@ -14,18 +14,21 @@
 #
 # BASE_IMAGE must provide python3 with venv, the same in both stages (the venv points at its
 # python). Where the build cannot reach PyPI, put the service's wheels and its dependencies'
-# (pip wheel -w wheels .) in ./wheels: they are installed with --no-index. Otherwise the
-# builder makes them from PyPI.
+# in ./wheels (pip wheel -w wheels -r requirements/service.txt && pip wheel --no-deps -w wheels
+# .): they are installed with --no-index. Otherwise the builder makes them from PyPI, as locked.
 ARG BASE_IMAGE=python:3.11-slim
 
 FROM ${BASE_IMAGE} AS builder
 WORKDIR /src
 COPY wheels/ /wheels/
 COPY pyproject.toml README.md ./
+COPY requirements/service.txt requirements/
 COPY service/ service/
 RUN if ! ls /wheels/*.whl >/dev/null 2>&1; then \
       python3 -m venv /tmp/wheel-venv \
-      && /tmp/wheel-venv/bin/pip wheel --no-cache-dir --wheel-dir /wheels . ; \
+      && /tmp/wheel-venv/bin/pip wheel --no-cache-dir --wheel-dir /wheels \
+           -r requirements/service.txt \
+      && /tmp/wheel-venv/bin/pip wheel --no-cache-dir --no-deps --wheel-dir /wheels . ; \
     fi \
  && python3 -m venv /opt/venv \
  && /opt/venv/bin/pip install --no-cache-dir --no-index --find-links /wheels dockyard \

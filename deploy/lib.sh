@@ -44,15 +44,18 @@ ensure_packages() {
 
 # the venv with the service (and, for tests, its test extra); reinstalled when pyproject changes
 ensure_venv() {
-    local extra=${1:-} stamp="$VENV/.installed" hash have
-    hash=$(sha256sum "$ROOT/pyproject.toml" | cut -c1-16)
+    local extra=${1:-} stamp="$VENV/.installed" hash have lock
+    # the locked set: the service's, or with the tests' tools
+    lock="$ROOT/requirements/${extra:-service}.txt"
+    hash=$(cat "$ROOT/pyproject.toml" "$lock" | sha256sum | cut -c1-16)
     have=$(cat "$stamp" 2>/dev/null || true)
     [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
     # up to date when pyproject is unchanged and the extra asked for is there (test covers none)
     if [ "${have%%:*}" != "$hash" ] || { [ -n "$extra" ] && [ "${have#*:}" != "$extra" ]; }; then
         log "installing the service into $VENV"
         "$VENV/bin/pip" install -q --disable-pip-version-check --upgrade pip
-        "$VENV/bin/pip" install -q --disable-pip-version-check -e "$ROOT${extra:+[$extra]}"
+        "$VENV/bin/pip" install -q --disable-pip-version-check -r "$lock"
+        "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps -e "$ROOT"
         echo "$hash:$extra" >"$stamp"
     fi
 }
@@ -61,7 +64,9 @@ ensure_venv() {
 NODE_TOOLS="$RUN_DIR/node"
 NODE_PACKAGES=(
     @stoplight/spectral-cli@6.16.3
+    @redocly/cli@2.77.0
     openapi-typescript@7.13.0
+    openapi-fetch@0.17.0
     typescript@5.9.3
 )
 ensure_node_tools() {

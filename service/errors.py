@@ -103,6 +103,13 @@ def describe(exc: Exception) -> Failure:
         return Failure(502, f"the Docker daemon failed: {reason}")
     if isinstance(exc, requests.exceptions.ReadTimeout):
         return Failure(504, "the Docker daemon did not answer in time")
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        # an answer cut in the middle: the engine stopped, or restarted, under it
+        return Failure(
+            503,
+            "the Docker engine went away in the middle of the answer (it stopped or restarted)",
+            {"Retry-After": str(current_app.config["RETRY_AFTER"])},
+        )
     if isinstance(exc, requests.exceptions.ConnectionError):
         # ConnectTimeout is a ConnectionError too: the daemon cannot be reached either way
         return Failure(

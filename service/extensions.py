@@ -131,6 +131,14 @@ class Blueprint(flask_smorest.Blueprint):
             504, schema=ErrorSchema, description="the Docker daemon did not answer in time"
         )(func)
 
+    def file_answer(self, func):
+        """Document the 406 of a file answer (``streaming.binary_format``)."""
+        return self.alt_response(
+            406,
+            schema=ErrorSchema,
+            description="Accept takes neither the file's own type nor application/octet-stream",
+        )(func)
+
     def requires(self, scope: str, team_scope: str | None = None):
         """Declare (and document) the token scope an operation needs, and the scope with which
         a team's token may take it on its team's objects alone (`x-team-scope`). Outermost

@@ -1,7 +1,7 @@
 """What views ask before they act on an engine object: the policy's context, and the one
 object a request may act on, resolved once, checked, and named in the audit line."""
 
-from flask import current_app
+from flask import Response, current_app, jsonify
 from flask_smorest import abort
 
 from . import audit, policy
@@ -36,6 +36,16 @@ def guard(ref: str, policed: bool = False) -> str:
     if policed:
         policy.judge_container(record, policy_context())
     return full
+
+
+def decision(judged) -> Response:
+    """The policy's decision on a create, and nothing done: ``judged()`` gives the engine's
+    create body, or raises Denied naming the rule."""
+    try:
+        engine = judged()
+    except policy.Denied as denied:
+        return jsonify(allowed=False, rule=denied.rule, message=str(denied))
+    return jsonify(allowed=True, rule=None, message="allowed", engine_config=engine)
 
 
 def team() -> str | None:

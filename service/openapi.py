@@ -2,9 +2,13 @@
 without a token, the document's description, examples, and binary bodies as generators read
 them."""
 
+import json
+
+import marshmallow as ma
 from apispec import BasePlugin
 
 from .auth import PUBLIC_ENDPOINTS
+from .schemas import Reply, Schema
 from .streaming import TAR_BODY
 
 DESCRIPTION = """\
@@ -46,6 +50,7 @@ OPERATION_IDS = {
     ("get", "images.Export"): "exportImage",
     ("get", "containers.Containers"): "listContainers",
     ("post", "containers.Containers"): "createContainer",
+    ("post", "containers.Decision"): "decideContainerCreate",
     ("delete", "containers.Containers"): "removeContainers",
     ("post", "containers.Prune"): "pruneContainers",
     ("get", "containers.Container"): "inspectContainer",
@@ -70,6 +75,7 @@ OPERATION_IDS = {
     ("put", "containers.Archive"): "copyToContainer",
     ("get", "volumes.Volumes"): "listVolumes",
     ("post", "volumes.Volumes"): "createVolume",
+    ("post", "volumes.Decision"): "decideVolumeCreate",
     ("get", "volumes.Volume"): "inspectVolume",
     ("delete", "volumes.Volume"): "removeVolume",
     ("post", "volumes.Prune"): "pruneVolumes",
@@ -292,6 +298,8 @@ TAR_ARCHIVE = {
 _TAR = "application/x-tar"
 # what generated clients read as raw bytes: a tar may come labelled so too
 _BYTES = "application/octet-stream"
+# other files the service sends or takes
+_FILES = ("application/gzip", "image/svg+xml")
 
 
 def operation_id(method: str, endpoint: str) -> str:
@@ -307,6 +315,8 @@ class DocumentPlugin(BasePlugin):
         for name, definition in spec.components.schemas.items():
             definition.update(self.schema_helper(name, definition))
         spec.components.schema("TarArchive", TAR_ARCHIVE)
+        # flask-smorest's, for pagination headers this API does not send
+        spec.components.schemas.pop("PaginationMetadata", None)
 
     def schema_helper(self, name, definition, **kwargs):
         extra = {}
@@ -334,16 +344,40 @@ class DocumentPlugin(BasePlugin):
 
 
 def _binary(content: dict) -> None:
-    """A tar under the named component, and also as bytes, which generators keep."""
+    """A file's bytes under their own type, and also as bytes, which generators keep: a tar
+    under the named component, a gzip archive, an SVG drawing."""
     if _TAR in content:
         archive = {"schema": {"$ref": "#/components/schemas/TarArchive"}}
         content[_TAR] = archive
         content.setdefault(_BYTES, archive)
+    for kind in _FILES:
+        if kind in content:
+            content.setdefault(_BYTES, {"schema": {"type": "string", "format": "binary"}})
+
+
+def _request_default(converter, field, ret, **kwargs) -> dict:
+    """A request body's field keeps its default in words: generators read a `default` as a
+    field the client must send (openapi-typescript), where the service fills it in."""
+    owner = field.parent
+    while isinstance(owner, ma.fields.Field):
+        owner = owner.parent
+    if "default" in ret and isinstance(owner, Schema) and not isinstance(owner, Reply):
+        said = f"default {json.dumps(ret.pop('default'))}"
+        ret["description"] = f"{ret['description']} ({said})" if ret.get("description") else said
+    return {}
 
 
 def init_app(api) -> None:
     """Before the blueprints are registered: the plugin sees every operation."""
-    api.spec.options.setdefault("info", {})["description"] = DESCRIPTION
+    info = api.spec.options.setdefault("info", {})
+    info["description"] = DESCRIPTION
+    info["license"] = {"name": "MIT", "url": "https://opensource.org/licenses/MIT"}
+    # each deployment is run by someone: they answer for it
+    info["contact"] = {"name": "the operators of this service"}
+    # wherever this document is served from: the docs' "try it" calls the address they
+    # were loaded from, and a client is given its own
+    api.spec.options["servers"] = [{"url": "/", "description": "where this document is served"}]
+    api.ma_plugin.converter.add_attribute_function(_request_default)
     plugin = DocumentPlugin()
     api.spec.plugins.append(plugin)
     plugin.init_spec(api.spec)

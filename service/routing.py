@@ -16,7 +16,8 @@ from .schemas.images import REF_OR_ID
 
 IMAGE_ROUTES = {"pull", "build", "prune", "import"}
 IMAGE_ACTIONS = {"history", "tag", "push", "export"}
-CONTAINER_ROUTES = {"prune"}
+# words that name routes beside an object's: an object of that name is reached by its id
+CONTAINER_ROUTES = {"prune", "decision"}
 
 
 class ImageRefConverter(PathConverter):

@@ -49,6 +49,8 @@ JSON = "application/json"
 NDJSON = "application/x-ndjson"
 SSE = "text/event-stream"
 TEXT = "text/plain"
+TAR = "application/x-tar"
+GZIP = "application/gzip"
 STREAMED = (NDJSON, SSE, TEXT)
 _END = object()
 HEARTBEAT = object()
@@ -330,7 +332,12 @@ def live(items, kind: str, render_item=None, event_id=None):
                 message += " (with Last-Event-ID, from the last event received)"
             yield render(kind, failure_event(503, message))
         except Exception as exc:
-            yield render(kind, error_event(exc))
+            failure = error_event(exc)
+            if event_id and failure["code"] == 503:
+                failure["message"] += (
+                    ": connect again (with Last-Event-ID, from the last event received)"
+                )
+            yield render(kind, failure)
 
     return _streamed(text() if kind == TEXT else events(), kind, items)
 
@@ -479,14 +486,25 @@ def tar_response(description) -> dict:
     return {"200": {"description": description, "content": {"application/x-tar": TAR_BODY}}}
 
 
+# what a file's bytes may be asked for as, whatever they are (generated clients keep these)
+BYTES = "application/octet-stream"
+
+
+def binary_format(native: str) -> str:
+    """The one rule of file answers (archives, backups, diagrams): their own type by default,
+    `application/octet-stream` (the same bytes) when Accept prefers it, and a 406 when Accept
+    takes neither. Asked before any work begins."""
+    return negotiate((native, BYTES), native)
+
+
 def tar_answer(stream, name, compressed=False) -> Response:
     """Send a daemon's tar stream on as it comes, as a file named after ``name``
-    (``compressed``: a gzip stream, `.tar.gz`)."""
+    (``compressed``: a gzip stream, `.tar.gz`), typed as ``binary_format`` chose."""
     reserve_stream(stream.close)
     filename = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "archive"
     return Response(
         stream,
-        mimetype="application/gzip" if compressed else "application/x-tar",
+        mimetype=chosen_format() or ("application/gzip" if compressed else "application/x-tar"),
         headers={
             "Content-Disposition": f'attachment; filename="{filename}.tar{".gz" * compressed}"'
         },

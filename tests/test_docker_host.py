@@ -2,7 +2,9 @@
 DOCKYARD_DOCKER_URL, and the app's own configuration, come first."""
 
 import os
+import socket
 import subprocess
+import time
 
 import pytest
 
@@ -42,6 +44,25 @@ def test_docker_host_that_answers_nothing_is_named(no_url, caplog):
     answer = make_client().get("/system/info")
     assert answer.status_code == 503
     assert "unix:///nonexistent" in answer.get_json()["message"]
+
+
+def test_an_engine_that_never_answers_is_unready_within_the_probes_timeout(tmp_path):
+    # a daemon that takes connections and never answers (a hung engine, which the shared
+    # engine of the tests cannot be made into): the socket's backlog takes the connection
+    path = tmp_path / "silent.sock"
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(str(path))
+    listener.listen(64)
+    try:
+        client = make_client(DOCKER_URL=f"unix://{path}", READY_TIMEOUT=1, DOCKER_TIMEOUT=60)
+        started = time.monotonic()
+        answer = client.get("/ready")
+        waited = time.monotonic() - started
+    finally:
+        listener.close()
+    assert answer.status_code == 503 and answer.headers["Retry-After"]
+    # the first negotiation waits READY_TIMEOUT as the ping does, never DOCKER_TIMEOUT
+    assert waited < 30, waited
 
 
 def test_dockyard_setting_comes_first(no_url):

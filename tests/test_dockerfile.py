@@ -32,7 +32,14 @@ from tests.conftest import (
     wait_for_http,
 )
 
-CONTEXT = ["Dockerfile", "pyproject.toml", "README.md", "service", "deploy/gunicorn.conf.py"]
+CONTEXT = [
+    "Dockerfile",
+    "pyproject.toml",
+    "README.md",
+    "requirements/service.txt",
+    "service",
+    "deploy/gunicorn.conf.py",
+]
 
 
 def debian_mirror() -> str:
@@ -103,11 +110,13 @@ def base_image(docker_api, tmp_path_factory):
 @once
 def service_image(docker_api, base_image, tmp_path_factory):
     wheels = tmp_path_factory.mktemp("wheels")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "-w", str(wheels), str(ROOT)],
-        check=True,
-        timeout=600,
-    )
+    # the locked set, then the service itself, as the Dockerfile's builder makes them
+    for what in (["-r", str(ROOT / "requirements" / "service.txt")], ["--no-deps", str(ROOT)]):
+        subprocess.run(
+            [sys.executable, "-m", "pip", "wheel", "-q", "-w", str(wheels), *what],
+            check=True,
+            timeout=600,
+        )
     context = io.BytesIO()
     with tarfile.open(fileobj=context, mode="w") as tar:
         for name in CONTEXT:

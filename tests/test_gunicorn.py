@@ -139,7 +139,7 @@ def test_closing_answered_connections_does_not_stall_the_others():
 def test_a_body_never_sent_is_cut_after_the_body_timeout():
     with serve(THREADS=4, BODY_TIMEOUT=2, GRACEFUL_TIMEOUT=5) as (base, _):
         stalled = (
-            b"POST /containers?dry_run=true HTTP/1.1\r\nHost: 127.0.0.1\r\n" + AUTH + b"\r\n"
+            b"POST /containers/decision HTTP/1.1\r\nHost: 127.0.0.1\r\n" + AUTH + b"\r\n"
             b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n"
         )
         with connections(base, 4, stalled) as socks:

@@ -150,13 +150,26 @@ def test_a_number_with_more_digits_than_python_reads_is_a_client_error(
     assert ours(docker_api) == []
 
 
+def test_an_integer_field_takes_no_fraction_and_no_boolean(client):
+    # marshmallow's own integer takes 1.5 as 1 and true as 1: the document says integer
+    for literal in ("67108864.5", "3.8e-215", "true"):
+        answer = client.post(
+            "/containers/decision",
+            data=f'{{"image": "busybox", "memory": {literal}}}',
+            content_type="application/json",
+        )
+        assert answer.status_code == 422 and fields(answer) == {"memory"}, literal
+    answer = client.post("/containers/decision", json={"image": "busybox", "memory": 67108864.0})
+    assert answer.status_code == 200
+
+
 @pytest.mark.parametrize(
     "literal", [f"{DIGITS}.5", "1e999", "-1e999", f'"{DIGITS}"', "1" + "0" * 400]
 )
 def test_numbers_out_of_any_range_are_a_422(client, literal):
     for field in ("memory", "cpus"):
         answer = client.post(
-            "/containers?dry_run=true",
+            "/containers/decision",
             data=f'{{"image": "busybox", "{field}": {literal}}}',
             content_type="application/json",
         )

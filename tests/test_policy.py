@@ -106,7 +106,7 @@ def test_bind_mounts_refused_in_every_spelling(
         answer = policed.post("/containers", json=body)
         assert answer.status_code == 403, (source, answer.json)
         assert f"rule `{rule}`" in answer.json["message"], source
-        decision = policed.post("/containers?dry_run=true", json=body)
+        decision = policed.post("/containers/decision", json=body)
         assert decision.status_code == 200
         assert decision.json["allowed"] is False and decision.json["rule"] == rule, source
     assert containers(docker_api) == before
@@ -131,12 +131,12 @@ def test_network_and_port_rules(policed, docker_api, busybox_image, labels, fiel
     assert containers(docker_api) == before
 
 
-def test_dry_run_answers_the_body_and_creates_nothing(
+def test_a_decision_answers_the_body_and_creates_nothing(
     policed, docker_api, busybox_image, labels, allowed_root
 ):
     before = containers(docker_api)
     body = bind_request(busybox_image, labels, f"{allowed_root}/data/", "/d")
-    answer = policed.post("/containers?dry_run=true", json=body)
+    answer = policed.post("/containers/decision", json=body)
     assert answer.status_code == 200
     assert answer.json["allowed"] is True
     host = answer.json["engine_config"]["HostConfig"]
@@ -299,7 +299,7 @@ def test_a_volume_that_binds_the_host_is_refused(
     answer = policed.post("/containers", json=body)
     assert answer.status_code == 403
     assert "rule `host-system`" in answer.json["message"]
-    decision = policed.post("/containers?dry_run=true", json=body).json
+    decision = policed.post("/containers/decision", json=body).json
     assert decision["allowed"] is False and decision["rule"] == "host-system"
     assert containers(docker_api) == before
 

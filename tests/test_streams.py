@@ -4,13 +4,14 @@ resume, and the shapes the spec names."""
 
 import http.client
 import json
+import socket
 import threading
 import time
 from urllib.parse import urlsplit
 
 import pytest
 
-from tests.conftest import admin_headers, make_client, served
+from tests.conftest import ENGINE_URL, RUN_ID, admin_headers, make_client, ours, served
 
 NDJSON = "application/x-ndjson"
 SSE = "text/event-stream"
@@ -277,3 +278,93 @@ def test_a_live_stream_ends_with_an_error_event_when_the_service_stops():
     *lines, last = [json.loads(line) for line in body.splitlines()]
     assert status == 200 and {"type": "heartbeat"} in lines
     assert last["type"] == "error" and last["code"] == 503 and "Last-Event-ID" in last["message"]
+
+
+class Relay:
+    """A unix socket that passes bytes to and from the engine's until it is cut: to the
+    service, the engine going away under open connections, as when dockerd stops or restarts,
+    without stopping the engine the tests share."""
+
+    def __init__(self, path):
+        self.path, self.pairs = str(path), []
+        self.listener = socket.socket(socket.AF_UNIX)
+        self.listener.bind(self.path)
+        self.listener.listen(64)
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                near, _ = self.listener.accept()
+            except OSError:
+                return
+            far = socket.socket(socket.AF_UNIX)
+            far.connect(ENGINE_URL.removeprefix("unix://"))
+            self.pairs.append((near, far))
+            for a, b in ((near, far), (far, near)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source, sink):
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+
+    def cut(self):
+        self.listener.close()
+        for pair in self.pairs:
+            for end in pair:
+                try:
+                    end.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                end.close()
+
+
+def test_an_event_stream_says_the_engine_went_away_and_how_to_resume(tmp_path):
+    relay = Relay(tmp_path / "engine.sock")
+    got = {}
+
+    def read(base):
+        try:
+            got["answer"] = read_chunked(base, "/system/events", {"Accept": NDJSON}, timeout=30)
+        except Exception as exc:
+            got["failure"] = exc
+
+    with served(STREAM_HEARTBEAT=0.5, DOCKER_URL=f"unix://{relay.path}") as (base, _):
+        reader = threading.Thread(target=read, args=(base,))
+        reader.start()
+        time.sleep(1.5)  # the stream is open, heartbeats flow
+        relay.cut()
+        reader.join(timeout=20)
+    assert "failure" not in got, got
+    status, _, body = got["answer"]
+    *lines, last = [json.loads(line) for line in body.splitlines()]
+    assert status == 200 and {"type": "heartbeat"} in lines
+    assert last["type"] == "error" and last["code"] == 503, last
+    assert "went away" in last["message"] and "Last-Event-ID" in last["message"], last
+    assert "int()" not in last["message"]
+
+
+def test_files_answer_their_type_or_bytes_and_406_otherwise(client, docker_api, labels):
+    """The rule of file answers (archives, backups, diagrams): their own type by default,
+    application/octet-stream (the same bytes) when asked, 406 when Accept takes neither."""
+    drawn = client.get("/concepts/container/diagram")
+    assert drawn.mimetype == "image/svg+xml" and "Accept" in drawn.headers["Vary"]
+    as_bytes = client.get(
+        "/concepts/container/diagram", headers={"Accept": "application/octet-stream"}
+    )
+    assert as_bytes.mimetype == "application/octet-stream" and as_bytes.data == drawn.data
+    refused = client.get("/concepts/container/diagram", headers={"Accept": "application/json"})
+    assert refused.status_code == 406 and "application/octet-stream" in refused.json["message"]
+
+    volume = docker_api.create_volume(f"files-{RUN_ID}", labels=labels)["Name"]
+    before = ours(docker_api)
+    refused = client.get(f"/volumes/{volume}/backup", headers={"Accept": "application/json"})
+    assert refused.status_code == 406
+    assert ours(docker_api) == before  # refused before any helper was made
+    backup = client.get(f"/volumes/{volume}/backup", headers={"Accept": "application/octet-stream"})
+    assert backup.status_code == 200 and backup.mimetype == "application/octet-stream"
+    assert backup.data[:2] == b"\x1f\x8b"  # the same gzip bytes

@@ -12,6 +12,7 @@ from ..concepts import DEFAULT_LANG, LANGS
 from ..extensions import Blueprint, gateway
 from ..guards import list_filters, mine
 from ..schemas import concepts as schemas
+from ..streaming import binary_format, chosen_format
 
 blp = Blueprint(
     "concepts",
@@ -23,7 +24,10 @@ blp = Blueprint(
 ANSWER_HEADERS = {
     "ETag": {"description": "a hash of the answer's body", "schema": {"type": "string"}},
     "Content-Language": {"description": "the language of the texts", "schema": {"type": "string"}},
-    "Vary": {"description": "`Accept-Language`", "schema": {"type": "string"}},
+    "Vary": {
+        "description": "`Accept-Language` (and `Accept`, for a diagram)",
+        "schema": {"type": "string"},
+    },
 }
 SVG = "image/svg+xml"
 
@@ -155,6 +159,9 @@ def _cacheable(response):
     """Every answer: which language, that it varies with Accept-Language; a success also
     carries its ETag, and is a 304 when If-None-Match names it."""
     response.vary.add("Accept-Language")
+    if chosen_format():
+        # a diagram: its type follows Accept
+        response.vary.add("Accept")
     lang = g.get("concepts_lang")
     if lang and response.status_code == 200:
         response.headers["Content-Language"] = lang
@@ -271,6 +278,7 @@ class Diagram(MethodView):
         headers=ANSWER_HEADERS,
     )
     @one_concept
+    @blp.file_answer
     def get(self, args, headers, id):
         """A concept's diagram, as SVG
 
@@ -279,6 +287,7 @@ class Diagram(MethodView):
         `<desc>` for screen readers. The SVG fetches nothing: no font, script or image. 404
         when the concept has no diagram.
         """
+        kind = binary_format(SVG)
         lang = language(args)
         concept = concept_named(id, lang)
         if not concept["diagram"]:
@@ -290,7 +299,7 @@ class Diagram(MethodView):
         svg = course().svgs[concept["diagram"]][lang]
         return Response(
             svg,
-            mimetype=SVG,
+            mimetype=kind,
             # opened on its own, the drawing may load and run nothing
             headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"},
         )

@@ -3,7 +3,7 @@
 import posixpath
 import re
 
-from flask import current_app, jsonify, request
+from flask import current_app, request
 from flask.views import MethodView
 from flask_smorest import abort
 from flask_smorest.error_handler import ErrorSchema
@@ -12,6 +12,7 @@ from .. import policy
 from ..extensions import Blueprint, gateway
 from ..gateway.containers import container_config, limits
 from ..guards import (
+    decision,
     guard,
     list_filters,
     mine,
@@ -27,10 +28,12 @@ from ..streaming import (
     JSON,
     NDJSON,
     SSE,
+    TAR,
     TAR_BODY,
     TAR_TYPES,
     TEXT,
     Narrowed,
+    binary_format,
     chosen_format,
     live,
     tar_answer,
@@ -85,16 +88,12 @@ class Containers(MethodView):
 
     @blp.requires("write")
     @blp.arguments(schemas.ContainerCreateSchema)
-    @blp.arguments(schemas.CreateArgsSchema, location="query")
     @blp.response(201, schemas.ContainerDetailSchema)
-    @blp.alt_response(
-        200, schema=schemas.PolicyDecisionSchema, success=True, description="with dry_run"
-    )
     @blp.alt_response(403, schema=ErrorSchema, description="a policy rule refuses it")
     @blp.alt_response(404, schema=ErrorSchema, description="no such image (see `pull`)")
     @blp.alt_response(409, schema=ErrorSchema, description="the name is in use")
     @blp.daemon_call
-    def post(self, args, query):
+    def post(self, args):
         """Create a container, and with `start` run it (docker create, docker run)
 
         Every field is checked before the daemon sees it; the request is then built into
@@ -103,22 +102,11 @@ class Containers(MethodView):
         host's system or the Docker socket, no host network (by name, id or prefix), ports
         only on allowed host addresses and not below 1024, a name that does not look like an
         id; no-new-privileges, memory and process limits are added when absent.
-        `dry_run=true` answers the decision and creates nothing. A container that fails to
-        start is removed again.
+        `POST /containers/decision` answers the decision and creates nothing. A container
+        that fails to start is removed again.
         """
         settings = current_app.config
-        args["labels"] = teams.claim(args["labels"], team())
-        spec = policy.shape_container(args, settings, gateway().volume_record)
-        config = container_config(spec, settings["PUBLISH_HOST_IP"])
-        try:
-            policy.check_container_name(spec.get("name"))
-            policy.judge_create(config, policy_context())
-        except policy.Denied as denied:
-            if query["dry_run"]:
-                return jsonify(allowed=False, rule=denied.rule, message=str(denied))
-            raise
-        if query["dry_run"]:
-            return jsonify(allowed=True, rule=None, message="allowed", engine_config=config)
+        spec, config = judged_create(args)
         if spec["pull"] == "missing":
             gateway().ensure_image(
                 spec["image"],
@@ -150,6 +138,34 @@ class Containers(MethodView):
             volumes=args["volumes"],
             refused=spared,
         )
+
+
+def judged_create(args) -> tuple[dict, dict]:
+    """A create request shaped, built into the engine's form and judged: the spec and the
+    engine's create body; Denied names the rule that refuses it."""
+    settings = current_app.config
+    args["labels"] = teams.claim(args["labels"], team())
+    spec = policy.shape_container(args, settings, gateway().volume_record)
+    config = container_config(spec, settings["PUBLISH_HOST_IP"])
+    policy.check_container_name(spec.get("name"))
+    policy.judge_create(config, policy_context())
+    return spec, config
+
+
+@blp.route("/decision")
+class Decision(MethodView):
+    @blp.requires("write")
+    @blp.arguments(schemas.ContainerCreateSchema)
+    @blp.response(200, schemas.PolicyDecisionSchema)
+    @blp.daemon_call
+    def post(self, args):
+        """The policy's decision on a container create, and nothing created
+
+        The body of `POST /containers`, judged as a create is: allowed, with the engine's
+        create body it would send, or refused, with the rule that refuses it. Nothing is
+        pulled or made.
+        """
+        return decision(lambda: judged_create(args)[1])
 
 
 def spared(full: str) -> str | None:
@@ -525,17 +541,19 @@ class Export(MethodView):
         responses={
             "200": {
                 "description": "the filesystem as tar",
-                "content": {"application/x-tar": TAR_BODY},
+                "content": {TAR: TAR_BODY},
             }
         }
     )
     @one_container
+    @blp.file_answer
     def get(self, id):
         """A container's whole filesystem as a tar stream (docker export)
 
         Needs the `exec` scope; the container must pass the policy as it stands now. The
         archive is sent as the daemon writes it.
         """
+        binary_format(TAR)
         full = guard(container_ref(id), policed=True)
         return tar_answer(gateway().export_container(full), id)
 
@@ -544,18 +562,16 @@ class Export(MethodView):
 class Archive(MethodView):
     @blp.requires("exec")
     @blp.arguments(schemas.ArchiveArgsSchema, location="query")
-    @blp.doc(
-        responses={
-            "200": {"description": "the path as tar", "content": {"application/x-tar": TAR_BODY}}
-        }
-    )
+    @blp.doc(responses={"200": {"description": "the path as tar", "content": {TAR: TAR_BODY}}})
     @one_container
+    @blp.file_answer
     def get(self, args, id):
         """Copy a path out of a container, as a tar stream (docker cp CONTAINER:PATH -)
 
         A file comes as a tar holding that file, a directory with all it holds. Needs the
         `exec` scope.
         """
+        binary_format(TAR)
         stream = gateway().get_archive(guard(container_ref(id), policed=True), args["path"])
         return tar_answer(stream, posixpath.basename(args["path"]) or id)
 

@@ -21,7 +21,16 @@ from ..policy import teams
 from ..redaction import redact_history
 from ..schemas import images as schemas
 from ..schemas import streams
-from ..streaming import TAR_BODY, TAR_TYPES, progress, tar_answer, tar_response, tar_upload
+from ..streaming import (
+    TAR,
+    TAR_BODY,
+    TAR_TYPES,
+    binary_format,
+    progress,
+    tar_answer,
+    tar_response,
+    tar_upload,
+)
 
 blp = Blueprint(
     "images",
@@ -360,10 +369,12 @@ class Export(MethodView):
     @blp.doc(responses=tar_response("the image as a tar archive (docker save)"))
     @not_found("image")
     @blp.daemon_call
+    @blp.file_answer
     def get(self, ref):
         """Save an image as a tar archive (docker save), streamed
 
         The archive holds the image's layers, config and names, as `POST /images/import`
         (docker load) takes it.
         """
+        binary_format(TAR)
         return tar_answer(gateway().export_image(image_ref(ref)), ref)

@@ -6,7 +6,6 @@ or a network, so a grant is how an object made elsewhere becomes a team's, or on
 network or volume is shared with another. Only an operator's token (one with no team) with the
 `admin` scope lists teams and gives."""
 
-import docker.errors
 from flask import current_app
 from flask.views import MethodView
 from flask_smorest import abort
@@ -56,25 +55,23 @@ def operator_only() -> None:
         )
 
 
-def listed(kind: str, filters: dict) -> list[dict]:
-    """A kind's list; none of a swarm's kinds on an engine in no swarm."""
-    try:
-        return LISTS[kind](filters)
-    except docker.errors.APIError as exc:
-        if kind in SWARM_KINDS and exc.status_code == 503:
-            return []
-        raise
+def kinds_here() -> tuple[str, ...]:
+    """The kinds this engine holds: a swarm's only on a swarm manager."""
+    if gateway().swarm_state(with_tokens=False)["is_manager"]:
+        return KINDS
+    return tuple(kind for kind in KINDS if kind not in SWARM_KINDS)
 
 
 def team_objects(name: str, kind: str) -> list[dict]:
     """What team ``name`` made or was given of ``kind``."""
+    listed = LISTS[kind](team_list_filters(kind, {}, name))
     return [
         {
             "id": item.get("id") or item["name"],
             "name": item["name"],
             "given": (item.get("labels") or {}).get(teams.TEAM_LABEL) != name,
         }
-        for item in owned_by(kind, listed(kind, team_list_filters(kind, {}, name)), name)
+        for item in owned_by(kind, listed, name)
     ]
 
 
@@ -95,8 +92,8 @@ class Teams(MethodView):
         """
         operator_only()
         names = {t.team for t in current_app.extensions["dockyard_tokens"] if t.team}
-        for kind in KINDS:
-            for item in listed(kind, {"label": [teams.TEAM_LABEL]}):
+        for kind in kinds_here():
+            for item in LISTS[kind]({"label": [teams.TEAM_LABEL]}):
                 names.add((item.get("labels") or {}).get(teams.TEAM_LABEL))
         given_to = [t for grant in grants().given() for t in grant["teams"]]
         names.update(given_to)
@@ -120,10 +117,11 @@ class Team(MethodView):
         only a name. Images are every team's and are not listed.
         """
         operator_only()
+        here = kinds_here()
         return {
             "name": name,
             "tokens": tokens_of(name),
-            **{kind: team_objects(name, kind) for kind in KINDS},
+            **{kind: team_objects(name, kind) if kind in here else [] for kind in KINDS},
         }
 
 

@@ -3,7 +3,7 @@
 import re
 
 import docker.errors
-from flask import current_app, jsonify, request
+from flask import current_app, request
 from flask.views import MethodView
 from flask_smorest import abort
 from flask_smorest.error_handler import ErrorSchema
@@ -12,6 +12,7 @@ from .. import policy
 from ..archives import BadArchive, Gzipped, TooLarge, spool_checked
 from ..extensions import Blueprint, gateway
 from ..guards import (
+    decision,
     given,
     guard,
     list_filters,
@@ -24,7 +25,7 @@ from ..guards import (
 from ..policy import teams
 from ..schemas import volumes as schemas
 from ..schemas.containers import CONTAINER_REF, PolicyDecisionSchema
-from ..streaming import TAR_BODY, TAR_TYPES, tar_answer, tar_upload
+from ..streaming import GZIP, TAR_BODY, TAR_TYPES, binary_format, tar_answer, tar_upload
 
 blp = Blueprint(
     "volumes",
@@ -82,49 +83,60 @@ class Volumes(MethodView):
 
     @blp.requires("write")
     @blp.arguments(schemas.VolumeCreateSchema)
-    @blp.arguments(schemas.DryRunArgsSchema, location="query")
     @blp.response(201, schemas.VolumeDetailSchema)
-    @blp.alt_response(200, schema=PolicyDecisionSchema, success=True, description="with dry_run")
     @blp.alt_response(403, schema=ErrorSchema, description="a policy rule refuses it")
     @blp.alt_response(409, schema=ErrorSchema, description="the name is in use by another driver")
     @blp.daemon_call
-    def post(self, args, query):
+    def post(self, args):
         """Create a volume (docker volume create)
 
         Only the allowed drivers (`local` by default). The local driver's options may make a
         tmpfs, or bind a host path under the allowed bind roots (after the same normalisation
         as bind mounts; such a volume is then mounted read-only); any other host path, the
         Docker socket, a device or a network filesystem is refused (403, rule named).
-        `dry_run=true` answers the decision and creates nothing. Creating a volume that
-        exists with the same driver answers it as it is, as docker does.
+        `POST /volumes/decision` answers the decision and creates nothing. Creating a volume
+        that exists with the same driver answers it as it is, as docker does.
         """
-        args["labels"] = teams.claim(args["labels"], team())
-        taken = gateway().volume_record(args["name"]) if args.get("name") else None
-        if taken is not None and not teams.owns(
-            taken.get("Labels"), team(), given("volumes", taken)
-        ):
-            abort(409, message=f"the volume name {args['name']} is taken")
-        record = {
-            "Name": args.get("name"),
-            "Driver": args["driver"],
-            "Options": args["driver_opts"],
-        }
-        # services may name a volume before it exists: a binding one must not be made for them
-        named = args.get("name") and args["driver_opts"]
-        writers = gateway().volume_writers(args["name"]) if named else []
-        try:
-            policy.judge_volume(record, policy_context(), writers=writers)
-        except policy.Denied as denied:
-            if query["dry_run"]:
-                return jsonify(allowed=False, rule=denied.rule, message=str(denied))
-            raise
-        if query["dry_run"]:
-            engine = {"Name": args.get("name") or "", "Driver": args["driver"]}
-            engine |= {"DriverOpts": args["driver_opts"], "Labels": args["labels"]}
-            return jsonify(allowed=True, rule=None, message="allowed", engine_config=engine)
+        judged_volume(args)
         return gateway().create_volume(
             args.get("name"), args["driver"], args["driver_opts"], args["labels"]
         )
+
+
+def judged_volume(args) -> dict:
+    """A volume create judged: the engine's create body; Denied names the rule that refuses
+    it, and a name another team holds is a 409."""
+    args["labels"] = teams.claim(args["labels"], team())
+    taken = gateway().volume_record(args["name"]) if args.get("name") else None
+    if taken is not None and not teams.owns(taken.get("Labels"), team(), given("volumes", taken)):
+        abort(409, message=f"the volume name {args['name']} is taken")
+    record = {
+        "Name": args.get("name"),
+        "Driver": args["driver"],
+        "Options": args["driver_opts"],
+    }
+    # services may name a volume before it exists: a binding one must not be made for them
+    named = args.get("name") and args["driver_opts"]
+    writers = gateway().volume_writers(args["name"]) if named else []
+    policy.judge_volume(record, policy_context(), writers=writers)
+    engine = {"Name": args.get("name") or "", "Driver": args["driver"]}
+    return engine | {"DriverOpts": args["driver_opts"], "Labels": args["labels"]}
+
+
+@blp.route("/decision")
+class Decision(MethodView):
+    @blp.requires("write")
+    @blp.arguments(schemas.VolumeCreateSchema)
+    @blp.response(200, PolicyDecisionSchema)
+    @blp.alt_response(409, schema=ErrorSchema, description="the name is another team's")
+    @blp.daemon_call
+    def post(self, args):
+        """The policy's decision on a volume create, and nothing created
+
+        The body of `POST /volumes`, judged as a create is: allowed, with the engine's create
+        body, or refused, with the rule that refuses it.
+        """
+        return decision(lambda: judged_volume(args))
 
 
 @blp.route("/prune")
@@ -195,12 +207,13 @@ class Backup(MethodView):
         responses={
             "200": {
                 "description": "the volume's files as a gzip-compressed tar",
-                "content": {"application/gzip": TAR_BODY},
+                "content": {GZIP: TAR_BODY},
             }
         }
     )
     @blp.alt_response(403, schema=ErrorSchema, description="the volume's options break a rule")
     @one_volume
+    @blp.file_answer
     def get(self, name):
         """Back a volume up: its files as a .tar.gz stream
 
@@ -211,6 +224,7 @@ class Backup(MethodView):
         flat whatever the size. The helper container is removed when the stream ends, or
         when the client leaves. Needs the `exec` scope: it reads every file.
         """
+        binary_format(GZIP)
         record = existing(name)
         stream = gateway().read_volume(pinned_volume(record, read_only=True))
         return tar_answer(Gzipped(stream), record["Name"], compressed=True)
@@ -223,7 +237,7 @@ class Restore(MethodView):
     @blp.doc(
         requestBody={
             "required": True,
-            "content": {"application/gzip": TAR_BODY, "application/x-tar": TAR_BODY},
+            "content": {GZIP: TAR_BODY, "application/x-tar": TAR_BODY},
         }
     )
     @blp.response(200, schemas.RestoredSchema)
@@ -248,7 +262,7 @@ class Restore(MethodView):
         the `exec` scope.
         """
         volume_name(name)
-        if request.mimetype not in (*TAR_TYPES, "application/gzip"):
+        if request.mimetype not in TAR_TYPES:
             abort(400, message="send the archive as application/gzip or application/x-tar")
         settings = current_app.config
         created = seen_volume(name) is None

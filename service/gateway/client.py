@@ -200,11 +200,11 @@ class DaemonClients:
         client.trust_env = False
         return client
 
-    def _negotiate(self):
+    def _negotiate(self, timeout):
         """The API version to speak: the configured one, or the daemon's capped at docker-py's."""
         if self.settings.api_version != "auto":
             return self.settings.api_version
-        probe = self._make(MINIMUM_DOCKER_API_VERSION, self.settings.timeout)
+        probe = self._make(MINIMUM_DOCKER_API_VERSION, timeout)
         try:
             server = probe.version(api_version=False)["ApiVersion"]
         finally:
@@ -213,14 +213,15 @@ class DaemonClients:
             return DEFAULT_DOCKER_API_VERSION
         return server
 
-    def _ensure(self):
+    def _ensure(self, timeout=None):
+        """Negotiate once a process (waiting ``timeout`` at most, else DOCKER_TIMEOUT)."""
         if self._pid == os.getpid() and self._control is not None:
             return
         with self._lock:
             if self._pid == os.getpid() and self._control is not None:
                 return
             # a daemon that is down raises here; nothing is cached and the next call retries
-            version = self._negotiate()
+            version = self._negotiate(timeout or self.settings.timeout)
             self._long = self._make(version, self.settings.long_timeout)
             self._control = self._make(version, self.settings.timeout)
             self._pid = os.getpid()
@@ -228,6 +229,12 @@ class DaemonClients:
     @property
     def control(self) -> docker.APIClient:
         self._ensure()
+        return self._control
+
+    def probing(self) -> docker.APIClient:
+        """The control client for the readiness probe: a first negotiation waits no longer
+        than READY_TIMEOUT, as the probe does."""
+        self._ensure(self.settings.ready_timeout)
         return self._control
 
     @property

@@ -7,7 +7,7 @@ from .images import prune_filters
 
 class SystemVerbs:
     def ping(self) -> bool:
-        client = self.clients.control
+        client = self.clients.probing()
         answer = client.get(f"{client.base_url}/_ping", timeout=self.clients.settings.ready_timeout)
         return answer.status_code == 200 and answer.text == "OK"
 

@@ -1,8 +1,9 @@
 """Schemas, one module per resource, all built on these two bases."""
 
 import re
+import time
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 
 import marshmallow as ma
 from marshmallow.schema import SchemaMeta
@@ -198,7 +199,19 @@ class QueryArgsSchema(ma.Schema):
 
 
 Str = ma.fields.String
-Int = ma.fields.Integer
+
+
+class Int(ma.fields.Integer):
+    """An integer, as the document says: marshmallow's own takes 3.8 as 3 and `true` as 1;
+    this one refuses a number with a fraction and a boolean (3.0 is 3, as JSON Schema has it;
+    a query's text is parsed as before)."""
+
+    def _validated(self, value):
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            raise self.make_error("invalid", input=value)
+        return super()._validated(value)
+
+
 Bool = ma.fields.Boolean
 
 
@@ -313,6 +326,48 @@ class TimeFilter(Pattern):
 
 
 time_filter = TimeFilter()
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|ms|s|m|h)")
+_UNITS = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
+
+
+def unix_time(value: str, now: float | None = None) -> str:
+    """A time as the daemon's events take it (unix seconds with a fraction): a unix time as
+    it is, a duration as that long ago, a date (UTC when it names no zone) as its instant."""
+    if re.fullmatch(r"\d+(\.\d+)?", value):
+        return value
+    now = time.time() if now is None else now
+    if _DURATION.match(value):
+        ago = sum(float(n) * _UNITS[unit] for n, unit in _DURATION.findall(value))
+        return f"{max(now - ago, 0):.9f}"
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ma.ValidationError("not a date") from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return f"{moment.timestamp():.9f}"
+
+
+class DaemonTimes(ma.Schema):
+    """A query's `since` and `until` as the daemon takes them safely: unix seconds with a
+    fraction, worked out here (a duration ago, a date's instant), so that the daemon never
+    parses a duration or a date of its own (what Go's parser refuses, or overflows on)."""
+
+    @ma.post_load
+    def _daemon_times(self, data, **kwargs):
+        now = time.time()
+        errors = {}
+        for name in ("since", "until"):
+            if data.get(name):
+                try:
+                    data[name] = unix_time(data[name], now)
+                except ma.ValidationError as exc:
+                    errors[name] = exc.messages
+        if errors:
+            raise ma.ValidationError(errors)
+        return data
 
 
 def until_filter(description: dict):

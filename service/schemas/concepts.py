@@ -87,7 +87,7 @@ class ExampleCallSchema(Reply):
         ),
         **doc("the example's query parameters"),
     )
-    body = ma.fields.Raw(allow_none=True, **doc("the example's JSON body; null when none is sent"))
+    body = ma.fields.Dict(allow_none=True, **doc("the example's JSON body; null when none is sent"))
 
 
 class ConceptCommandSchema(Reply):

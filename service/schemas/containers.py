@@ -29,6 +29,7 @@ from . import (
     PORTS_MAX,
     Bool,
     BoundedDict,
+    DaemonTimes,
     Int,
     Pattern,
     QueryArgsSchema,
@@ -378,10 +379,6 @@ class ContainerCreateSchema(Schema):
             raise ma.ValidationError(f"two mounts on one target: {', '.join(twice)}", "mounts")
 
 
-class CreateArgsSchema(QueryArgsSchema):
-    dry_run = Bool(load_default=False, **doc("only answer the policy's decision; create nothing"))
-
-
 class PolicyDecisionSchema(Reply):
     sometimes_absent = ("engine_config",)
 
@@ -581,7 +578,7 @@ class BulkRemovedSchema(Reply):
     )
 
 
-class LogsArgsSchema(QueryArgsSchema):
+class LogsArgsSchema(DaemonTimes, QueryArgsSchema):
     stdout = Bool(load_default=True, **doc("include the standard output"))
     stderr = Bool(load_default=True, **doc("include the standard error"))
     tail = Int(validate=ma.validate.Range(min=0), **doc("only the last lines"))
@@ -589,6 +586,11 @@ class LogsArgsSchema(QueryArgsSchema):
     until = Str(validate=time_filter, **doc("only lines before this time"))
     timestamps = Bool(load_default=False, **doc("prefix each line with its time"))
     follow = Bool(load_default=False, **doc("go on as lines are written, until it stops"))
+
+    @ma.validates_schema
+    def _a_stream(self, data, **kwargs):
+        if not data.get("stdout", True) and not data.get("stderr", True):
+            raise ma.ValidationError("ask for stdout, stderr or both", "stdout")
 
 
 class StatsArgsSchema(QueryArgsSchema):

@@ -70,12 +70,12 @@ def _compile(schema):
 
 def _converter(field: ma.fields.Field) -> Callable:
     kind = type(field)
-    plain = _PLAIN.get(kind)
+    # a plain field, or one that only loads differently (it dumps as its base does)
+    base = next((k for k in kind.__mro__ if k in _PLAIN), None)
+    plain = _PLAIN[base] if base and kind._serialize is base._serialize else None
     if plain is not None:
         serialize = field._serialize
-        if kind is ma.fields.Integer and field.as_string:
-            raise _Unsupported
-        if kind is ma.fields.Float and field.as_string:
+        if base in (ma.fields.Integer, ma.fields.Float) and field.as_string:
             raise _Unsupported
 
         def scalar(value, plain=plain, serialize=serialize):

@@ -4,13 +4,20 @@ long work, and the lines every stream shares (heartbeat, end, result, error).
 Each is one JSON object whose `type` says what it is: an ndjson line, or the `data:` of an SSE
 event named after that `type`. Every field is sent unless the schema says otherwise."""
 
-import datetime
-import re
-import time
-
 import marshmallow as ma
 
-from . import FILTERS_MAX, Int, Pattern, QueryArgsSchema, Reply, Str, doc, label_filters, most
+from . import (
+    FILTERS_MAX,
+    DaemonTimes,
+    Int,
+    Pattern,
+    QueryArgsSchema,
+    Reply,
+    Str,
+    doc,
+    label_filters,
+    most,
+)
 from . import time_filter as time_pattern
 from .containers import CONTAINER_REF, StatsSchema
 from .images import reference_field
@@ -33,29 +40,7 @@ def _kind(*names: str, text: str):
     return Str(required=True, validate=ma.validate.OneOf(names), metadata={"description": text})
 
 
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|ms|s|m|h)")
-_UNITS = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
-
-
-def unix_time(value: str, now: float | None = None) -> str:
-    """A time as the daemon's events take it (unix seconds with a fraction): a unix time as
-    it is, a duration as that long ago, a date (UTC when it names no zone) as its instant."""
-    if re.fullmatch(r"\d+(\.\d+)?", value):
-        return value
-    now = time.time() if now is None else now
-    if _DURATION.match(value):
-        ago = sum(float(n) * _UNITS[unit] for n, unit in _DURATION.findall(value))
-        return f"{max(now - ago, 0):.9f}"
-    try:
-        moment = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise ma.ValidationError("not a date") from exc
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=datetime.UTC)
-    return f"{moment.timestamp():.9f}"
-
-
-class EventsArgsSchema(QueryArgsSchema):
+class EventsArgsSchema(DaemonTimes, QueryArgsSchema):
     type = ma.fields.List(
         Str(validate=ma.validate.OneOf(ENGINE_OBJECTS)),
         validate=most(FILTERS_MAX),
@@ -89,21 +74,6 @@ class EventsArgsSchema(QueryArgsSchema):
         ),
     )
     until = Str(validate=time_pattern, **doc("end the stream at this time (same forms)"))
-
-    @ma.post_load
-    def _daemon_times(self, data, **kwargs):
-        # the daemon's events take unix times only
-        now = time.time()
-        errors = {}
-        for name in ("since", "until"):
-            if data.get(name):
-                try:
-                    data[name] = unix_time(data[name], now)
-                except ma.ValidationError as exc:
-                    errors[name] = exc.messages
-        if errors:
-            raise ma.ValidationError(errors)
-        return data
 
 
 class ResumeHeadersSchema(QueryArgsSchema):

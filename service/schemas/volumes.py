@@ -76,10 +76,6 @@ class VolumeCreateSchema(Schema):
     labels = label_map("labels to set on it")
 
 
-class DryRunArgsSchema(QueryArgsSchema):
-    dry_run = Bool(load_default=False, **doc("only answer the policy's decision; create nothing"))
-
-
 class VolumeRemoveArgsSchema(QueryArgsSchema):
     force = Bool(
         load_default=False,

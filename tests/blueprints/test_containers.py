@@ -366,6 +366,22 @@ def test_logs_options_and_json_lines(run, client):
     assert all(e["time"].startswith("20") for e in lines)
 
 
+def test_logs_times_are_the_services_to_read_and_a_stream_must_be_asked(run, client):
+    container = run(["sh", "-c", "echo one"])
+    client.post(f"/containers/{container['id']}/wait")
+    logs = f"/containers/{container['id']}/logs"
+    # durations and dates the daemon's own parser refuses or overflows on: the service reads
+    # them, and the daemon gets unix times
+    for since in ("274.182108195ns09h87ms", "99999h99999h99999h", "2000-02-29T23:59:59Z"):
+        answer = client.get(f"{logs}?since={since}")
+        assert answer.status_code == 200 and answer.get_data() == b"one\n", (since, answer.data)
+    answer = client.get(f"{logs}?until=99999h99999h")
+    assert answer.status_code == 200 and answer.get_data() == b""
+    # neither stream: said, not a daemon's 400 (or, for a service, its 500)
+    answer = client.get(f"{logs}?stdout=false&stderr=false")
+    assert answer.status_code == 422 and "stdout" in answer.json["errors"]["query"]
+
+
 def test_follow_receives_a_line_written_after_the_request(run, client):
     container = run(["sh", "-c", "echo first; sleep 1; echo later; sleep 1"])
     answer = client.get(f"/containers/{container['id']}/logs?follow=true", buffered=False)

@@ -158,7 +158,7 @@ def test_volume_options_that_bind_a_forbidden_host_path_are_refused(
         "labels": labels,
         "driver_opts": {"type": "none", "o": "bind", "device": device.format(root=allowed_root)},
     }
-    decision = client.post("/volumes?dry_run=true", json=body)
+    decision = client.post("/volumes/decision", json=body)
     assert decision.status_code == 200
     assert decision.json["allowed"] is False and decision.json["rule"] == rule
 

@@ -177,7 +177,7 @@ function newContainerForm(onCreated) {
       return null;
     }
     try {
-      const answer = await call("POST", "/containers", { query: { dry_run: "true" }, body: request });
+      const answer = await call("POST", "/containers/decision", { body: request });
       const text = answer.allowed
         ? `Policy: allowed. ${answer.message}`
         : `Policy: refused by rule \`${answer.rule}\`. ${answer.message}`;
