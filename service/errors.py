@@ -17,13 +17,14 @@ from werkzeug.exceptions import default_exceptions
 from .gateway.client import root_cause
 from .gateway.networks import NetworkRefused
 from .gateway.streams import StreamError
+from .gateway.volumes import VolumeInUse
 from .policy import Denied
 from .policy.teams import Unseen
 
 # what talking to the daemon can raise (docker.errors.APIError is both)
 DAEMON_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException)
 # what views let through to the one handler: those, and the policy's refusals
-ANSWERED_ERRORS = (*DAEMON_ERRORS, Denied, NetworkRefused, Unseen)
+ANSWERED_ERRORS = (*DAEMON_ERRORS, Denied, NetworkRefused, Unseen, VolumeInUse)
 
 # daemon statuses passed on as they are; any other 4xx is a bad request, any 5xx an upstream failure
 _PASSED_ON = {400, 403, 404, 409}
@@ -77,6 +78,11 @@ _REFUSALS = (
 )
 
 
+def users_named(users: list[dict]) -> str:
+    """Containers, as a message names them: name (or short id) and state."""
+    return ", ".join(f"{u['name'] or u['id'][:12]} ({u['state']})" for u in users)
+
+
 def describe(exc: Exception) -> Failure:
     """The HTTP status and message for an error raised while talking to the daemon."""
     if isinstance(exc, StreamError):
@@ -87,6 +93,12 @@ def describe(exc: Exception) -> Failure:
         return Failure(404, str(exc))
     if isinstance(exc, NetworkRefused):
         return Failure(_NETWORK_REFUSALS[exc.kind], exc.message)
+    if isinstance(exc, VolumeInUse):
+        return Failure(
+            409,
+            f"volume {exc.name} is in use by {users_named(exc.users) or 'a container'}: "
+            "remove them, or use force=true",
+        )
     if isinstance(exc, docker.errors.APIError):
         reason = _reason(exc)
         status = exc.status_code or 502

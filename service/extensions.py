@@ -131,6 +131,15 @@ class Blueprint(flask_smorest.Blueprint):
             504, schema=ErrorSchema, description="the Docker daemon did not answer in time"
         )(func)
 
+    def in_swarm(self, func):
+        """Document the answers of an operation that needs this engine to be a swarm manager."""
+        func = self.alt_response(
+            409,
+            schema=ErrorSchema,
+            description="the engine is not in a swarm: `message` says how to init",
+        )(func)
+        return self.daemon_call(func)
+
     def file_answer(self, func):
         """Document the 406 of a file answer (``streaming.binary_format``)."""
         return self.alt_response(

@@ -1,6 +1,8 @@
 """What views ask before they act on an engine object: the policy's context, and the one
 object a request may act on, resolved once, checked, and named in the audit line."""
 
+import re
+
 from flask import Response, current_app, jsonify
 from flask_smorest import abort
 
@@ -10,6 +12,7 @@ from .extensions import gateway
 from .gateway.images import from_rfc3339
 from .grants import Grants
 from .policy import teams
+from .schemas.services import SWARM_REF
 
 
 def policy_context() -> policy.Context:
@@ -46,6 +49,14 @@ def decision(judged) -> Response:
     except policy.Denied as denied:
         return jsonify(allowed=False, rule=denied.rule, message=str(denied))
     return jsonify(allowed=True, rule=None, message="allowed", engine_config=engine)
+
+
+def swarm_ref(id: str, what: str) -> str:
+    """The {id} of a swarm object's path (a service, node, secret, config), checked: an id, a
+    short id or a name, else a 400."""
+    if not re.fullmatch(SWARM_REF, id):
+        abort(400, message=f"`{id}` is not a {what} id or name")
+    return id
 
 
 def team() -> str | None:

@@ -302,6 +302,13 @@ _BYTES = "application/octet-stream"
 _FILES = ("application/gzip", "image/svg+xml")
 
 
+# gunicorn's limit on a request line (deploy/gunicorn.conf.py), answered in the error shape
+TOO_LONG = {
+    "description": "the request line (path and query) is over 8190 bytes",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+}
+
+
 def operation_id(method: str, endpoint: str) -> str:
     """From the table, else `getVolumes`-like: the method and the view's name."""
     known = OPERATION_IDS.get((method, endpoint))
@@ -341,6 +348,10 @@ class DocumentPlugin(BasePlugin):
             for response in operation.get("responses", {}).values():
                 if isinstance(response, dict):
                     _binary(response.get("content", {}))
+            queried = any(p.get("in") == "query" for p in operation.get("parameters", []))
+            if rule.arguments or queried:
+                # what the server answers before the service reads the request
+                operation["responses"].setdefault("414", TOO_LONG)
 
 
 def _binary(content: dict) -> None:

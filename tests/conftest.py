@@ -179,6 +179,8 @@ def single_node_swarm(docker_api):
     swarm = docker_api.info()["Swarm"]
     made, refused = None, ""
     if swarm["LocalNodeState"] == "inactive":
+        # making a swarm changes the whole engine: only one the harness started
+        require_owned_engine()
         had_bridge = bool(docker_api.networks(names=["docker_gwbridge"]))
         try:
             # its control and gossip ports on loopback too
@@ -208,6 +210,10 @@ def single_node_swarm(docker_api):
 def owned_engine():
     """Refuse to run a test that could remove objects it did not create on an engine the
     harness did not start (deploy/test.sh sets this), unless one was explicitly given."""
+    require_owned_engine()
+
+
+def require_owned_engine():
     if os.environ.get("DOCKYARD_TEST_ENGINE_OWNED") != "1":
         pytest.skip(
             "refusing to run against an engine the harness did not start; "

@@ -2,6 +2,7 @@
 
 import contextlib
 import hashlib
+import http.client
 import json
 import socket
 import threading
@@ -50,18 +51,32 @@ def test_gunicorn_serves_against_the_engine(served, docker_api):
     assert info["server_version"] == docker_api.version()["Version"]
 
 
-def test_concurrent_requests_share_the_worker_threads(served):
-    results = []
+def test_requests_are_served_while_streams_hold_their_connections(served):
+    # one worker, three event streams open that never end by themselves: a server taking one
+    # request at a time would answer none of the calls below
+    address = urlsplit(served)
+    streams = []
+    try:
+        for _ in range(3):
+            stream = http.client.HTTPConnection(address.hostname, address.port, timeout=10)
+            stream.request("GET", "/system/events", headers=HEADERS)
+            # its head has come: the stream is open, and holds its connection
+            assert stream.getresponse().status == 200
+            streams.append(stream)
+        results = []
 
-    def call():
-        results.append(get(f"{served}/system/info")[0])
+        def call():
+            results.append(get(f"{served}/system/info")[0])
 
-    threads = [threading.Thread(target=call) for _ in range(12)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert results == [200] * 12
+        threads = [threading.Thread(target=call) for _ in range(12)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert results == [200] * 12
+    finally:
+        for stream in streams:
+            stream.close()
 
 
 @contextlib.contextmanager

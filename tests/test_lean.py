@@ -129,3 +129,14 @@ def test_lean_dump_equals_marshmallows_on_values_of_other_types(obj):
     assert compile_dump(schema) is not None
     assert same(schema.dump(obj), schema.marshmallow_dump(obj))
     assert same(schema.dump([obj, obj], many=True), schema.marshmallow_dump([obj, obj], many=True))
+
+
+def test_a_generator_that_the_lean_dump_gives_up_on_is_dumped_whole():
+    class Point(Reply):
+        x = ma.fields.Integer()
+
+    class Shaped:  # an object, not a dict: the lean dump gives it to marshmallow
+        x = 3
+
+    items = ({"x": 1}, {"x": 2}, Shaped(), {"x": 4})
+    assert Point(many=True).dump(item for item in items) == [{"x": n} for n in (1, 2, 3, 4)]

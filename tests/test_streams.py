@@ -368,3 +368,46 @@ def test_files_answer_their_type_or_bytes_and_406_otherwise(client, docker_api, 
     backup = client.get(f"/volumes/{volume}/backup", headers={"Accept": "application/octet-stream"})
     assert backup.status_code == 200 and backup.mimetype == "application/octet-stream"
     assert backup.data[:2] == b"\x1f\x8b"  # the same gzip bytes
+
+
+def test_long_work_streamed_when_the_service_stops_ends_with_an_error_event(busybox_image, labels):
+    """A build streaming its progress when the worker shuts down: an error event that says
+    the work was cut off, and the worker stops without waiting for the build."""
+    got = {}
+    body = json.dumps(
+        {"dockerfile": f"FROM {busybox_image}\nRUN sleep 30\n", "labels": labels, "pull": False}
+    )
+
+    def build(base):
+        address = urlsplit(base)
+        connection = http.client.HTTPConnection(address.hostname, address.port, timeout=30)
+        try:
+            connection.request(
+                "POST",
+                "/images/build",
+                body=body,
+                headers={
+                    **admin_headers(),
+                    "Content-Type": "application/json",
+                    "Accept": NDJSON,
+                },
+            )
+            answer = connection.getresponse()
+            got["answer"] = answer.status, answer.read()
+        except Exception as exc:
+            got["failure"] = exc
+        finally:
+            connection.close()
+
+    with served(STREAM_HEARTBEAT=0.5, GRACEFUL_TIMEOUT=20) as (base, _):
+        builder = threading.Thread(target=build, args=(base,))
+        builder.start()
+        time.sleep(3)  # the build runs its `sleep 30`
+        stopping = time.monotonic()
+    assert time.monotonic() - stopping < 15
+    builder.join(timeout=15)
+    assert "failure" not in got, got
+    status, text = got["answer"]
+    *_, last = [json.loads(line) for line in text.splitlines()]
+    assert status == 201 and last["type"] == "error" and last["code"] == 503, last
+    assert "stopping" in last["message"]

@@ -10,7 +10,7 @@ from flask_smorest.error_handler import ErrorSchema
 
 from .. import policy
 from ..extensions import Blueprint, gateway
-from ..gateway.containers import container_config, limits
+from ..gateway.containers import container_config, limits, log_params
 from ..guards import (
     decision,
     guard,
@@ -36,6 +36,7 @@ from ..streaming import (
     binary_format,
     chosen_format,
     live,
+    logs_answer,
     tar_answer,
     tar_upload,
 )
@@ -359,67 +360,6 @@ class Logs(MethodView):
             detail["id"], log_params(args), tty=detail["config"]["tty"]
         )
         return logs_answer(frames, args["timestamps"])
-
-
-def log_params(args) -> dict:
-    """The daemon's log parameters from checked query arguments (container or service)."""
-    params = {
-        "stdout": int(args["stdout"]),
-        "stderr": int(args["stderr"]),
-        "timestamps": int(args["timestamps"]),
-        "follow": int(args["follow"]),
-        "tail": args["tail"] if "tail" in args else "all",
-    }
-    for key in ("since", "until"):
-        if args.get(key):
-            params[key] = args[key]
-    return params
-
-
-def logs_answer(frames, timestamps):
-    """Log frames as the client asked: as written (text), or a LogLine a line."""
-    kind = chosen_format()
-    if kind == TEXT:
-        return live(frames, kind, render_item=lambda frame: frame[1])
-    return live(LogLines(frames, timestamps), kind)
-
-
-class LogLines:
-    """Frames cut into lines, one event a line, saying which stream it came from."""
-
-    def __init__(self, frames, timestamps):
-        self._frames = frames
-        self._lines = self._cut(frames, timestamps)
-
-    def __iter__(self):
-        return self._lines
-
-    def interrupt(self):
-        self._frames.interrupt()
-
-    def close(self):
-        self._frames.close()
-
-    @staticmethod
-    def _cut(frames, timestamps):
-        partial = {}
-        for stream, data in frames:
-            text = partial.pop(stream, "") + data.decode("utf-8", "replace")
-            *lines, rest = text.split("\n")
-            if rest:
-                partial[stream] = rest
-            for line in lines:
-                yield _log_event(stream, line, timestamps)
-        for stream, rest in partial.items():
-            yield _log_event(stream, rest, timestamps)
-
-
-def _log_event(stream, line, timestamps):
-    """One LogLine: `time` is null unless timestamps were asked for."""
-    stamp = None
-    if timestamps:
-        stamp, _, line = line.partition(" ")
-    return {"type": stream, "stream": stream, "line": line, "time": stamp}
 
 
 # one sample answers JSON; a stream of them ndjson (the default) or SSE

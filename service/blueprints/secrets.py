@@ -5,10 +5,9 @@ from flask.views import MethodView
 from flask_smorest.error_handler import ErrorSchema
 
 from ..extensions import Blueprint, gateway
-from ..guards import list_filters, mine, seen_swarm_object, team
+from ..guards import list_filters, mine, seen_swarm_object, swarm_ref, team
 from ..policy import teams
 from ..schemas import swarm as schemas
-from .swarm import in_swarm, swarm_ref
 
 blp = Blueprint(
     "secrets",
@@ -36,7 +35,7 @@ class Secrets(MethodView):
     @blp.requires("read")
     @blp.arguments(schemas.PayloadListArgsSchema, location="query")
     @blp.response(200, schemas.PayloadSchema(many=True))
-    @in_swarm
+    @blp.in_swarm
     def get(self, args):
         """List secrets (docker secret ls)
 
@@ -48,7 +47,7 @@ class Secrets(MethodView):
     @blp.arguments(schemas.PayloadCreateSchema)
     @blp.response(201, schemas.PayloadSchema)
     @blp.alt_response(409, schema=ErrorSchema, description="the name is in use, or no swarm")
-    @in_swarm
+    @blp.in_swarm
     def post(self, args):
         """Create a secret (docker secret create)
 
@@ -65,7 +64,7 @@ class Secret(MethodView):
     @blp.response(204)
     @blp.alt_response(404, schema=ErrorSchema, description="no such secret")
     @blp.alt_response(409, schema=ErrorSchema, description="a service uses it, or no swarm")
-    @in_swarm
+    @blp.in_swarm
     def delete(self, id):
         """Remove a secret (docker secret rm)
 
@@ -79,7 +78,7 @@ class Configs(MethodView):
     @blp.requires("read")
     @blp.arguments(schemas.PayloadListArgsSchema, location="query")
     @blp.response(200, schemas.PayloadSchema(many=True))
-    @in_swarm
+    @blp.in_swarm
     def get(self, args):
         """List configs (docker config ls)
 
@@ -91,7 +90,7 @@ class Configs(MethodView):
     @blp.arguments(schemas.PayloadCreateSchema)
     @blp.response(201, schemas.PayloadSchema)
     @blp.alt_response(409, schema=ErrorSchema, description="the name is in use, or no swarm")
-    @in_swarm
+    @blp.in_swarm
     def post(self, args):
         """Create a config (docker config create)
 
@@ -107,7 +106,7 @@ class Config(MethodView):
     @blp.response(204)
     @blp.alt_response(404, schema=ErrorSchema, description="no such config")
     @blp.alt_response(409, schema=ErrorSchema, description="a service uses it, or no swarm")
-    @in_swarm
+    @blp.in_swarm
     def delete(self, id):
         """Remove a config (docker config rm)
 

@@ -7,14 +7,21 @@ from flask_smorest.error_handler import ErrorSchema
 
 from .. import audit, policy
 from ..extensions import Blueprint, gateway
+from ..gateway.containers import log_params
 from ..gateway.services import service_body, updated_spec
-from ..guards import given, list_filters, mine, policy_context, seen_swarm_object, team
+from ..guards import (
+    given,
+    list_filters,
+    mine,
+    policy_context,
+    seen_swarm_object,
+    swarm_ref,
+    team,
+)
 from ..policy import teams
 from ..schemas import services as schemas
 from ..schemas import streams
-from ..streaming import NDJSON, SSE, TEXT
-from .containers import log_params, logs_answer
-from .swarm import swarm_ref
+from ..streaming import NDJSON, SSE, TEXT, logs_answer
 
 blp = Blueprint(
     "services",

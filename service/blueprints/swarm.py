@@ -1,9 +1,6 @@
 """/swarm, /nodes and /tasks: the engine's own cluster, its nodes and the tasks they run."""
 
-import re
-
 from flask.views import MethodView
-from flask_smorest import abort
 from flask_smorest.error_handler import ErrorSchema
 
 from .. import audit
@@ -11,9 +8,8 @@ from ..auth import has_scope
 from ..errors import SWARM_HINT
 from ..extensions import Blueprint, gateway
 from ..gateway.swarm import node_summary
-from ..guards import list_filters, mine, team
+from ..guards import list_filters, mine, swarm_ref, team
 from ..schemas import swarm as schemas
-from ..schemas.services import SWARM_REF
 
 blp = Blueprint(
     "swarm",
@@ -21,23 +17,6 @@ blp = Blueprint(
     url_prefix="",
     description="Swarm: the engine's own cluster (init, leave), its nodes and its tasks",
 )
-
-
-def swarm_ref(id: str, what: str) -> str:
-    """The {id} of a path, checked: an id, a short id or a name, else a 400."""
-    if not re.fullmatch(SWARM_REF, id):
-        abort(400, message=f"`{id}` is not a {what} id or name")
-    return id
-
-
-def in_swarm(func):
-    """Document the answers of an operation that needs this engine to be a swarm manager."""
-    func = blp.alt_response(
-        409,
-        schema=ErrorSchema,
-        description="the engine is not in a swarm: `message` says how to init",
-    )(func)
-    return blp.daemon_call(func)
 
 
 @blp.route("/swarm")
@@ -109,7 +88,7 @@ class Nodes(MethodView):
     @blp.requires("read")
     @blp.arguments(schemas.NodeListArgsSchema, location="query")
     @blp.response(200, schemas.NodeSchema(many=True))
-    @in_swarm
+    @blp.in_swarm
     def get(self, args):
         """List the swarm's nodes (docker node ls)
 
@@ -123,7 +102,7 @@ class Node(MethodView):
     @blp.requires("read")
     @blp.response(200, schemas.NodeSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="no such node")
-    @in_swarm
+    @blp.in_swarm
     def get(self, id):
         """Inspect a node (docker node inspect)
 
@@ -138,7 +117,7 @@ class NodeUpdate(MethodView):
     @blp.arguments(schemas.NodeUpdateSchema)
     @blp.response(200, schemas.NodeSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="no such node")
-    @in_swarm
+    @blp.in_swarm
     def post(self, args, id):
         """Change a node's availability or labels (docker node update)
 
@@ -156,7 +135,7 @@ class Tasks(MethodView):
     @blp.requires("read")
     @blp.arguments(schemas.TaskListArgsSchema, location="query")
     @blp.response(200, schemas.TaskSchema(many=True))
-    @in_swarm
+    @blp.in_swarm
     def get(self, args):
         """List tasks (docker service ps, docker node ps)
 

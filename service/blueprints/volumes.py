@@ -2,7 +2,6 @@
 
 import re
 
-import docker.errors
 from flask import current_app, request
 from flask.views import MethodView
 from flask_smorest import abort
@@ -10,6 +9,7 @@ from flask_smorest.error_handler import ErrorSchema
 
 from .. import policy
 from ..archives import BadArchive, Gzipped, TooLarge, spool_checked
+from ..errors import users_named
 from ..extensions import Blueprint, gateway
 from ..guards import (
     decision,
@@ -58,10 +58,6 @@ def existing(name: str, writing: bool = False) -> dict:
         abort(404, message=f"no such volume: {name}")
     policy.judge_volume(record, policy_context(), writing)
     return record
-
-
-def users_named(users: list[dict]) -> str:
-    return ", ".join(f"{u['name'] or u['id'][:12]} ({u['state']})" for u in users)
 
 
 @blp.route("")
@@ -187,17 +183,8 @@ class Volume(MethodView):
         if args["force"]:
             for user in gateway().volume_users(name):
                 gateway().remove_container(guard(user["id"]), force=True)
-        try:
-            gateway().remove_volume(name)
-        except docker.errors.APIError as exc:
-            if exc.status_code != 409:
-                raise
-            users = gateway().volume_users(name)
-            abort(
-                409,
-                message=f"volume {name} is in use by {users_named(users) or 'a container'}: "
-                "remove them, or use force=true",
-            )
+        # in use: a 409 naming the containers (the one error translation)
+        gateway().remove_volume(name)
 
 
 @blp.route("/<volumename:name>/backup")

@@ -276,6 +276,22 @@ class ContainerVerbs:
         )
 
 
+def log_params(args) -> dict:
+    """The daemon's log parameters from checked query arguments (container or service):
+    times already unix times (schemas.DaemonTimes)."""
+    params = {
+        "stdout": int(args["stdout"]),
+        "stderr": int(args["stderr"]),
+        "timestamps": int(args["timestamps"]),
+        "follow": int(args["follow"]),
+        "tail": args["tail"] if "tail" in args else "all",
+    }
+    for key in ("since", "until"):
+        if args.get(key):
+            params[key] = args[key]
+    return params
+
+
 # -- daemon streams ---------------------------------------------------------------------------
 
 

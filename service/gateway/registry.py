@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
+import docker.auth
 import docker.errors
 import requests
 import requests.adapters
@@ -109,12 +110,11 @@ def is_host(value: str) -> bool:
 
 
 def split_term(term: str) -> tuple[str, str]:
-    """The index a search term names and the term it is asked, as the daemon splits them: a
-    first part with a dot or a colon, or `localhost`, is a host; else Docker Hub's."""
-    first, slash, rest = term.partition("/")
-    if not slash or ("." not in first and ":" not in first and first != "localhost"):
-        return HUB, term
-    return (HUB if first == "index.docker.io" else first), rest
+    """The index a search term (or a reference) names and the rest, as the daemon splits
+    them, in docker-py's own reading: a first part with a dot or a colon, or `localhost`, is
+    a host; else Docker Hub's."""
+    index, rest = docker.auth.split_repo_name(term)
+    return docker.auth.resolve_index_name(index), rest
 
 
 def registry_of(reference: str) -> str:

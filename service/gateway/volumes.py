@@ -24,6 +24,14 @@ HELPER_VOLUME_LABEL = "dockyard.helper.volume"
 MOUNT_POINT = "/volume"
 
 
+class VolumeInUse(Exception):
+    """The engine refused to remove a volume that containers use, running or not: which."""
+
+    def __init__(self, name: str, users: list[dict]):
+        super().__init__(f"volume {name} is in use")
+        self.name, self.users = name, users
+
+
 class VolumeVerbs:
     # -- reading -----------------------------------------------------------------------------
 
@@ -90,7 +98,12 @@ class VolumeVerbs:
         return self.inspect_volume(created["Name"])
 
     def remove_volume(self, name) -> None:
-        self.clients.control.remove_volume(name)
+        try:
+            self.clients.control.remove_volume(name)
+        except docker.errors.APIError as exc:
+            if exc.status_code == 409:
+                raise VolumeInUse(name, self.volume_users(name)) from exc
+            raise
 
     def discard_volume(self, record: dict) -> None:
         """Remove the volume ``record`` is of, if nothing uses it; gone already, in use, or

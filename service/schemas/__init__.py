@@ -137,6 +137,9 @@ class Reply(Schema, metaclass=_AlwaysSent):
         many = self.many if many is None else bool(many)
         if lean is None or obj is None:
             return super().dump(obj, many=many)
+        if many and not isinstance(obj, list | tuple):
+            # taken once: marshmallow's dump, should it take over, needs all of it
+            obj = list(obj)
         try:
             result = [lean(item) for item in obj] if many else lean(obj)
         except TypeError:
