@@ -11,7 +11,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BaseConverter, PathConverter, RequestRedirect, ValidationError
 
 from .policy.teams import TEAM_NAME
-from .schemas.containers import CONTAINER_REF
+from .schemas.fields import CONTAINER_REF
 from .schemas.images import REF_OR_ID
 
 IMAGE_ROUTES = {"pull", "build", "prune", "import"}

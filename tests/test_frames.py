@@ -6,7 +6,7 @@ import struct
 import pytest
 import requests
 
-from service.gateway.containers import multiplexed_frames, raw_frames
+from service.gateway.frames import multiplexed_frames, raw_frames
 
 
 class Pieces:

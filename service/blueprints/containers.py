@@ -10,7 +10,8 @@ from flask_smorest.error_handler import ErrorSchema
 
 from .. import policy
 from ..extensions import Blueprint, gateway
-from ..gateway.containers import container_config, limits, log_params
+from ..gateway.container_config import container_config, limits
+from ..gateway.containers import log_params
 from ..guards import (
     decision,
     guard,
@@ -24,6 +25,7 @@ from ..guards import (
 from ..policy import teams
 from ..schemas import containers as schemas
 from ..schemas import streams
+from ..schemas.fields import CONTAINER_REF
 from ..streaming import (
     JSON,
     NDJSON,
@@ -51,7 +53,7 @@ blp = Blueprint(
 
 def container_ref(id: str) -> str:
     """The {id} of a path, checked: an id, a short id or a name, else a 400."""
-    if not re.fullmatch(schemas.CONTAINER_REF, id):
+    if not re.fullmatch(CONTAINER_REF, id):
         abort(400, message=f"`{id}` is not a container id or name")
     return id
 

@@ -24,7 +24,8 @@ from ..guards import (
 )
 from ..policy import teams
 from ..schemas import volumes as schemas
-from ..schemas.containers import CONTAINER_REF, PolicyDecisionSchema
+from ..schemas.containers import PolicyDecisionSchema
+from ..schemas.fields import CONTAINER_REF
 from ..streaming import GZIP, TAR_BODY, TAR_TYPES, binary_format, tar_answer, tar_upload
 
 blp = Blueprint(

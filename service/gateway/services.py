@@ -3,7 +3,8 @@ function that turns a checked service spec into the Engine's body."""
 
 import json
 
-from .containers import _mount, multiplexed_frames
+from .container_config import mount
+from .frames import multiplexed_frames
 from .images import from_rfc3339
 from .streams import DaemonStream
 
@@ -84,7 +85,7 @@ def service_body(spec: dict, secrets: list[dict]) -> dict:
         "Image": spec["image"],
         "Env": [f"{name}={value}" for name, value in spec["env"].items()],
         "Labels": spec["labels"],
-        "Mounts": [_mount(m) for m in spec["mounts"]],
+        "Mounts": [mount(m) for m in spec["mounts"]],
         "ReadOnly": spec["read_only"],
         "Secrets": [
             {

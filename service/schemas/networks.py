@@ -20,7 +20,7 @@ from . import (
     most,
     until_filter,
 )
-from .containers import CONTAINER_REF, filter_list, name_string
+from .fields import CONTAINER_REF, filter_list, name_string
 
 # a network as a path or a filter addresses it: id, short id or name (the same characters as
 # a container's)

@@ -20,10 +20,10 @@ from . import (
     label_map,
     most,
 )
-from .containers import (
+from .containers import LogsArgsSchema
+from .fields import (
     CONTAINER_REF,
     AbsolutePath,
-    LogsArgsSchema,
     MountSchema,
     command_field,
     cpus_field,

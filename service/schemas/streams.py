@@ -19,7 +19,8 @@ from . import (
     most,
 )
 from . import time_filter as time_pattern
-from .containers import CONTAINER_REF, StatsSchema
+from .containers import StatsSchema
+from .fields import CONTAINER_REF
 from .images import reference_field
 
 ENGINE_OBJECTS = [

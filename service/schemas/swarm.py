@@ -17,7 +17,7 @@ from . import (
     label_filters,
     label_map,
 )
-from .containers import name_string
+from .fields import name_string
 
 SECRET_MAX = 500 * 1024  # what the engine takes for one secret or config
 

@@ -19,7 +19,7 @@ from . import (
     label_map,
     most,
 )
-from .containers import filter_list, name_string
+from .fields import filter_list, name_string
 
 DRIVER_OPTS_MAX = 32
 # a volume driver: `local`, or a plugin's name, which may carry a registry path and a tag
