@@ -370,3 +370,26 @@ def test_a_team_follows_the_events_of_its_volumes_and_networks_only(client, dock
     named = {e["actor_id"] for e in events if e["type"] == "volume"}
     assert named == {f"evweb-{RUN_ID}"}
     assert all(f"evdb-{RUN_ID}" not in json.dumps(e) for e in events)
+
+
+def test_a_container_given_to_a_team_still_passes_the_policy_before_it_runs(
+    admins, docker_api, busybox_image, labels
+):
+    # made elsewhere, privileged: given to a team, its tokens see it, and every act that
+    # would run it is judged as it stands (rule named), whoever holds it
+    config = docker_api.create_host_config(privileged=True)
+    made = docker_api.create_container(
+        busybox_image, command=["sleep", "300"], labels=labels, host_config=config
+    )["Id"]
+    assert admins.put(f"/teams/web/containers/{made}", headers=ROOT).status_code == 200
+    assert admins.get(f"/containers/{made}", headers=WEB).status_code == 200
+    for method, path, body in (
+        ("post", "/start", None),
+        ("post", "/exec", {"cmd": ["true"]}),
+        ("get", "/archive?path=/etc", None),
+    ):
+        kwargs = {"headers": WEB, **({"json": body} if body else {})}
+        answer = getattr(admins, method)(f"/containers/{made}{path}", **kwargs)
+        assert answer.status_code == 403, (path, answer.json)
+        assert "rule `foreign-container`" in answer.json["message"], answer.json["message"]
+    assert docker_api.inspect_container(made)["State"]["Status"] == "created"
