@@ -67,6 +67,7 @@ NODE_PACKAGES=(
     @redocly/cli@2.77.0
     openapi-typescript@7.13.0
     openapi-fetch@0.17.0
+    orval@8.38.0
     typescript@5.9.3
 )
 ensure_node_tools() {

@@ -348,10 +348,8 @@ class DocumentPlugin(BasePlugin):
             for response in operation.get("responses", {}).values():
                 if isinstance(response, dict):
                     _binary(response.get("content", {}))
-            queried = any(p.get("in") == "query" for p in operation.get("parameters", []))
-            if rule.arguments or queried:
-                # what the server answers before the service reads the request
-                operation["responses"].setdefault("414", TOO_LONG)
+            # what the server answers on any path, before the service reads the request
+            operation["responses"].setdefault("414", TOO_LONG)
 
 
 def _binary(content: dict) -> None:
