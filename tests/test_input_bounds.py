@@ -163,6 +163,35 @@ def test_an_integer_field_takes_no_fraction_and_no_boolean(client):
     assert answer.status_code == 200
 
 
+def test_a_boolean_field_takes_no_number(client):
+    # marshmallow's own boolean takes 0 and 1: the document says boolean
+    for literal in ("0", "1", "0.0"):
+        answer = client.post(
+            "/containers/decision",
+            data=f'{{"image": "busybox", "tty": {literal}}}',
+            content_type="application/json",
+        )
+        assert answer.status_code == 422 and fields(answer) == {"tty"}, literal
+    # a query's text is read as before
+    assert client.get("/containers?all=1").status_code == 200
+
+
+def test_a_retry_count_is_for_on_failure_only(client):
+    body = {"image": "busybox", "restart_policy": {"name": "always", "maximum_retry_count": 3}}
+    answer = client.post("/containers/decision", json=body)
+    assert answer.status_code == 422 and fields(answer) == {"restart_policy"}
+    body["restart_policy"]["name"] = "on-failure"
+    assert client.post("/containers/decision", json=body).status_code == 200
+
+
+def test_a_body_with_nothing_required_may_be_left_out(client):
+    """The document says so (`requestBody.required: false`), and the service takes it."""
+    spec = client.get("/openapi.json").json
+    assert spec["paths"]["/volumes/decision"]["post"]["requestBody"]["required"] is False
+    assert spec["paths"]["/containers"]["post"]["requestBody"]["required"] is True
+    assert client.post("/volumes/decision").status_code == 200  # decides, makes nothing
+
+
 @pytest.mark.parametrize(
     "literal", [f"{DIGITS}.5", "1e999", "-1e999", f'"{DIGITS}"', "1" + "0" * 400]
 )

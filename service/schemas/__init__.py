@@ -215,7 +215,14 @@ class Int(ma.fields.Integer):
         return super()._validated(value)
 
 
-Bool = ma.fields.Boolean
+class Bool(ma.fields.Boolean):
+    """A boolean, as the document says: marshmallow's own takes 0 and 1 (and 0.0) as false
+    and true; this one refuses a number (a query's text is parsed as before)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return super()._deserialize(value, attr, data, **kwargs)
 
 
 def doc(text: str) -> dict:
@@ -284,7 +291,10 @@ def label_map(description: str, total: int | None = None):
         entries=LABELS_MAX,
         total=total,
         load_default=dict,
-        **doc(description),
+        **doc(
+            f"{description}; each key a letter or digit, then letters, digits and `._/-` "
+            f"({LABEL_KEY_MAX} characters at most), each value {LABEL_VALUE_MAX} at most"
+        ),
     )
 
 

@@ -66,7 +66,7 @@ class ContainerCreateSchema(Schema):
         name_string(),
         validate=most(ALIASES_MAX),
         load_default=list,
-        **doc("names on `network` for this container"),
+        **doc("names on `network` for this container (only with `network`)"),
     )
     restart_policy = ma.fields.Nested(RestartPolicySchema, **doc("restart policy"))
     labels = label_map("labels to set on the container")
@@ -292,8 +292,8 @@ class BulkRemovedSchema(Reply):
 
 
 class LogsArgsSchema(DaemonTimes, QueryArgsSchema):
-    stdout = Bool(load_default=True, **doc("include the standard output"))
-    stderr = Bool(load_default=True, **doc("include the standard error"))
+    stdout = Bool(load_default=True, **doc("include the standard output (both false: 422)"))
+    stderr = Bool(load_default=True, **doc("include the standard error (both false: 422)"))
     tail = Int(validate=ma.validate.Range(min=0), **doc("only the last lines"))
     since = Str(validate=time_filter, **doc("only lines after this time"))
     until = Str(validate=time_filter, **doc("only lines before this time"))

@@ -277,8 +277,15 @@ class RestartPolicySchema(Schema):
     maximum_retry_count = Int(
         load_default=0,
         validate=ma.validate.Range(min=0, max=1000),
-        **doc("on-failure: restarts at most this many times (0: no limit)"),
+        **doc("on-failure only: restarts at most this many times (0: no limit)"),
     )
+
+    @ma.validates_schema
+    def _retries_on_failure(self, data, **kwargs):
+        if data.get("maximum_retry_count") and data.get("name") != "on-failure":
+            raise ma.ValidationError(
+                "a retry count is for `on-failure` only", "maximum_retry_count"
+            )
 
 
 def user_field():

@@ -158,7 +158,10 @@ class PullSchema(Schema):
     tag = Str(validate=tag_field, **doc("tag to pull, when `image` has none; `latest` if absent"))
     platform = Str(
         validate=_regexp(r"[a-z0-9_]+(?:/[a-z0-9_.-]+){0,2}", "a platform is os[/arch[/variant]]"),
-        **doc("platform to pull for a multi-platform image, e.g. `linux/amd64`"),
+        **doc(
+            "platform to pull for a multi-platform image, e.g. `linux/amd64`; a system or "
+            "architecture the engine does not know is a 400"
+        ),
     )
     auth = ma.fields.Nested(RegistryAuthSchema, **doc("credentials for this request only"))
 
@@ -216,8 +219,8 @@ class BuildOptionsSchema(Schema):
         total=BUILD_ARGS_TOTAL_MAX,
         load_default=dict,
         **doc(
-            f"values of the Dockerfile's ARG instructions; {BUILD_ARGS_TOTAL_MAX} characters in "
-            "all at most"
+            "values of the Dockerfile's ARG instructions, by name (a letter or `_`, then "
+            f"letters, digits and `_`); {BUILD_ARGS_TOTAL_MAX} characters in all at most"
         ),
     )
     labels = label_map(
