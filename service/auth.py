@@ -34,8 +34,8 @@ from flask import current_app, g, request
 from flask_smorest import abort
 
 from .policy import teams
+from .scopes import SCOPES, SEES_SECRETS
 
-SCOPES = ("read", "operate", "exec", "write", "admin")
 # what a view declares when any valid token may call it, whatever its scopes
 ANY_TOKEN = "any-token"
 # endpoints anyone may call: probes, the contract, the docs, the course
@@ -209,17 +209,24 @@ def has_scope(scope: str) -> bool:
     return scope in current_token().scopes
 
 
+def _admit(token: Token | None) -> None:
+    """The request's token, and whether its answers may show the secrets they carry (the
+    schemas read `g.sees_secrets`)."""
+    g.token = token
+    g.sees_secrets = bool(token and token.scopes & SEES_SECRETS)
+
+
 def _authorize():
     if request.method == "OPTIONS" or request.endpoint is None:
         return  # CORS preflight, or a 404/405 that the error handler answers
     tokens = current_app.extensions["dockyard_tokens"]
     if not tokens:
-        g.token = LOCAL_ADMIN
+        _admit(LOCAL_ADMIN)
         return
     public = request.endpoint in PUBLIC_ENDPOINTS or request.blueprint in PUBLIC_BLUEPRINTS
     token = _token_from_header(tokens)
     if public:
-        g.token = token
+        _admit(token)
         return
     if token is None:
         abort(
@@ -227,7 +234,7 @@ def _authorize():
             message="this operation needs a token: send `Authorization: Bearer <token>`",
             headers={"WWW-Authenticate": 'Bearer realm="dockyard"'},
         )
-    g.token = token
+    _admit(token)
     scope = required_scope()
     # a team's token may take some operators' actions on its team's objects alone
     team_scope = required_scope("team_scope") if token.team else None

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
+import marshmallow as ma
 import yaml
 
 from . import diagrams
@@ -136,42 +137,288 @@ def _fail(path, field_name, problem):
     raise ContentError(f"{path}: `{field_name}` {problem}")
 
 
-def _fields(data, path, keys) -> None:
-    if not isinstance(data, Mapping):
-        _fail(path, "(file)", f"must be a mapping of {', '.join(keys)}")
-    missing = [key for key in keys if key not in data]
-    if missing:
-        _fail(path, missing[0], "is missing")
-    unknown = sorted(str(key) for key in data if key not in keys)
-    if unknown:
-        _fail(path, unknown[0], f"is not a field of this file (fields: {', '.join(keys)})")
+def _checked(schema: ma.Schema, data, path):
+    """``data`` loaded by ``schema``; its errors, each named by where it is in the file
+    (`commands[0].api.path`), stop the start-up."""
+    try:
+        return schema.load(data)
+    except ma.ValidationError as error:
+        found = sorted(_flat(error.messages), key=lambda item: item[0])
+        raise ContentError(
+            "; ".join(f"{path}: `{where}` {problem}" for where, problem in found)
+        ) from error
 
 
-def _text(data, path, name, one_line=False) -> str:
-    value = data[name]
-    if not isinstance(value, str) or not value.strip():
-        _fail(path, name, "must be non-empty text")
-    if one_line and "\n" in value.strip():
-        _fail(path, name, "must be one line of plain text")
-    return value.strip() if one_line else value
+def _flat(messages, where=""):
+    """marshmallow's nested errors as (`a[0].b`, problem) pairs."""
+    if isinstance(messages, list):
+        for message in messages:
+            yield where or "(file)", message
+        return
+    for key, inner in messages.items():
+        if key == "_schema":
+            step = where
+        elif isinstance(key, int):
+            step = f"{where}[{key}]"
+        else:
+            step = f"{where}.{key}" if where else str(key)
+        yield from _flat(inner, step)
+
+
+# what a field says when it is missing, of the wrong kind, or not a field
+MISSING = {"required": "is missing", "null": "is missing"}
+TEXT = {**MISSING, "invalid": "must be non-empty text"}
+_NON_BLANK = ma.validate.Regexp(r"(?s).*\S", error="must be non-empty text")
+_ONE_LINE = ma.validate.Regexp(r"(?s)\s*[^\n]*?\s*$", error="must be one line of plain text")
+
+
+def _text(one_line=False):
+    checks = [_NON_BLANK, _ONE_LINE] if one_line else [_NON_BLANK]
+    return ma.fields.String(required=True, validate=checks, error_messages=TEXT)
+
+
+def _list(inner, problem, **kwargs):
+    return ma.fields.List(
+        inner, required=True, error_messages={**MISSING, "invalid": problem}, **kwargs
+    )
+
+
+class _File(ma.Schema):
+    """A content file: every field named, no other."""
+
+    class Meta:
+        ordered = True
+
+    def handle_error(self, error, data, **kwargs):
+        fields = ", ".join(self.fields)
+        for name, problem in error.messages.items():
+            if problem == ["Unknown field."]:
+                error.messages[name] = [f"is not a field here (fields: {fields})"]
+            elif problem == ["Invalid input type."]:
+                error.messages[name] = [f"must be a mapping of {fields}"]
+        raise error
+
+
+class _Course(_File):
+    title = _text(one_line=True)
+    summary = _text()
+    concepts = _list(
+        ma.fields.String(
+            validate=ma.validate.Regexp(
+                r"[a-z0-9-]+\Z", error="{input!r} is not an id ([a-z0-9-]+)"
+            ),
+            error_messages={"invalid": "is not an id ([a-z0-9-]+)"},
+        ),
+        "must be a non-empty list of concept ids",
+        validate=ma.validate.Length(min=1, error="must be a non-empty list of concept ids"),
+    )
+
+    @ma.validates("concepts")
+    def _once_each(self, ids, **kwargs):
+        for index, concept_id in enumerate(ids):
+            if concept_id in ids[:index]:
+                raise ma.ValidationError({index: [f"repeats `{concept_id}`"]})
+
+    @ma.post_load
+    def _stripped(self, data, **kwargs):
+        return {**data, "title": data["title"].strip(), "summary": data["summary"].strip()}
 
 
 def _course(data, root, lang) -> dict:
-    path = root / f"course.{lang}.yaml"
-    _fields(data, path, COURSE_KEYS)
-    ids = data["concepts"]
-    if not isinstance(ids, list) or not ids:
-        _fail(path, "concepts", "must be a non-empty list of concept ids")
-    for index, concept_id in enumerate(ids):
-        if not isinstance(concept_id, str) or not ID.fullmatch(concept_id):
-            _fail(path, f"concepts[{index}]", f"{concept_id!r} is not an id ([a-z0-9-]+)")
-        if concept_id in ids[:index]:
-            _fail(path, f"concepts[{index}]", f"repeats `{concept_id}`")
-    return {
-        "title": _text(data, path, "title", one_line=True),
-        "summary": _text(data, path, "summary").strip(),
-        "concepts": list(ids),
-    }
+    return _checked(_Course(), data, root / f"course.{lang}.yaml")
+
+
+class _Endpoint(_File):
+    """A {method, path} of the document."""
+
+    method = ma.fields.String(
+        required=True,
+        validate=ma.validate.OneOf(METHODS, error=f"must be one of {', '.join(METHODS)}"),
+        error_messages={**MISSING, "invalid": f"must be one of {', '.join(METHODS)}"},
+    )
+    path = ma.fields.String(required=True, error_messages={**MISSING, "invalid": "must be a path"})
+
+    def __init__(self, known, **kwargs):
+        super().__init__(**kwargs)
+        self.known = known
+
+    @ma.validates_schema(skip_on_field_errors=True)
+    def _in_the_document(self, data, **kwargs):
+        if (data["method"], data["path"]) not in self.known:
+            problem = f"{data['method']} {data['path']} is not an operation of the OpenAPI document"
+            raise ma.ValidationError(problem, "path")
+
+
+class _Call(_Endpoint):
+    """A command's `api`: also its example's `params` (filling every `{}` of the path),
+    `query` (strings, or lists of strings) and `body` (JSON, or null). The three may be left
+    out: none, none, null."""
+
+    params = ma.fields.Dict(
+        keys=ma.fields.String(),
+        allow_none=True,
+        load_default=None,
+        error_messages={"invalid": "must map each `{}` of the path to its value"},
+    )
+    query = ma.fields.Dict(
+        keys=ma.fields.String(),
+        allow_none=True,
+        load_default=None,
+        error_messages={"invalid": "must map query parameters to their values"},
+    )
+    body = ma.fields.Raw(allow_none=True, load_default=None)
+
+    @ma.validates_schema(skip_on_field_errors=True)
+    def _example(self, data, **kwargs):
+        names = PLACEHOLDER.findall(data["path"])
+        params, query, body = data["params"] or {}, data["query"] or {}, data["body"]
+        errors = {}
+        for name in names:
+            if not _scalar(params.get(name)):
+                problem = f"must give a value to `{{{name}}}` of {data['path']}"
+                errors.setdefault("params", {})[name] = [problem]
+        for name in sorted(set(params) - set(names)):
+            errors.setdefault("params", {})[name] = [f"is no parameter of {data['path']}"]
+        for name, item in query.items():
+            items = item if isinstance(item, list) else [item]
+            if not items or not all(isinstance(i, str) for i in items):
+                problem = 'must be a string (quoted: "true"), or a list of them'
+                errors.setdefault("query", {})[name] = [problem]
+        try:
+            json.dumps(body, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            errors["body"] = [f"must be JSON (or null): {exc}"]
+        if body is not None and data["method"] in ("GET", "DELETE"):
+            errors["body"] = [f"must be null: a {data['method']} sends no body"]
+        if errors:
+            raise ma.ValidationError(errors)
+
+    @ma.post_load
+    def _filled(self, data, **kwargs):
+        params, query = data["params"] or {}, data["query"] or {}
+        return {
+            **data,
+            "params": {name: str(params[name]) for name in PLACEHOLDER.findall(data["path"])},
+            "query": {name: list(v) if isinstance(v, list) else v for name, v in query.items()},
+        }
+
+
+class _Command(_File):
+    cli = _text()
+    explanation = _text()
+    api = ma.fields.Raw(required=True, error_messages=MISSING)
+
+    def __init__(self, known, **kwargs):
+        super().__init__(**kwargs)
+        self.api_schema = _Call(known)
+        self.known = known
+
+    @ma.validates("api")
+    def _api(self, value, **kwargs):
+        if not isinstance(value, Mapping):
+            raise ma.ValidationError(f"must be a mapping of {', '.join(self.api_schema.fields)}")
+        self.api_schema.load(value)  # its errors, under `api`
+
+    @ma.post_load
+    def _with_files(self, data, **kwargs):
+        api = self.api_schema.load(data["api"])
+        cli = data["cli"].strip()
+        media = self.known[(api["method"], api["path"])]
+        return {
+            "cli": cli,
+            "explanation": data["explanation"].strip(),
+            "api": api,
+            "files": _files(cli, api, media),
+        }
+
+
+LIVE_PROBLEM = f"must be one of {', '.join(LIVE_KINDS)}, or null"
+
+
+class _Concept(_File):
+    id = ma.fields.String(required=True, error_messages=TEXT)
+    title = _text(one_line=True)
+    summary = _text()
+    body = _text()
+    key_points = _list(
+        ma.fields.String(validate=_NON_BLANK, error_messages=TEXT),
+        f"must be a list of {KEY_POINTS[0]} to {KEY_POINTS[1]} short sentences",
+        validate=ma.validate.Length(
+            *KEY_POINTS,
+            error=f"must be a list of {KEY_POINTS[0]} to {KEY_POINTS[1]} short sentences",
+        ),
+    )
+    commands = ma.fields.Raw(required=True, error_messages=MISSING)
+    related = _list(ma.fields.Raw(), "must be a list of concept ids")
+    endpoints = ma.fields.Raw(required=True, error_messages=MISSING)
+    diagram = ma.fields.Raw(required=True, allow_none=True, error_messages=MISSING)
+    live = ma.fields.String(
+        required=True,
+        allow_none=True,
+        validate=ma.validate.OneOf(LIVE_KINDS, error=LIVE_PROBLEM),
+        error_messages={"required": "is missing", "invalid": LIVE_PROBLEM},
+    )
+
+    def __init__(self, concept_id, ids, available, known, **kwargs):
+        super().__init__(**kwargs)
+        self.concept_id, self.ids, self.available = concept_id, ids, available
+        # the lists of mappings, each item checked where it is
+        self.commands_field = ma.fields.List(
+            ma.fields.Nested(_Command(known)),
+            error_messages={"invalid": "must be a list (empty if there is none)"},
+        )
+        self.endpoints_field = ma.fields.List(
+            ma.fields.Nested(_Endpoint(known)),
+            error_messages={"invalid": "must be a list of {method, path}"},
+        )
+
+    @ma.validates("id")
+    def _the_files_name(self, value, **kwargs):
+        if value != self.concept_id:
+            raise ma.ValidationError(f"is {value!r}, not the file's name `{self.concept_id}`")
+        if not ID.fullmatch(value):
+            raise ma.ValidationError("must be lowercase letters, digits and `-`")
+
+    @ma.validates("related")
+    def _other_concepts(self, related, **kwargs):
+        ids = ", ".join(sorted(self.ids))
+        for index, other in enumerate(related):
+            if other not in self.ids or other == self.concept_id:
+                problem = f"{other!r} is not another concept of the course ({ids})"
+                raise ma.ValidationError({index: [problem]})
+
+    @ma.validates("diagram")
+    def _drawn(self, diagram, **kwargs):
+        if diagram is not None and diagram not in self.available:
+            there = sorted(self.available)
+            raise ma.ValidationError(f"names no diagrams/{diagram}.yaml (there are: {there})")
+
+    @ma.validates("commands")
+    def _commands(self, value, **kwargs):
+        self.commands_field.deserialize(value)
+
+    @ma.validates("endpoints")
+    def _endpoints(self, value, **kwargs):
+        self.endpoints_field.deserialize(value)
+
+    @ma.post_load
+    def _answer(self, data, **kwargs):
+        return {
+            "id": self.concept_id,
+            "title": data["title"].strip(),
+            "summary": data["summary"].strip(),
+            "body": data["body"],
+            "key_points": [point.strip() for point in data["key_points"]],
+            "commands": self.commands_field.deserialize(data["commands"]),
+            "related": list(data["related"]),
+            "endpoints": self.endpoints_field.deserialize(data["endpoints"]),
+            "diagram": data["diagram"],
+            "live": data["live"],
+        }
+
+
+def _concept(data, path, concept_id, ids, available, known) -> dict:
+    return _checked(_Concept(concept_id, ids, available, known), data, path)
 
 
 def _stray_files(root: Path, order: list[str]) -> None:
@@ -190,83 +437,6 @@ def _stray_files(root: Path, order: list[str]) -> None:
             raise ContentError(
                 f"{path}: the concept `{concept_id}` is not in the `concepts` of course.*.yaml"
             )
-
-
-def _concept(data, path, concept_id, ids, available, known) -> dict:
-    _fields(data, path, CONCEPT_KEYS)
-    if data["id"] != concept_id:
-        _fail(path, "id", f"is {data['id']!r}, not the file's name `{concept_id}`")
-    if not ID.fullmatch(concept_id):
-        _fail(path, "id", "must be lowercase letters, digits and `-`")
-    points = data["key_points"]
-    low, high = KEY_POINTS
-    if not isinstance(points, list) or not low <= len(points) <= high:
-        _fail(path, "key_points", f"must be a list of {low} to {high} short sentences")
-    for index, point in enumerate(points):
-        if not isinstance(point, str) or not point.strip():
-            _fail(path, f"key_points[{index}]", "must be non-empty text")
-    commands = data["commands"]
-    if not isinstance(commands, list):
-        _fail(path, "commands", "must be a list (empty if there is none)")
-    related = data["related"]
-    if not isinstance(related, list):
-        _fail(path, "related", "must be a list of concept ids")
-    for index, other in enumerate(related):
-        if other not in ids or other == concept_id:
-            _fail(
-                path,
-                f"related[{index}]",
-                f"{other!r} is not another concept of the course ({', '.join(sorted(ids))})",
-            )
-    endpoints = data["endpoints"]
-    if not isinstance(endpoints, list):
-        _fail(path, "endpoints", "must be a list of {method, path}")
-    diagram = data["diagram"]
-    if diagram is not None and diagram not in available:
-        _fail(path, "diagram", f"names no diagrams/{diagram}.yaml (there are: {sorted(available)})")
-    if data["live"] is not None and data["live"] not in LIVE_KINDS:
-        _fail(path, "live", f"must be one of {', '.join(LIVE_KINDS)}, or null")
-    return {
-        "id": concept_id,
-        "title": _text(data, path, "title", one_line=True),
-        "summary": _text(data, path, "summary").strip(),
-        "body": _text(data, path, "body"),
-        "key_points": [point.strip() for point in points],
-        "commands": [
-            _command(command, path, f"commands[{i}]", known) for i, command in enumerate(commands)
-        ],
-        "related": list(related),
-        "endpoints": [
-            _operation(endpoint, path, f"endpoints[{i}]", known, ("method", "path"))
-            for i, endpoint in enumerate(endpoints)
-        ],
-        "diagram": diagram,
-        "live": data["live"],
-    }
-
-
-def _command(command, path, at, known) -> dict:
-    if not isinstance(command, Mapping):
-        _fail(path, at, "must be a mapping of cli, explanation, api")
-    for name in ("cli", "explanation", "api"):
-        if name not in command:
-            _fail(path, f"{at}.{name}", "is missing")
-    unknown = sorted(str(key) for key in set(command) - {"cli", "explanation", "api"})
-    if unknown:
-        _fail(path, f"{at}.{unknown[0]}", "is not a field of a command")
-    for name in ("cli", "explanation"):
-        if not isinstance(command[name], str) or not command[name].strip():
-            _fail(path, f"{at}.{name}", "must be non-empty text")
-    api = _operation(
-        command["api"], path, f"{at}.api", known, ("method", "path", "params", "query", "body")
-    )
-    cli = command["cli"].strip()
-    return {
-        "cli": cli,
-        "explanation": command["explanation"].strip(),
-        "api": api,
-        "files": _files(cli, api, known[(api["method"], api["path"])]),
-    }
 
 
 def _files(cli: str, api: dict, media: dict) -> list[str]:
@@ -297,57 +467,6 @@ def _files(cli: str, api: dict, media: dict) -> list[str]:
         name = named.get("-o") or named.get("--output")
         files += ["-o", name] if name else ["-OJ"]
     return files
-
-
-def _operation(value, path, at, known, keys) -> dict:
-    """A {method, path} of the document; for a command's `api`, also its example's
-    `params` (filling every `{}` of the path), `query` (strings, or lists of strings) and
-    `body` (JSON, or null). The three may be left out: none, none, null."""
-    if not isinstance(value, Mapping):
-        _fail(path, at, f"must be a mapping of {', '.join(keys)}")
-    unknown = sorted(str(key) for key in set(value) - set(keys))
-    if unknown:
-        _fail(path, f"{at}.{unknown[0]}", f"is not a field here (fields: {', '.join(keys)})")
-    method, where = value.get("method"), value.get("path")
-    if method not in METHODS:
-        _fail(path, f"{at}.method", f"must be one of {', '.join(METHODS)}, not {method!r}")
-    if not isinstance(where, str) or (method, where) not in known:
-        _fail(path, f"{at}.path", f"{method} {where} is not an operation of the OpenAPI document")
-    result = {"method": method, "path": where}
-    if "params" not in keys:
-        return result
-    params = value.get("params") or {}
-    query = value.get("query") or {}
-    if not isinstance(params, Mapping):
-        _fail(path, f"{at}.params", "must map each `{}` of the path to its value")
-    names = PLACEHOLDER.findall(where)
-    for name in names:
-        if not _scalar(params.get(name)):
-            _fail(path, f"{at}.params.{name}", f"must give a value to `{{{name}}}` of {where}")
-    extra = sorted(str(name) for name in set(params) - set(names))
-    if extra:
-        _fail(path, f"{at}.params.{extra[0]}", f"is no parameter of {where}")
-    if not isinstance(query, Mapping):
-        _fail(path, f"{at}.query", "must map query parameters to their values")
-    for name, item in query.items():
-        items = item if isinstance(item, list) else [item]
-        if not isinstance(name, str) or not items or not all(isinstance(i, str) for i in items):
-            _fail(
-                path, f"{at}.query.{name}", 'must be a string (quoted: "true"), or a list of them'
-            )
-    body = value.get("body")
-    try:
-        json.dumps(body, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        _fail(path, f"{at}.body", f"must be JSON (or null): {exc}")
-    if body is not None and method in ("GET", "DELETE"):
-        _fail(path, f"{at}.body", f"must be null: a {method} sends no body")
-    result.update(
-        params={name: str(params[name]) for name in names},
-        query={name: list(v) if isinstance(v, list) else v for name, v in query.items()},
-        body=body,
-    )
-    return result
 
 
 def _scalar(value) -> bool:

@@ -146,7 +146,8 @@ SWARM_HINT = (
 )
 # the engine's words when it is not (or already) in a swarm, and the status answered
 _SWARM = (
-    (503, r"^This node is not a swarm manager\b", SWARM_HINT),
+    # the engine says 503, but nothing is unavailable: its state conflicts with the request
+    (409, r"^This node is not a swarm manager\b", SWARM_HINT),
     (409, r"^This node is not part of a swarm$", SWARM_HINT),
     (409, r"^This node is already part of a swarm\b", "leave it first: POST /swarm/leave"),
     (409, r"is in use by the following service", "remove or update those services first"),

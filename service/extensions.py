@@ -12,11 +12,12 @@ from flask_smorest.utils import resolve_schema_instance
 from webargs import core
 from webargs.flaskparser import FlaskParser, abort
 
-from .auth import ANY_TOKEN, SCOPES
+from .auth import ANY_TOKEN
 from .errors import ANSWERED_ERRORS, Failure, describe, http_exception
 from .gateway import DockerGateway
 from .routing import allowed_methods
 from .schemas import streams as stream_schemas
+from .scopes import SCOPES
 from .streaming import JSON, NDJSON, SSE, STREAMED, TEXT, negotiate, reserve_stream
 
 log = logging.getLogger(__name__)

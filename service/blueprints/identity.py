@@ -2,9 +2,10 @@
 
 from flask.views import MethodView
 
-from ..auth import SCOPES, current_token
+from ..auth import current_token
 from ..extensions import Blueprint
 from ..schemas import identity as schemas
+from ..scopes import SCOPES
 
 blp = Blueprint("auth", __name__, description="The token a request carries")
 

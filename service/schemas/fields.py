@@ -44,9 +44,9 @@ name_field = Pattern(
 )
 
 
-def name_string(**kwargs):
-    """A container, volume or network name (or an alias)."""
-    return Str(validate=[ma.validate.Length(max=NAME_MAX), name_field], **kwargs)
+def name_string(least: int = 1, **kwargs):
+    """A container, volume or network name (or an alias), of ``least`` characters at least."""
+    return Str(validate=[ma.validate.Length(min=least, max=NAME_MAX), name_field], **kwargs)
 
 
 _ENV_NAME = Pattern(

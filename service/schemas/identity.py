@@ -1,6 +1,6 @@
 import marshmallow as ma
 
-from ..auth import SCOPES
+from ..scopes import SCOPES
 from . import Reply, Str, doc
 
 

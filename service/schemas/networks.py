@@ -127,7 +127,7 @@ def _address(text: str):
 
 
 def address_field(description: str):
-    return Str(validate=ma.validate.Length(max=ADDRESS_MAX), **doc(description))
+    return Str(validate=ma.validate.Length(min=1, max=ADDRESS_MAX), **doc(description))
 
 
 class NetworkCreateSchema(Schema):

@@ -61,7 +61,8 @@ LIST_FILTERS = ("label", "name", "driver", "dangling")
 
 
 class VolumeCreateSchema(Schema):
-    name = name_string(**doc("its name; the engine makes one up when absent"))
+    # the engine's own rule: two characters at least
+    name = name_string(2, **doc("its name (2 characters at least); the engine makes one up"))
     driver = Str(load_default="local", validate=_driver, **doc("volume driver; allowed ones only"))
     driver_opts = BoundedDict(
         Str(validate=Pattern(r"^[a-zA-Z0-9_.-]{1,64}$", error="an option name")),
