@@ -12,14 +12,11 @@ import os
 import shutil
 import subprocess
 import sys
-import tarfile
-import time
 from pathlib import Path
 
-import docker
 import pytest
 
-from tests.conftest import ROOT, RUN_ID, admin_headers, make_app, served, tar_of
+from tests.conftest import ROOT, RUN_ID, admin_headers, eventually, make_app, served, tar_of
 
 NODE_TOOLS = Path(os.environ.get("DOCKYARD_TEST_NODE_TOOLS", ROOT / ".run" / "node"))
 VENV_BIN = Path(sys.executable).parent
@@ -48,9 +45,12 @@ def spec_file(tmp_path_factory):
     return path
 
 
-def test_generated_python_client_drives_the_service(
-    spec_file, tmp_path, busybox_image, labels, docker_api
+def test_generated_python_client_runs_the_readme(
+    spec_file, tmp_path, busybox_image, registry, labels, docker_api
 ):
+    """The README's calls through the functions openapi-python-client generates, with its
+    defaults: the same steps as the TypeScript programs (tests/fixtures/usage.ts), files both
+    ways as the generated functions send and read them."""
     done = run(
         [
             str(VENV_BIN / "openapi-python-client"),
@@ -65,84 +65,153 @@ def test_generated_python_client_drives_the_service(
         cwd=tmp_path,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    print(done.stdout)  # its warnings: tar bodies are beyond what it generates
+    print(done.stdout)  # its warnings: it sends a tar as application/octet-stream
     sys.path.insert(0, str(tmp_path))
     try:
-        create = importlib.import_module("dockyard_client.api.containers.create_container")
-        logs = importlib.import_module("dockyard_client.api.containers.get_container_logs")
-        exec_in = importlib.import_module("dockyard_client.api.containers.exec_in_container")
-        remove = importlib.import_module("dockyard_client.api.containers.remove_container")
-        restore = importlib.import_module("dockyard_client.api.volumes.restore_volume")
-        backup = importlib.import_module("dockyard_client.api.volumes.backup_volume")
-        diagram = importlib.import_module("dockyard_client.api.concepts.get_concept_diagram")
+        package = importlib.import_module("dockyard_client")
         models = importlib.import_module("dockyard_client.models")
         files = importlib.import_module("dockyard_client.types")
-        authenticated = importlib.import_module("dockyard_client").AuthenticatedClient
     finally:
         sys.path.remove(str(tmp_path))
+    labels = {**labels, "dockyard.test.client": "python"}
+    label = [f"{key}={value}" for key, value in labels.items()]
+    prefix = f"py{RUN_ID}"
+    app, remote = f"{prefix}/app:1", f"{registry}/{prefix}/hi"
+    web, data, net = f"{prefix}-web", f"{prefix}-data", f"{prefix}-net"
 
-    with served() as (base, _):
+    with served(REGISTRIES=json.dumps([{"host": registry, "insecure": True}])) as (base, _):
         token = admin_headers()["Authorization"].split(" ", 1)[1]
-        with authenticated(base_url=base, token=token, timeout=60) as client:
-            body = models.ContainerCreate.from_dict(
-                {
-                    "image": busybox_image,
-                    "command": ["sh", "-c", "echo hello from the client; sleep 60"],
-                    "labels": labels,
-                    "start": True,
-                }
+        with package.AuthenticatedClient(base_url=base, token=token, timeout=60) as client:
+
+            def call(operation, *args, status=200, **kwargs):
+                tag, name = operation.split(".")
+                module = importlib.import_module(f"dockyard_client.api.{tag}.{name}")
+                answer = module.sync_detailed(*args, client=client, **kwargs)
+                assert answer.status_code == status, (operation, answer.content)
+                return answer.parsed
+
+            def model(name, value):
+                return getattr(models, name).from_dict(value)
+
+            assert call("system.get_health").status == "ok"
+            assert call("auth.get_who_am_i").name
+            call("system.get_system_info")
+            call("system.get_disk_usage")
+
+            # images: build from JSON and from a tar, tag, push, pull, export, import, remove
+            built = call(
+                "images.build_image",
+                status=201,
+                body=model(
+                    "BuildJson",
+                    {
+                        "dockerfile": f"FROM {busybox_image}\nARG MODE\nRUN echo $MODE > /m\n",
+                        "tag": app,
+                        "build_args": {"MODE": "prod"},
+                        "labels": labels,
+                    },
+                ),
             )
-            created = create.sync_detailed(client=client, body=body)
-            assert created.status_code == 201, created.content
-            container = created.parsed
-            assert isinstance(container, models.ContainerDetail)
-            assert docker_api.inspect_container(container.id)["State"]["Running"]
-
-            for _ in range(50):
-                printed = logs.sync_detailed(container.id, client=client)
-                assert printed.status_code == 200, printed.content
-                if b"hello from the client" in printed.content:
-                    break
-                time.sleep(0.1)
-            assert b"hello from the client" in printed.content
-
-            ran = exec_in.sync_detailed(
-                container.id,
-                client=client,
-                body=models.Exec.from_dict({"cmd": ["echo", "exec from the client"]}),
-            )
-            assert ran.status_code == 200, ran.content
-            assert isinstance(ran.parsed, models.ExecResult)
-            assert ran.parsed.exit_code == 0
-            assert "exec from the client" in json.dumps(ran.parsed.to_dict())
-
-            removed = remove.sync_detailed(container.id, client=client, force=True)
-            assert removed.status_code == 204, removed.content
-
-            # files both ways, as the generated functions send and read them: a volume
-            # restored from a .tar.gz, backed up again, and a diagram's SVG
-            volume = f"client-{RUN_ID}"
-            archive = io.BytesIO()
-            with tarfile.open(fileobj=archive, mode="w:gz") as tar:
-                info = tarfile.TarInfo("note.txt")
-                info.size = 5
-                tar.addfile(info, io.BytesIO(b"hello"))
-            label = [f"{key}={value}" for key, value in labels.items()]
-            restored = restore.sync_detailed(
-                volume, client=client, body=files.File(payload=io.BytesIO(archive.getvalue())),
+            assert isinstance(built, models.Built)
+            context = tar_of({"Dockerfile": f"FROM {busybox_image}\n"})
+            call(
+                "images.build_image",
+                status=201,
+                body=files.File(payload=io.BytesIO(context)),
+                tag=f"{prefix}/tar:1",
                 label=label,
-            )  # fmt: skip
-            assert restored.status_code == 200, restored.content
-            assert isinstance(restored.parsed, models.Restored) and restored.parsed.entries == 1
-            saved = backup.sync_detailed(volume, client=client)
-            assert saved.status_code == 200 and isinstance(saved.parsed, files.File)
-            with tarfile.open(fileobj=saved.parsed.payload, mode="r:gz") as tar:
-                assert tar.extractfile("./note.txt").read() == b"hello"
-            drawn = diagram.sync_detailed("container", client=client)
-            assert drawn.status_code == 200 and isinstance(drawn.parsed, files.File)
-            assert drawn.parsed.payload.read().lstrip().startswith(b"<svg")
-    with pytest.raises(docker.errors.NotFound):
-        docker_api.inspect_container(container.id)
+            )
+            tag_body = model("Tag", {"repository": remote, "tag": "1.0"})
+            call("images.tag_image", app, status=201, body=tag_body)
+            pushed = call("images.push_image", f"{remote}:1.0", body=model("Push", {}))
+            assert pushed.digest.startswith("sha256:")
+            call("images.pull_image", body=model("Pull", {"image": f"{remote}:1.0"}))
+            listed = call("images.list_images", label=label)
+            assert any(f"{remote}:1.0" in image.tags for image in listed)
+            saved = call("images.export_image", f"{remote}:1.0")
+            assert isinstance(saved, files.File)
+            archive = saved.payload.read()
+            call("images.remove_image", f"{remote}:1.0", force=True)
+            loaded = call("images.import_images", body=files.File(payload=io.BytesIO(archive)))
+            assert f"{remote}:1.0" in loaded.loaded
+
+            # containers: run, list, logs, exec, copy out and in, stop, commit
+            body = {
+                "image": app,
+                "name": web,
+                "command": ["sh", "-c", "echo hello from the client; exec sleep 60"],
+                "mounts": [{"type": "volume", "source": data, "target": "/data"}],
+                "labels": labels,
+                "start": True,
+            }
+            created = call(
+                "containers.create_container", status=201, body=model("ContainerCreate", body)
+            )
+            assert isinstance(created, models.ContainerDetail)
+            assert docker_api.inspect_container(created.id)["State"]["Running"]
+            assert [c.name for c in call("containers.list_containers", all_=True, label=label)]
+            eventually(
+                lambda: "hello from the client" in call("containers.get_container_logs", web)
+            )
+            ran = call(
+                "containers.exec_in_container",
+                web,
+                body=model("Exec", {"cmd": ["sh", "-c", "echo kept > /data/kept.txt"]}),
+            )
+            assert ran.exit_code == 0
+            copied = call("containers.copy_from_container", web, path="/data")
+            call(
+                "containers.copy_to_container",
+                web,
+                status=204,
+                body=files.File(payload=io.BytesIO(copied.payload.read())),
+                path="/data",
+            )
+            call("containers.stop_container", web, timeout=5)
+            commit = model("Commit", {"repository": f"{prefix}/web", "tag": "snap"})
+            call("containers.commit_container", web, status=201, body=commit)
+
+            # volumes: back up, restore elsewhere
+            backup = call("volumes.backup_volume", data)
+            restored = call(
+                "volumes.restore_volume",
+                f"{prefix}-data2",
+                body=files.File(payload=io.BytesIO(backup.payload.read())),
+                label=label,
+            )
+            assert isinstance(restored, models.Restored) and restored.entries >= 1
+
+            # networks: create, connect, inspect, disconnect, remove
+            network = {"name": net, "internal": True, "labels": labels}
+            call("networks.create_network", status=201, body=model("NetworkCreate", network))
+            connect = model("Connect", {"container": web, "aliases": ["api"]})
+            call("networks.connect_network", net, status=204, body=connect)
+            assert call("networks.inspect_network", net).name == net
+            # stopped, the container is on it all the same (inspect lists running ones)
+            assert net in docker_api.inspect_container(web)["NetworkSettings"]["Networks"]
+            disconnect = model("Disconnect", {"container": web})
+            call("networks.disconnect_network", net, status=204, body=disconnect)
+            call("networks.remove_network", net, status=204, force=True)
+
+            # remove by label; registry, course, teams
+            removed = call("containers.remove_containers", force=True, label=label)
+            assert removed.removed == [created.id]
+            for volume in (data, f"{prefix}-data2"):
+                call("volumes.remove_volume", volume, status=204, force=True)
+            tags = call("registry.list_registry_tags", registry=registry, repository=f"{prefix}/hi")
+            assert [tag.name for tag in tags.tags] == ["1.0"]
+            assert call("concepts.list_concepts").title
+            drawn = call("concepts.get_concept_diagram", "container")
+            assert isinstance(drawn, files.File)
+            assert drawn.payload.read().lstrip().startswith(b"<svg")
+            call("teams.list_teams")
+
+    # the engine as the program left it
+    scope = {"label": "dockyard.test.client=python"}
+    assert not docker_api.containers(all=True, filters=scope)
+    assert not docker_api.volumes(filters=scope).get("Volumes")
+    tags = {tag for image in docker_api.images(filters=scope) for tag in image["RepoTags"] or []}
+    assert {app, f"{prefix}/tar:1", f"{prefix}/web:snap", f"{remote}:1.0"} <= tags
 
 
 def test_spectral_recommended_rules_find_nothing(spec_file, tmp_path):

@@ -140,7 +140,12 @@ class Build(MethodView):
         string; or JSON with the Dockerfile's text, the other files as text, and the options.
         """
         if request.mimetype == "application/json":
-            misplaced = sorted(set(request.args) & set(schemas.BuildQuerySchema().fields))
+            # generated clients send a query's defaults: only an option set otherwise is one
+            # that would be lost
+            options = schemas.BuildQuerySchema()
+            defaults = options.load({})
+            given = set(request.args) & set(options.fields)
+            misplaced = sorted(n for n in given if n not in defaults or query[n] != defaults[n])
             if misplaced:
                 abort(
                     400,

@@ -125,6 +125,20 @@ def test_build_refuses_bad_contexts(client, body, content_type, status):
     assert answer.json["message"]
 
 
+def test_a_json_build_takes_the_querys_defaults_and_refuses_its_options(
+    client, busybox_image, labels
+):
+    """Generated clients send a query's defaults (`no_cache=false&pull=false`) with a JSON
+    build: they change nothing. An option set otherwise would be lost: a 400 says where."""
+    body = {"dockerfile": f"FROM {busybox_image}\n", "labels": labels}
+    answer = client.post("/images/build?no_cache=false&pull=false", json=body)
+    assert answer.status_code == 201, answer.json
+    for query in ("no_cache=true", "tag=demo/x:1", "build_arg=A=1", "pull=false&target=x"):
+        answer = client.post(f"/images/build?{query}", json=body)
+        assert answer.status_code == 400, query
+        assert "the options go in the body" in answer.json["message"]
+
+
 def test_build_json_validation(client):
     answer = client.post(
         "/images/build",
