@@ -16,7 +16,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, RUN_ID, admin_headers, eventually, make_app, served, tar_of
+from tests.conftest import (
+    ROOT,
+    RUN_ID,
+    TEST_LABEL,
+    admin_headers,
+    eventually,
+    make_app,
+    served,
+    single_node_swarm,
+    tar_of,
+)
 
 NODE_TOOLS = Path(os.environ.get("DOCKYARD_TEST_NODE_TOOLS", ROOT / ".run" / "node"))
 VENV_BIN = Path(sys.executable).parent
@@ -45,34 +55,72 @@ def spec_file(tmp_path_factory):
     return path
 
 
+class Generated:
+    """A client openapi-python-client made of the served document, with its defaults:
+    ``call("tag.operation", ...)`` runs one generated function and checks its status."""
+
+    def __init__(self, root):
+        done = run(
+            [
+                str(VENV_BIN / "openapi-python-client"),
+                "generate",
+                "--path",
+                str(root / "openapi.json"),
+                "--output-path",
+                str(root / "dockyard_client"),
+                "--meta",
+                "none",
+            ],
+            cwd=root,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        self.warnings = done.stdout  # it sends a tar as application/octet-stream
+        self.root = root
+        self.client = None
+
+    def __enter__(self):
+        sys.path.insert(0, str(self.root))
+        return self
+
+    def __exit__(self, *exc):
+        sys.path.remove(str(self.root))
+        for name in [name for name in sys.modules if name.startswith("dockyard_client")]:
+            del sys.modules[name]
+
+    def connect(self, base, token):
+        package = importlib.import_module("dockyard_client")
+        self.client = package.AuthenticatedClient(base_url=base, token=token, timeout=60)
+        self.models = importlib.import_module("dockyard_client.models")
+        self.files = importlib.import_module("dockyard_client.types")
+        return self.client
+
+    def call(self, operation, *args, status=200, **kwargs):
+        tag, name = operation.split(".")
+        module = importlib.import_module(f"dockyard_client.api.{tag}.{name}")
+        answer = module.sync_detailed(*args, client=self.client, **kwargs)
+        assert answer.status_code == status, (operation, answer.content)
+        return answer.parsed
+
+    def model(self, name, value):
+        return getattr(self.models, name).from_dict(value)
+
+    def file(self, data: bytes):
+        return self.files.File(payload=io.BytesIO(data))
+
+
+@pytest.fixture(scope="module")
+def generated(spec_file):
+    with Generated(spec_file.parent) as made:
+        yield made
+
+
 def test_generated_python_client_runs_the_readme(
-    spec_file, tmp_path, busybox_image, registry, labels, docker_api
+    generated, busybox_image, registry, labels, docker_api
 ):
     """The README's calls through the functions openapi-python-client generates, with its
     defaults: the same steps as the TypeScript programs (tests/fixtures/usage.ts), files both
     ways as the generated functions send and read them."""
-    done = run(
-        [
-            str(VENV_BIN / "openapi-python-client"),
-            "generate",
-            "--path",
-            str(spec_file),
-            "--output-path",
-            str(tmp_path / "dockyard_client"),
-            "--meta",
-            "none",
-        ],
-        cwd=tmp_path,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    print(done.stdout)  # its warnings: it sends a tar as application/octet-stream
-    sys.path.insert(0, str(tmp_path))
-    try:
-        package = importlib.import_module("dockyard_client")
-        models = importlib.import_module("dockyard_client.models")
-        files = importlib.import_module("dockyard_client.types")
-    finally:
-        sys.path.remove(str(tmp_path))
+    call, model, file = generated.call, generated.model, generated.file
     labels = {**labels, "dockyard.test.client": "python"}
     label = [f"{key}={value}" for key, value in labels.items()]
     prefix = f"py{RUN_ID}"
@@ -81,18 +129,7 @@ def test_generated_python_client_runs_the_readme(
 
     with served(REGISTRIES=json.dumps([{"host": registry, "insecure": True}])) as (base, _):
         token = admin_headers()["Authorization"].split(" ", 1)[1]
-        with package.AuthenticatedClient(base_url=base, token=token, timeout=60) as client:
-
-            def call(operation, *args, status=200, **kwargs):
-                tag, name = operation.split(".")
-                module = importlib.import_module(f"dockyard_client.api.{tag}.{name}")
-                answer = module.sync_detailed(*args, client=client, **kwargs)
-                assert answer.status_code == status, (operation, answer.content)
-                return answer.parsed
-
-            def model(name, value):
-                return getattr(models, name).from_dict(value)
-
+        with generated.connect(base, token):
             assert call("system.get_health").status == "ok"
             assert call("auth.get_who_am_i").name
             call("system.get_system_info")
@@ -112,12 +149,12 @@ def test_generated_python_client_runs_the_readme(
                     },
                 ),
             )
-            assert isinstance(built, models.Built)
+            assert isinstance(built, generated.models.Built)
             context = tar_of({"Dockerfile": f"FROM {busybox_image}\n"})
             call(
                 "images.build_image",
                 status=201,
-                body=files.File(payload=io.BytesIO(context)),
+                body=file(context),
                 tag=f"{prefix}/tar:1",
                 label=label,
             )
@@ -129,10 +166,10 @@ def test_generated_python_client_runs_the_readme(
             listed = call("images.list_images", label=label)
             assert any(f"{remote}:1.0" in image.tags for image in listed)
             saved = call("images.export_image", f"{remote}:1.0")
-            assert isinstance(saved, files.File)
+            assert isinstance(saved, generated.files.File)
             archive = saved.payload.read()
             call("images.remove_image", f"{remote}:1.0", force=True)
-            loaded = call("images.import_images", body=files.File(payload=io.BytesIO(archive)))
+            loaded = call("images.import_images", body=file(archive))
             assert f"{remote}:1.0" in loaded.loaded
 
             # containers: run, list, logs, exec, copy out and in, stop, commit
@@ -147,7 +184,7 @@ def test_generated_python_client_runs_the_readme(
             created = call(
                 "containers.create_container", status=201, body=model("ContainerCreate", body)
             )
-            assert isinstance(created, models.ContainerDetail)
+            assert isinstance(created, generated.models.ContainerDetail)
             assert docker_api.inspect_container(created.id)["State"]["Running"]
             assert [c.name for c in call("containers.list_containers", all_=True, label=label)]
             eventually(
@@ -164,7 +201,7 @@ def test_generated_python_client_runs_the_readme(
                 "containers.copy_to_container",
                 web,
                 status=204,
-                body=files.File(payload=io.BytesIO(copied.payload.read())),
+                body=file(copied.payload.read()),
                 path="/data",
             )
             call("containers.stop_container", web, timeout=5)
@@ -176,10 +213,10 @@ def test_generated_python_client_runs_the_readme(
             restored = call(
                 "volumes.restore_volume",
                 f"{prefix}-data2",
-                body=files.File(payload=io.BytesIO(backup.payload.read())),
+                body=file(backup.payload.read()),
                 label=label,
             )
-            assert isinstance(restored, models.Restored) and restored.entries >= 1
+            assert isinstance(restored, generated.models.Restored) and restored.entries >= 1
 
             # networks: create, connect, inspect, disconnect, remove
             network = {"name": net, "internal": True, "labels": labels}
@@ -202,7 +239,7 @@ def test_generated_python_client_runs_the_readme(
             assert [tag.name for tag in tags.tags] == ["1.0"]
             assert call("concepts.list_concepts").title
             drawn = call("concepts.get_concept_diagram", "container")
-            assert isinstance(drawn, files.File)
+            assert isinstance(drawn, generated.files.File)
             assert drawn.payload.read().lstrip().startswith(b"<svg")
             call("teams.list_teams")
 
@@ -212,6 +249,70 @@ def test_generated_python_client_runs_the_readme(
     assert not docker_api.volumes(filters=scope).get("Volumes")
     tags = {tag for image in docker_api.images(filters=scope) for tag in image["RepoTags"] or []}
     assert {app, f"{prefix}/tar:1", f"{prefix}/web:snap", f"{remote}:1.0"} <= tags
+
+
+def test_generated_python_client_runs_the_readmes_swarm(generated, busybox_image, docker_api):
+    """The README's swarm section through the generated functions: a service with a secret,
+    its tasks, scaled, updated and rolled back, its logs, a node drained and made active again
+    (on a swarm made here only), then removed."""
+    labels = {TEST_LABEL: RUN_ID, "dockyard.test.client": "python-swarm"}
+    name, secret = f"py{RUN_ID}-web", f"py{RUN_ID}-token"
+    repository, tag = busybox_image.rsplit(":", 1)
+    second = f"{repository}:{tag}-py2"
+    docker_api.tag(busybox_image, repository, f"{tag}-py2")  # the same image: labelled
+    call, model = generated.call, generated.model
+    with single_node_swarm(docker_api) as made, served() as (base, _):
+        token = admin_headers()["Authorization"].split(" ", 1)[1]
+        with generated.connect(base, token):
+            swarm = call("swarm.inspect_swarm")
+            assert swarm.is_manager
+            body = {"name": secret, "data": "s3cret", "labels": labels}
+            call("secrets.create_secret", status=201, body=model("PayloadCreate", body))
+            body = {
+                "name": name,
+                "image": busybox_image,
+                # stops at once when told: replaced tasks do not wait out a grace period
+                "command": [
+                    "sh",
+                    "-c",
+                    "trap 'exit 0' TERM; echo hello-from-task; sleep 600 & wait",
+                ],
+                "replicas": 2,
+                "labels": labels,
+                "update_config": {"parallelism": 2, "delay": 0, "monitor": 1},
+                "secrets": [{"name": secret, "target": "api-token"}],
+            }
+            created = call("services.create_service", status=201, body=model("ServiceCreate", body))
+            assert created.secrets == [secret]
+
+            def running(count, image=busybox_image):
+                wanted = generated.models.ListTasksDesiredState.RUNNING
+                tasks = call("swarm.list_tasks", service=name, desired_state=wanted)
+                return len([t for t in tasks if t.state == "running" and t.image == image]) == count
+
+            eventually(lambda: running(2), timeout=90)
+            call("services.scale_service", name, body=model("Scale", {"replicas": 3}))
+            eventually(lambda: running(3), timeout=90)
+            updated = call(
+                "services.update_service", name, body=model("ServiceUpdate", {"image": second})
+            )
+            assert updated.image == second
+            eventually(
+                lambda: call("services.inspect_service", name).update_status.state == "completed",
+                timeout=120,
+            )
+            assert call("services.rollback_service", name).image == busybox_image
+            logs = eventually(lambda: "hello-from-task" in call("services.get_service_logs", name))
+            assert logs
+            if made:  # only the swarm made here: another's nodes run others' tasks
+                node = swarm.node_id
+                for availability in ("drain", "active"):
+                    change = model("NodeUpdate", {"availability": availability})
+                    assert call("swarm.update_node", node, body=change).availability == availability
+            call("services.remove_service", name, status=204)
+            call("secrets.remove_secret", secret, status=204)
+        scope = {"label": "dockyard.test.client=python-swarm"}
+        assert not docker_api.services(filters=scope) and not docker_api.secrets(filters=scope)
 
 
 def test_spectral_recommended_rules_find_nothing(spec_file, tmp_path):
