@@ -394,8 +394,9 @@ def test_generated_typescript_clients_run_the_readme(
             sources = ["dockyard.ts", usage]
         done = run(generate, cwd=tmp_path)
         assert done.returncode == 0, done.stdout + done.stderr
-        shutil.copy(ROOT / "tests" / "fixtures" / usage, tmp_path / usage)
-        done = run([node_tool("tsc"), *TSC, *sources], cwd=tmp_path)
+        for name in (usage, "setting.ts"):
+            shutil.copy(ROOT / "tests" / "fixtures" / name, tmp_path / name)
+        done = run([node_tool("tsc"), *TSC, *sources, "setting.ts"], cwd=tmp_path)
         assert done.returncode == 0, done.stdout + done.stderr
         (tmp_path / "js" / "package.json").write_text('{"type": "module"}')
 
