@@ -113,8 +113,9 @@ class OneAnswerPerConnection:
                 return
             with conn:
                 if conn.recv(65536):
-                    conn.sendall(self.ANSWER)
+                    # counted before it is sent: the client may check as soon as it reads it
                     self.answered += 1
+                    conn.sendall(self.ANSWER)
 
     def close(self):
         self.server.close()
