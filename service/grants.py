@@ -25,6 +25,25 @@ class GrantsUnwritable(Exception):
     """The grants file cannot be written (a read-only filesystem, no permission)."""
 
 
+class GrantsView:
+    """The grants as they stood when read."""
+
+    def __init__(self, entries: dict[tuple[str, str], dict]):
+        self._entries = entries
+
+    def teams(self, kind: str, key: str, created=None) -> list[str]:
+        """The teams ``kind`` ``key`` was given to (none when it was given to none); for a
+        volume, only when it is the one given (made at ``created``)."""
+        entry = self._entries.get((kind, key))
+        if entry is None or entry.get("created") != created:
+            return []
+        return entry["teams"]
+
+    def naming(self, kind: str, team: str) -> bool:
+        """Whether some object of ``kind`` was given to ``team``."""
+        return any(k == kind and team in g["teams"] for (k, _), g in self._entries.items())
+
+
 class Grants:
     def __init__(self, path: str):
         self.path = os.path.expanduser(path) if path else ""
@@ -52,17 +71,15 @@ class Grants:
             data = json.load(file)
         return {(g["kind"], g["id"]): g for g in data.get("grants") or []}
 
+    def snapshot(self) -> "GrantsView":
+        """The grants as they stand now, for work that reads them many times (a list)."""
+        return GrantsView(self._fresh())
+
     def teams(self, kind: str, key: str, created=None) -> list[str]:
-        """The teams ``kind`` ``key`` was given to (none when it was given to none); for a
-        volume, only when it is the one given (made at ``created``)."""
-        entry = self._fresh().get((kind, key))
-        if entry is None or entry.get("created") != created:
-            return []
-        return entry["teams"]
+        return self.snapshot().teams(kind, key, created)
 
     def naming(self, kind: str, team: str) -> bool:
-        """Whether some object of ``kind`` was given to ``team``."""
-        return any(k == kind and team in g["teams"] for (k, _), g in self._fresh().items())
+        return self.snapshot().naming(kind, team)
 
     def given(self, team: str | None = None) -> list[dict]:
         """Every grant (to ``team``, when named): kind, id, name, created, teams."""

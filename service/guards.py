@@ -10,7 +10,7 @@ from . import audit, policy
 from .auth import current_token
 from .extensions import gateway
 from .gateway.images import from_rfc3339
-from .grants import Grants
+from .grants import Grants, GrantsView
 from .policy import teams
 from .schemas.services import SWARM_REF
 
@@ -78,15 +78,16 @@ def grant_key(kind: str, record: dict) -> tuple[str, str | None]:
     return record.get("Id") or record.get("ID") or record.get("id"), None
 
 
-def given(kind: str, record: dict, store: Grants | None = None) -> list[str]:
+def given(kind: str, record: dict, store: Grants | GrantsView | None = None) -> list[str]:
     """The teams an object was given to: ``kind`` as the paths name it (containers, volumes,
     networks, services, secrets, configs)."""
     return (store or grants()).teams(kind, *grant_key(kind, record))
 
 
 def owned_by(kind: str, items: list[dict], of: str) -> list[dict]:
-    """A list's entries team ``of`` made or was given."""
-    return [item for item in items if teams.owns(item.get("labels"), of, given(kind, item))]
+    """A list's entries team ``of`` made or was given (the grants read once for the list)."""
+    view = grants().snapshot()
+    return [item for item in items if teams.owns(item.get("labels"), of, given(kind, item, view))]
 
 
 def mine(kind: str, items: list[dict]) -> list[dict]:

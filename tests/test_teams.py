@@ -393,3 +393,16 @@ def test_a_container_given_to_a_team_still_passes_the_policy_before_it_runs(
         assert answer.status_code == 403, (path, answer.json)
         assert "rule `foreign-container`" in answer.json["message"], answer.json["message"]
     assert docker_api.inspect_container(made)["State"]["Status"] == "created"
+
+
+def test_a_teams_list_reads_the_grants_once(client, busybox_image, labels, monkeypatch):
+    """The grants are read once for a whole list, not once an entry."""
+    for index in range(3):
+        made(client, WEB, busybox_image, labels, f"web{index}-{RUN_ID}")
+    store = client.application.extensions["dockyard_grants"]
+    reads = []
+    fresh = store._fresh
+    monkeypatch.setattr(store, "_fresh", lambda: reads.append(1) or fresh())
+    listed = client.get(f"/containers?all=true&label={TEST_LABEL}={RUN_ID}", headers=WEB).json
+    assert len(listed) == 3
+    assert len(reads) <= 2  # the daemon's filter asks whether any was given, then the list
