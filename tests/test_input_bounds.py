@@ -30,7 +30,7 @@ from service.schemas import (
     PORTS_MAX,
     QUERY_TEXT_MAX,
 )
-from tests.conftest import TEST_LABEL, ours
+from tests.conftest import RUN_ID, TEST_LABEL, ours
 
 # a character that takes 4 bytes in UTF-8, 12 once percent-encoded in a URL
 WIDE = "\U0001f600"
@@ -174,6 +174,22 @@ def test_a_boolean_field_takes_no_number(client):
         assert answer.status_code == 422 and fields(answer) == {"tty"}, literal
     # a query's text is read as before
     assert client.get("/containers?all=1").status_code == 200
+
+
+def test_what_the_engine_would_refuse_is_a_422_before_it_is_asked(client, docker_api, labels):
+    """An empty address range, a volume name of one character: the document says so (a
+    client reads it there), and the daemon never sees them."""
+    schemas = client.get("/openapi.json").json["components"]["schemas"]
+    for field in ("subnet", "gateway", "ip_range"):
+        assert schemas["NetworkCreate"]["properties"][field]["minLength"] == 1
+    assert schemas["VolumeCreate"]["properties"]["name"]["minLength"] == 2
+    for field in ("subnet", "gateway", "ip_range"):
+        body = {"name": f"empty-{RUN_ID}", "labels": labels, field: ""}
+        answer = client.post("/networks", json=body)
+        assert answer.status_code == 422 and fields(answer) == {field}, field
+    answer = client.post("/volumes", json={"name": "v", "labels": labels})
+    assert answer.status_code == 422 and fields(answer) == {"name"}
+    assert ours(docker_api) == []
 
 
 def test_a_retry_count_is_for_on_failure_only(client):
