@@ -128,7 +128,7 @@ class Config:
     # flask-smorest / OpenAPI document (not meant to be changed by operators)
     API_TITLE = "Dockyard"
     API_VERSION = "0.1.0"
-    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_VERSION = "3.1.0"
     OPENAPI_URL_PREFIX = "/"
     OPENAPI_JSON_PATH = "openapi.json"
     OPENAPI_SWAGGER_UI_PATH = "/docs"

@@ -376,6 +376,17 @@ def _request_default(converter, field, ret, **kwargs) -> dict:
     return {}
 
 
+def _key_names(converter, field, ret, **kwargs) -> dict:
+    """A mapping's keys as the service takes them (label keys, variable names, paths): the
+    key field's own rules, as JSON Schema's `propertyNames`."""
+    keys = getattr(field, "key_field", None)
+    if not isinstance(field, ma.fields.Dict) or keys is None:
+        return {}
+    names = converter.field2property(keys)
+    names.pop("description", None)
+    return {"propertyNames": names} if names.keys() - {"type"} else {}
+
+
 def init_app(api) -> None:
     """Before the blueprints are registered: the plugin sees every operation."""
     info = api.spec.options.setdefault("info", {})
@@ -387,6 +398,7 @@ def init_app(api) -> None:
     # were loaded from, and a client is given its own
     api.spec.options["servers"] = [{"url": "/", "description": "where this document is served"}]
     api.ma_plugin.converter.add_attribute_function(_request_default)
+    api.ma_plugin.converter.add_attribute_function(_key_names)
     plugin = DocumentPlugin()
     api.spec.plugins.append(plugin)
     plugin.init_spec(api.spec)

@@ -26,7 +26,7 @@ _BY_DOCUMENT: dict[str, "Checker"] = {}
 
 
 def strict(schema, components=True):
-    """An OpenAPI 3.0 schema as JSON Schema: `nullable` as a null type, references into
+    """An OpenAPI 3.1 schema as JSON Schema to check answers with: references into
     `definitions`, and objects with declared properties closed to any other."""
     if isinstance(schema, list):
         return [strict(item, components) for item in schema]
@@ -38,14 +38,12 @@ def strict(schema, components=True):
             result[key] = value.replace("#/components/schemas/", "#/definitions/")
         elif key in ("properties", "definitions") and isinstance(value, dict):
             result[key] = {name: strict(item, components) for name, item in value.items()}
-        elif key == "example" or key == "nullable":
+        elif key == "example":
             continue
         else:
             result[key] = strict(value, components)
     if "properties" in result and "additionalProperties" not in result:
         result["additionalProperties"] = False
-    if schema.get("nullable"):
-        return {"anyOf": [result, {"type": "null"}]}
     return result
 
 
@@ -65,7 +63,7 @@ class Checker:
     def validator(self, key, schema):
         if key not in self._validators:
             root = {**strict(copy.deepcopy(schema)), "definitions": self.definitions}
-            self._validators[key] = jsonschema_rs.Draft4Validator(root)
+            self._validators[key] = jsonschema_rs.Draft202012Validator(root)
         return self._validators[key]
 
     def response(self, operation: dict, status: int):

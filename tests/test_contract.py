@@ -112,7 +112,7 @@ def test_the_checker_refuses_a_missing_or_an_undeclared_field():
                     "type": "object",
                     "properties": {
                         "name": {"type": "string"},
-                        "gone": {"type": "string", "nullable": True},
+                        "gone": {"type": ["string", "null"]},
                     },
                     "required": ["name", "gone"],
                 }
@@ -148,5 +148,5 @@ def test_every_example_fits_its_schema(client):
     assert {"ContainerCreate", "ContainerDetail", "ImageDetail", "Error"} <= set(examples)
     for name, example in examples.items():
         root = {"$ref": f"#/definitions/{name}", "definitions": definitions}
-        errors = [e.message for e in jsonschema_rs.Draft4Validator(root).iter_errors(example)]
+        errors = [e.message for e in jsonschema_rs.Draft202012Validator(root).iter_errors(example)]
         assert not errors, f"{name}: {errors}"

@@ -242,7 +242,8 @@ class BuildJsonSchema(BuildOptionsSchema):
         **doc("the Dockerfile's text"),
     )
     files = BoundedDict(
-        Str(validate=[_regexp(_FILE_PATH, "a file path is relative, without `..`"), _ENCODABLE]),
+        # (a lone surrogate is refused in any key, by the schema's first check)
+        Str(validate=_regexp(_FILE_PATH, "a file path is relative, without `..`")),
         Str(validate=_ENCODABLE),
         entries=BUILD_FILES_MAX,
         load_default=dict,
