@@ -326,7 +326,7 @@ class DocumentPlugin(BasePlugin):
         spec.components.schemas.pop("PaginationMetadata", None)
 
     def schema_helper(self, name, definition, **kwargs):
-        extra = {}
+        extra = _rules(kwargs.get("schema"))
         if name == "Error":
             # the error handler always sends all four
             extra["required"] = ["code", "status", "message", "errors"]
@@ -350,6 +350,17 @@ class DocumentPlugin(BasePlugin):
                     _binary(response.get("content", {}))
             # what the server answers on any path, before the service reads the request
             operation["responses"].setdefault("414", TOO_LONG)
+
+
+def _rules(schema) -> dict:
+    """What a request schema checks across its fields (`document_rules`), as JSON Schema:
+    one rule as it is, several under `allOf`."""
+    if schema is None or isinstance(schema, str):
+        return {}
+    rules = getattr(schema, "document_rules", ())
+    if len(rules) == 1:
+        return dict(rules[0])
+    return {"allOf": list(rules)} if rules else {}
 
 
 def _binary(content: dict) -> None:

@@ -42,8 +42,9 @@ def strict(schema, components=True):
             continue
         else:
             result[key] = strict(value, components)
-    if "properties" in result and "additionalProperties" not in result:
-        result["additionalProperties"] = False
+    # (an object's own schema: not a rule's `if` or `then`, which names a few of its fields)
+    if result.get("type") == "object" and "properties" in result:
+        result.setdefault("additionalProperties", False)
     return result
 
 

@@ -30,6 +30,7 @@ from service.schemas import (
     PORTS_MAX,
     QUERY_TEXT_MAX,
 )
+from service.schemas.fields import COMMAND_TEXT_MAX
 from tests.conftest import RUN_ID, TEST_LABEL, ours
 
 # a character that takes 4 bytes in UTF-8, 12 once percent-encoded in a URL
@@ -254,6 +255,8 @@ def env(entries=1, value=1):
         ("command", command(other=ARGUMENT_MAX, words=COMMAND_MAX // ARGUMENT_MAX + 1)),
         ("command", command(words=COMMAND_WORDS_MAX + 1)),
         ("command", "a" * (COMMAND_MAX + 1)),
+        ("command", "a" * (COMMAND_TEXT_MAX + 1)),
+        ("command", "sh -c 'unclosed"),
         ("command", "a " + "b" * (ARGUMENT_MAX + 1)),
         ("entrypoint", command(first=EXECUTABLE_MAX + 1)),
         ("env", env(value=ENV_VALUE_MAX + 1)),
@@ -449,7 +452,8 @@ def test_the_contract_states_the_bounds(client):
     array, string = create["command"]["oneOf"]
     assert array["maxItems"] == COMMAND_WORDS_MAX
     assert array["items"]["maxLength"] == ARGUMENT_MAX
-    assert string["maxLength"] == COMMAND_MAX
+    assert array["prefixItems"][0]["maxLength"] == EXECUTABLE_MAX
+    assert string["maxLength"] == COMMAND_TEXT_MAX
     assert str(EXECUTABLE_MAX) in create["command"]["description"]
     assert create["env"]["maxProperties"] == ENV_ENTRIES_MAX
     assert create["env"]["additionalProperties"]["maxLength"] == ENV_VALUE_MAX

@@ -164,6 +164,8 @@ class ContainerVerbs:
 
     def container_logs(self, ref, params: dict, tty: bool) -> DaemonStream:
         """(stream, bytes) pairs as the daemon sends them; with follow, until it stops."""
+        if not (params["stdout"] or params["stderr"]):
+            return DaemonStream.empty()  # neither stream asked for: no line (the daemon refuses)
         response = self.clients.open_stream("GET", "/containers/{0}/logs", ref, params=params)
         # a log read to its end fills each read; a followed one goes on with what has come
         whole = not params.get("follow")
@@ -260,6 +262,9 @@ class ContainerVerbs:
         }
 
     def events(self, filters=None, since=None, until=None) -> DaemonStream:
+        """Events of the engine; ``since`` and ``until`` as unix times (schemas.DaemonTimes)."""
+        if since and until and float(since) > float(until):
+            return DaemonStream.empty()  # no event in an empty window (the daemon refuses it)
         params = {"filters": convert_filters(filters)} if filters else {}
         if since:
             params["since"] = since

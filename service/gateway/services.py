@@ -70,6 +70,8 @@ class ServiceVerbs:
         self.clients.call("DELETE", "/services/{0}", ref)
 
     def service_logs(self, ref, params: dict) -> DaemonStream:
+        if not (params["stdout"] or params["stderr"]):
+            return DaemonStream.empty()  # neither stream asked for: no line (the daemon refuses)
         response = self.clients.open_stream("GET", "/services/{0}/logs", ref, params=params)
         return DaemonStream(multiplexed_frames(response), response)
 

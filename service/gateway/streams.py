@@ -26,6 +26,11 @@ class DaemonStream:
         self._items = items
         self._response = response
 
+    @classmethod
+    def empty(cls) -> "DaemonStream":
+        """A stream with nothing in it, where the daemon would have nothing to send."""
+        return cls(iter(()), None)
+
     def __iter__(self):
         return self
 
@@ -45,6 +50,8 @@ class DaemonStream:
             pass  # already read to its end, already closed, or a transport with no socket
 
     def close(self):
+        if self._response is None:
+            return
         try:
             CancellableStream(None, self._response).close()
         except Exception:

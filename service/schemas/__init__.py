@@ -98,7 +98,10 @@ def _put(errors: dict, path: tuple, message: str) -> None:
 
 class Schema(ma.Schema):
     """Bodies in and out: an unknown field in a request body is a 422, not silently dropped,
-    and so is text that cannot be encoded to reach the daemon."""
+    and so is text that cannot be encoded to reach the daemon. What a schema checks across
+    its fields is stated for the document too, as JSON Schema, in ``document_rules``."""
+
+    document_rules: tuple[dict, ...] = ()
 
     class Meta:
         unknown = ma.RAISE
@@ -250,6 +253,27 @@ class BoundedDict(ma.fields.Dict):
             if size > self.total:
                 raise ma.ValidationError(f"at most {self.total} characters in all")
         return result
+
+
+def when(condition: dict, then: dict) -> dict:
+    """A rule of ``document_rules``: what an object that fits ``condition`` must also fit."""
+    return {"if": condition, "then": then}
+
+
+def having(field: str, schema: dict | bool) -> dict:
+    """A part of a rule: ``field``, when sent, fits ``schema`` (``False``: it is not sent).
+    The rest of the object is the object's own (`unevaluatedProperties`), which a checker
+    that closes every schema by default would otherwise refuse."""
+    return {"properties": {field: schema}, "unevaluatedProperties": True}
+
+
+def given(field: str, schema: dict | None = None) -> dict:
+    """A part of a rule: ``field`` is sent (and fits ``schema``)."""
+    return {"required": [field], **having(field, schema or {})}
+
+
+def absent(field: str) -> dict:
+    return having(field, False)
 
 
 def most(count: int):

@@ -20,11 +20,13 @@ from . import (
     Schema,
     Str,
     doc,
+    given,
     label_filters,
     label_map,
     most,
     time_filter,
     until_filter,
+    when,
 )
 from .fields import (
     AbsolutePath,
@@ -44,6 +46,8 @@ from .images import ImageDetailSchema, reference_field, repository_field, tag_fi
 
 
 class ContainerCreateSchema(Schema):
+    document_rules = (when(given("aliases", {"minItems": 1}), given("network")),)
+
     image = Str(required=True, validate=reference_field, **doc("image to run, by reference or id"))
     name = name_string(**doc("container name; one is made up when absent"))
     command = command_field("command and arguments, replacing the image's CMD")
@@ -136,7 +140,11 @@ LIST_FILTERS = ("status", "label", "name", "ancestor", "network", "volume")
 
 
 class BulkRemoveArgsSchema(ContainerListArgsSchema):
-    force = Bool(load_default=False, **doc("required: running containers are killed first"))
+    force = Bool(
+        required=True,
+        validate=ma.validate.Equal(True, error="removing many containers needs force=true"),
+        **doc("must be true: running containers are killed first"),
+    )
     volumes = Bool(load_default=False, **doc("also remove their anonymous volumes"))
 
 
@@ -292,18 +300,13 @@ class BulkRemovedSchema(Reply):
 
 
 class LogsArgsSchema(DaemonTimes, QueryArgsSchema):
-    stdout = Bool(load_default=True, **doc("include the standard output (both false: 422)"))
-    stderr = Bool(load_default=True, **doc("include the standard error (both false: 422)"))
+    stdout = Bool(load_default=True, **doc("include the standard output (both false: no line)"))
+    stderr = Bool(load_default=True, **doc("include the standard error (both false: no line)"))
     tail = Int(validate=ma.validate.Range(min=0), **doc("only the last lines"))
     since = Str(validate=time_filter, **doc("only lines after this time"))
     until = Str(validate=time_filter, **doc("only lines before this time"))
     timestamps = Bool(load_default=False, **doc("prefix each line with its time"))
     follow = Bool(load_default=False, **doc("go on as lines are written, until it stops"))
-
-    @ma.validates_schema
-    def _a_stream(self, data, **kwargs):
-        if not data.get("stdout", True) and not data.get("stderr", True):
-            raise ma.ValidationError("ask for stdout, stderr or both", "stdout")
 
 
 class StatsArgsSchema(QueryArgsSchema):

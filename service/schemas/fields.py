@@ -28,8 +28,12 @@ from . import (
     Pattern,
     Schema,
     Str,
+    absent,
     doc,
+    given,
+    having,
     most,
+    when,
 )
 
 # docker's own rule for container, volume and network names, bounded
@@ -72,13 +76,24 @@ def env_map(description: str):
     )
 
 
+# a command given as one string: words as a POSIX shell splits them (shlex), quotes closed
+# and no backslash left at the end, no NUL; short enough that its first word fits
+COMMAND_TEXT_MAX = EXECUTABLE_MAX
+_BLANK = r"[ \t\r\n]"
+_WORD_PART = r"""(?:[^ \t\r\n'"\\\x00]|\\[^\x00]|'[^'\x00]*'|"(?:[^"\\\x00]|\\[^\x00])*")"""
+SHELL_WORDS = rf"^{_BLANK}*{_WORD_PART}(?:{_WORD_PART}|{_BLANK})*$"
+
+
 class CommandField(ma.fields.Field):
     """A command as a list of arguments, or as one string split the way a shell would."""
 
     def _deserialize(self, value, attr, data, **kwargs):
         if isinstance(value, str):
-            if len(value) > COMMAND_MAX:
-                raise ma.ValidationError(f"a command is at most {COMMAND_MAX} characters")
+            if len(value) > COMMAND_TEXT_MAX:
+                raise ma.ValidationError(
+                    f"a command given as one string is at most {COMMAND_TEXT_MAX} characters "
+                    "(a longer one is a list)"
+                )
             try:
                 value = shlex.split(value)
             except ValueError as exc:
@@ -108,28 +123,26 @@ class CommandField(ma.fields.Field):
         return value
 
 
+def _word(most: int) -> dict:
+    return {"type": "string", "pattern": r"^[^\x00]*$", "maxLength": most}
+
+
 def command_field(description, **kwargs):
     return CommandField(
         metadata={
-            "description": f"{description}; its first word (the executable) is at most "
-            f"{EXECUTABLE_MAX} characters, any other at most {ARGUMENT_MAX}, all at most "
-            f"{COMMAND_MAX}",
+            "description": f"{description}: a list of words, the first (the executable) at "
+            f"most {EXECUTABLE_MAX} characters, any other at most {ARGUMENT_MAX}, all at most "
+            f"{COMMAND_MAX}; or one string of at most {COMMAND_TEXT_MAX}, split as a POSIX "
+            "shell splits words (quotes and backslashes; no variables or globs)",
             "oneOf": [
                 {
                     "type": "array",
-                    "items": {
-                        "type": "string",
-                        "pattern": r"^[^\x00]*$",
-                        "maxLength": ARGUMENT_MAX,
-                    },
+                    "prefixItems": [_word(EXECUTABLE_MAX)],
+                    "items": _word(ARGUMENT_MAX),
                     "minItems": 1,
                     "maxItems": COMMAND_WORDS_MAX,
                 },
-                {
-                    "type": "string",
-                    "pattern": r"^[^\x00]*\S[^\x00]*$",
-                    "maxLength": COMMAND_MAX,
-                },
+                {"type": "string", "pattern": SHELL_WORDS, "maxLength": COMMAND_TEXT_MAX},
             ],
         },
         **kwargs,
@@ -221,7 +234,25 @@ def _mount_target(value: str) -> None:
         )
 
 
+def _kind(name: str) -> dict:
+    return having("type", {"const": name})
+
+
+def _not_kind(name: str) -> dict:
+    return having("type", {"not": {"const": name}})
+
+
 class MountSchema(Schema):
+    document_rules = (
+        when(_kind("bind"), given("source", {"pattern": "^/"})),
+        when(_kind("volume"), having("source", {"pattern": rf"^{NAME}$"})),
+        # an anonymous volume
+        when({**_kind("volume"), "not": given("source")}, having("read_only", {"const": False})),
+        when(_kind("tmpfs"), absent("source")),
+        when(_not_kind("tmpfs"), absent("tmpfs_size")),
+        when(_not_kind("bind"), having("target", {"not": {"enum": sorted(_ENGINE_FILES)}})),
+    )
+
     type = Str(
         required=True,
         validate=ma.validate.OneOf(["volume", "bind", "tmpfs"]),
@@ -269,6 +300,13 @@ class MountSchema(Schema):
 
 
 class RestartPolicySchema(Schema):
+    document_rules = (
+        when(
+            given("maximum_retry_count", {"not": {"const": 0}}),
+            having("name", {"const": "on-failure"}),
+        ),
+    )
+
     name = Str(
         required=True,
         validate=ma.validate.OneOf(["no", "always", "unless-stopped", "on-failure"]),

@@ -21,10 +21,13 @@ from . import (
     Schema,
     Str,
     doc,
+    given,
+    having,
     label_filters,
     label_map,
     most,
     until_filter,
+    when,
 )
 
 # docker's reference grammar (distribution/reference): [host[:port]/]path[:tag][@digest]
@@ -150,6 +153,14 @@ def auth_config(auth: dict | None) -> dict | None:
 
 
 class PullSchema(Schema):
+    # a tag in `image` (after its last `/`) or a digest, or a `tag`: not both
+    document_rules = (
+        when(
+            given("tag"),
+            having("image", {"pattern": "^[^@]*$", "not": {"pattern": ":[^/]*$"}}),
+        ),
+    )
+
     image = Str(
         required=True,
         validate=reference_field,

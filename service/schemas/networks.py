@@ -15,10 +15,12 @@ from . import (
     Schema,
     Str,
     doc,
+    given,
     label_filters,
     label_map,
     most,
     until_filter,
+    when,
 )
 from .fields import CONTAINER_REF, filter_list, name_string
 
@@ -131,6 +133,11 @@ def address_field(description: str):
 
 
 class NetworkCreateSchema(Schema):
+    document_rules = (
+        {"dependentRequired": {"gateway": ["subnet"], "ip_range": ["subnet"]}},
+        when(given("subnet", {"pattern": ":"}), given("enable_ipv6", {"const": True})),
+    )
+
     name = name_string(required=True, **doc("network name"))
     driver = Str(
         load_default="bridge",

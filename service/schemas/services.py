@@ -15,10 +15,13 @@ from . import (
     Reply,
     Schema,
     Str,
+    absent,
     doc,
+    given,
     label_filters,
     label_map,
     most,
+    when,
 )
 from .containers import LogsArgsSchema
 from .fields import (
@@ -119,6 +122,8 @@ class SecretRefSchema(Schema):
 
 
 class ServiceCreateSchema(Schema):
+    document_rules = (when(given("mode", {"const": "global"}), absent("replicas")),)
+
     name = name_string(required=True, **doc("service name"))
     image = Str(required=True, validate=reference_field, **doc("image its tasks run"))
     command = command_field("command and arguments, replacing the image's CMD")

@@ -133,6 +133,9 @@ def test_a_replicated_service_scales_rolls_forward_and_back_and_drains(
         )
     )
     assert text
+    # neither stream: no line (the daemon would answer a 500)
+    neither = client.get(f"/services/{service}/logs?stdout=false&stderr=false")
+    assert neither.status_code == 200 and neither.get_data() == b""
     followed = client.get(
         f"/services/{service}/logs?follow=true&tail=2",
         headers={"Accept": "application/x-ndjson"},
