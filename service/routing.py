@@ -11,7 +11,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BaseConverter, PathConverter, RequestRedirect, ValidationError
 
 from .policy.teams import TEAM_NAME
-from .schemas.fields import CONTAINER_REF
+from .schemas.fields import CONTAINER_REF, NAME
 from .schemas.images import REF_OR_ID
 
 IMAGE_ROUTES = {"pull", "build", "prune", "import"}
@@ -36,7 +36,12 @@ class ContainerRefConverter(BaseConverter):
 
 # volumes and networks have a `prune` route too, and names of the same letters
 class VolumeNameConverter(ContainerRefConverter):
-    pass
+    """A volume's name: two characters at least, as the engine has them."""
+
+    def to_python(self, value):
+        if len(value) < 2:
+            raise ValidationError()
+        return super().to_python(value)
 
 
 class NetworkRefConverter(ContainerRefConverter):
@@ -64,7 +69,8 @@ def register_converters(app, api):
     routes = "|".join(sorted(IMAGE_ROUTES))
     actions = "|".join(sorted(IMAGE_ACTIONS))
     image_ref = rf"^(?!(?:{routes})$)(?!.*/(?:{actions})$)" + REF_OR_ID.removeprefix("^")
-    container_ref = rf"^(?!(?:{'|'.join(sorted(CONTAINER_ROUTES))})$)" + CONTAINER_REF[1:]
+    not_a_route = rf"^(?!(?:{'|'.join(sorted(CONTAINER_ROUTES))})$)"
+    container_ref = not_a_route + CONTAINER_REF[1:]
     api.register_converter(
         ImageRefConverter,
         lambda _: {
@@ -86,14 +92,18 @@ def register_converters(app, api):
         TeamNameConverter,
         lambda _: {"type": "string", "pattern": f"^{TEAM_NAME}$", "description": "a team's name"},
     )
-    for converter, what in (
-        (VolumeNameConverter, "volume name"),
-        (NetworkRefConverter, "network id, short id or name"),
-        (SwarmRefConverter, "id, short id or name"),
+    for converter, what, pattern in (
+        (VolumeNameConverter, "volume name", rf"{not_a_route}{NAME}$"),
+        (NetworkRefConverter, "network id, short id or name", container_ref),
+        (SwarmRefConverter, "id, short id or name", container_ref),
     ):
         api.register_converter(
             converter,
-            lambda _, what=what: {"type": "string", "pattern": container_ref, "description": what},
+            lambda _, what=what, pattern=pattern: {
+                "type": "string",
+                "pattern": pattern,
+                "description": what,
+            },
         )
 
 

@@ -137,34 +137,29 @@ class Build(MethodView):
 
         The context is either a tar archive (`Content-Type: application/x-tar`, may be
         compressed), streamed to the daemon as it arrives, with the options in the query
-        string; or JSON with the Dockerfile's text, the other files as text, and the options.
+        string; or JSON with the Dockerfile's text, the other files as text, and the options
+        (the query's count too: where both give one, the body's is used; build arguments and
+        labels are merged, the body's first).
         """
         if request.mimetype == "application/json":
-            # generated clients send a query's defaults: only an option set otherwise is one
-            # that would be lost
-            options = schemas.BuildQuerySchema()
-            defaults = options.load({})
-            given = set(request.args) & set(options.fields)
-            misplaced = sorted(n for n in given if n not in defaults or query[n] != defaults[n])
-            if misplaced:
-                abort(
-                    400,
-                    message=f"with a JSON body the options go in the body, not the query: "
-                    f"{', '.join(misplaced)}",
-                )
+            raw = request.get_json(silent=True)
             try:
-                body = schemas.BuildJsonSchema().load(request.get_json(silent=True) or {})
+                body = schemas.BuildJsonSchema().load(raw or {})
             except ma.ValidationError as exc:
                 abort(422, errors={"json": exc.messages})
-            options = {**body, "dockerfile": None}
+            # the query's options as well, the body's own first where both give one
+            options = query_options(query)
+            for name, value in body.items():
+                if name in ("build_args", "labels"):
+                    options[name] = {**options[name], **value}
+                elif name in raw:
+                    options[name] = value
+            # the body's text is the context's Dockerfile (a path in the query is a tar's)
+            options["dockerfile"] = None
             dockerfile = body["dockerfile"]
             context = json_context(dockerfile, body["files"])
         elif request.mimetype in TAR_TYPES:
-            options = {
-                **query,
-                "build_args": dict(arg.split("=", 1) for arg in query["build_arg"]),
-                "labels": dict(label.split("=", 1) for label in query["label"]),
-            }
+            options = query_options(query)
             context = tar_upload("the build context")
             dockerfile = None
         else:
@@ -194,6 +189,14 @@ class Build(MethodView):
         return progress(events, finish, schemas.BuiltSchema(), status=201)
 
 
+def query_options(query: dict) -> dict:
+    """A build's options as the query gives them, in the body's shape."""
+    options = {key: value for key, value in query.items() if key not in ("build_arg", "label")}
+    options["build_args"] = dict(arg.split("=", 1) for arg in query["build_arg"])
+    options["labels"] = dict(label.split("=", 1) for label in query["label"])
+    return options
+
+
 def spooled_context(chunks, path: str) -> SpooledContext:
     """A tar context read, and written again as read, before its Dockerfile is judged; a
     context that unpacks past MAX_UPLOAD_BYTES is a 413."""
@@ -205,9 +208,8 @@ def spooled_context(chunks, path: str) -> SpooledContext:
 
 
 def json_context(dockerfile: str, files: dict) -> bytes:
-    """A tar build context out of the Dockerfile's text and text files."""
-    if "Dockerfile" in files:
-        abort(422, errors={"json": {"files": ["the Dockerfile goes in `dockerfile`"]}})
+    """A tar build context out of the Dockerfile's text and text files (none of which is
+    named `Dockerfile`: schemas.BuildJsonSchema)."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
         for path, text in {"Dockerfile": dockerfile, **files}.items():

@@ -254,7 +254,12 @@ class BuildJsonSchema(BuildOptionsSchema):
     )
     files = BoundedDict(
         # (a lone surrogate is refused in any key, by the schema's first check)
-        Str(validate=_regexp(_FILE_PATH, "a file path is relative, without `..`")),
+        Str(
+            validate=_regexp(
+                rf"(?!Dockerfile$){_FILE_PATH}",
+                "a file path is relative, without `..`; the Dockerfile goes in `dockerfile`",
+            )
+        ),
         Str(validate=_ENCODABLE),
         entries=BUILD_FILES_MAX,
         load_default=dict,
@@ -263,12 +268,16 @@ class BuildJsonSchema(BuildOptionsSchema):
 
 
 class BuildQuerySchema(QueryArgsSchema):
-    """The options of a build from a tar context (a JSON build has them in its body)."""
+    """The options of a build in the query: a tar context's, or a JSON build's where its
+    body does not give them."""
 
     tag = Str(validate=reference_field, **doc("name of the image built, e.g. `team/app:1.0`"))
     dockerfile = Str(
         validate=_regexp(_FILE_PATH, "a path inside the context, relative, without `..`"),
-        **doc("path of the Dockerfile in the tar context; `Dockerfile` by default"),
+        **doc(
+            "path of the Dockerfile in the tar context; `Dockerfile` by default (a JSON build "
+            "has its Dockerfile in the body)"
+        ),
     )
     build_arg = ma.fields.List(
         Str(validate=_regexp(r"[A-Za-z_][A-Za-z0-9_]{0,127}=.*", "a build argument is NAME=value")),

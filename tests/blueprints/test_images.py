@@ -125,18 +125,27 @@ def test_build_refuses_bad_contexts(client, body, content_type, status):
     assert answer.json["message"]
 
 
-def test_a_json_build_takes_the_querys_defaults_and_refuses_its_options(
-    client, busybox_image, labels
+def test_a_json_build_takes_the_querys_options_the_bodys_first(
+    client, busybox_image, labels, docker_api
 ):
     """Generated clients send a query's defaults (`no_cache=false&pull=false`) with a JSON
-    build: they change nothing. An option set otherwise would be lost: a 400 says where."""
+    build, and a script may give options in the query: they count, the body's first."""
     body = {"dockerfile": f"FROM {busybox_image}\n", "labels": labels}
     answer = client.post("/images/build?no_cache=false&pull=false", json=body)
     assert answer.status_code == 201, answer.json
-    for query in ("no_cache=true", "tag=demo/x:1", "build_arg=A=1", "pull=false&target=x"):
-        answer = client.post(f"/images/build?{query}", json=body)
-        assert answer.status_code == 400, query
-        assert "the options go in the body" in answer.json["message"]
+    tag = f"dockyard-test/query:{labels[TEST_LABEL]}"
+    body = {
+        "dockerfile": f"FROM {busybox_image}\nARG A\nARG B\nLABEL a=$A b=$B\n",
+        "labels": {**labels, "from": "body"},
+        "build_args": {"B": "body"},
+    }
+    query = f"tag={tag}&label=from=query&label=q=1&build_arg=A=query&build_arg=B=query"
+    answer = client.post(f"/images/build?{query}&no_cache=true", json=body)
+    assert answer.status_code == 201, answer.json
+    image = docker_api.inspect_image(tag)
+    assert image["Id"] == answer.json["id"]
+    got = image["Config"]["Labels"]
+    assert (got["from"], got["q"], got["a"], got["b"]) == ("body", "1", "query", "body")
 
 
 def test_build_json_validation(client):
@@ -146,6 +155,11 @@ def test_build_json_validation(client):
     )
     assert answer.status_code == 422
     assert {"files", "tag", "nope"} <= set(answer.json["errors"]["json"])
+    # the Dockerfile is the body's `dockerfile`, not one of its files
+    answer = client.post(
+        "/images/build", json={"dockerfile": "FROM x", "files": {"Dockerfile": ""}}
+    )
+    assert answer.status_code == 422 and "files" in answer.json["errors"]["json"]
 
 
 def test_build_context_over_the_limit_is_413(busybox_image):
@@ -378,12 +392,6 @@ def test_history_hides_secret_build_arguments(busybox_image, labels):
     assert "s3cr3t" not in shown and "NPM_TOKEN=********" in shown and "MODE=prod" in shown
     full = client.get(path, headers={"Authorization": "Bearer a"}).get_data(as_text=True)
     assert "NPM_TOKEN=s3cr3t" in full
-
-
-def test_json_build_options_belong_in_the_body(client, busybox_image):
-    answer = client.post("/images/build?tag=x/y:1", json={"dockerfile": f"FROM {busybox_image}"})
-    assert answer.status_code == 400
-    assert "tag" in answer.json["message"]
 
 
 def test_build_steps_run_under_the_container_limits(busybox_image, labels):
