@@ -122,16 +122,17 @@ class Containers(MethodView):
     @blp.requires("admin", team_scope="write")
     @blp.arguments(schemas.BulkRemoveArgsSchema, location="query")
     @blp.response(200, schemas.BulkRemovedSchema)
+    @blp.alt_response(400, schema=ErrorSchema, description="no selection: filters or `all=true`")
     @blp.daemon_call
     def delete(self, args):
         """Remove many containers (docker rm -f $(docker ps -a -q))
 
-        Needs `force=true` (else a 422); removes what filters select, or every container
-        with `all=true`; with neither, none is selected and none removed. Answers each id
-        removed and each failure.
+        Needs `force=true` (else a 422), and either filters or `all=true` (else a 400: no
+        document can tie one query parameter to another). Answers each id removed and each
+        failure.
         """
         if not any(args.get(key) for key in schemas.LIST_FILTERS) and not args["all"]:
-            return {"removed": [], "failed": []}
+            abort(400, message="say which containers: filters, or all=true for every one")
         # a team's token: what its team made (never what it was given)
         filters = teams.team_filters(asked_filters(args), team())
         return gateway().remove_containers(
