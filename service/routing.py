@@ -12,7 +12,7 @@ from werkzeug.routing import BaseConverter, PathConverter, RequestRedirect, Vali
 
 from .policy.teams import TEAM_NAME
 from .schemas.fields import CONTAINER_REF, NAME
-from .schemas.images import REF_OR_ID
+from .schemas.images import IMAGE
 
 IMAGE_ROUTES = {"pull", "build", "prune", "import"}
 IMAGE_ACTIONS = {"history", "tag", "push", "export"}
@@ -68,13 +68,14 @@ def register_converters(app, api):
     # the patterns say what the converters decline, so that the spec tells the whole truth
     routes = "|".join(sorted(IMAGE_ROUTES))
     actions = "|".join(sorted(IMAGE_ACTIONS))
-    image_ref = rf"^(?!(?:{routes})$)(?!.*/(?:{actions})$)" + REF_OR_ID.removeprefix("^")
+    image_ref = rf"^(?!(?:{routes})$)(?!.*/(?:{actions})$){IMAGE}$"
     not_a_route = rf"^(?!(?:{'|'.join(sorted(CONTAINER_ROUTES))})$)"
     container_ref = not_a_route + CONTAINER_REF[1:]
     api.register_converter(
         ImageRefConverter,
         lambda _: {
             "type": "string",
+            "minLength": 1,
             "maxLength": 255,
             "pattern": image_ref,
             "description": "image id (full, short, sha256:) or reference",

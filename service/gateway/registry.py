@@ -35,7 +35,7 @@ HOST = (
 _HOST = re.compile(rf"^{HOST}$")
 # a repository's name in a registry (no host), and a tag: docker's grammar, ASCII only
 COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-REPOSITORY = rf"(?=.{{1,255}}$){COMPONENT}(?:/{COMPONENT})*"
+REPOSITORY = rf"{COMPONENT}(?:/{COMPONENT})*"
 TAG = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
 # what a manifest GET accepts: indexes first, so that a multi-platform tag keeps its digest
 MANIFEST_TYPES = (
@@ -198,7 +198,7 @@ class RegistryVerbs:
         Names are sorted and those up to ``last`` dropped: some registries (distribution 2.8
         for tags) ignore `n` and `last` and send everything, in any order. A name outside
         ``grammar`` is left out: it would go on into a path."""
-        valid = re.compile(rf"^{grammar}$")
+        valid = re.compile(rf"^(?=.{{1,255}}$)(?:{grammar})$")
         url, params = registry.base + path, {"n": n, **({"last": last} if last else {})}
         for _ in range(PAGES_MAX):
             response = self._request(registry, "GET", url, params=params, scope=scope)

@@ -1,7 +1,6 @@
 """Field types the request schemas share: names and references, environments, commands,
 paths, ports, mounts, limits, list filters."""
 
-import ipaddress
 import posixpath
 import shlex
 
@@ -191,11 +190,44 @@ class AbsolutePath(ma.fields.String):
         return absolute_path(super()._deserialize(value, attr, data, **kwargs))
 
 
-def _ip(value):
-    try:
-        ipaddress.ip_address(value)
-    except ValueError as exc:
-        raise ma.ValidationError("not an IP address") from exc
+# IP addresses as written (RFC 3986's grammar, no zone): what Python's ipaddress reads, so
+# that the document's patterns are the service's own checks
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+IPV4 = rf"{_OCTET}(?:\.{_OCTET}){{3}}"
+_H16 = r"[0-9a-fA-F]{1,4}"
+_LS32 = rf"(?:{_H16}:{_H16}|{IPV4})"
+
+
+def _groups(count: int) -> str:
+    return rf"(?:{_H16}:){{{count}}}"
+
+
+def _before(most: int) -> str:
+    """Up to ``most`` + 1 groups before a `::`, or none."""
+    return rf"(?:(?:{_H16}:){{0,{most}}}{_H16})?"
+
+
+IPV6 = (
+    "(?:"
+    + "|".join(
+        [
+            rf"{_groups(6)}{_LS32}",
+            rf"::{_groups(5)}{_LS32}",
+            rf"{_before(0)}::{_groups(4)}{_LS32}",
+            rf"{_before(1)}::{_groups(3)}{_LS32}",
+            rf"{_before(2)}::{_groups(2)}{_LS32}",
+            rf"{_before(3)}::{_H16}:{_LS32}",
+            rf"{_before(4)}::{_LS32}",
+            rf"{_before(5)}::{_H16}",
+            rf"{_before(6)}::",
+        ]
+    )
+    + ")"
+)
+IP_ADDRESS = rf"(?:{IPV4}|{IPV6})"
+# an address range: an address and its prefix length
+SUBNET = rf"(?:{IPV4}/(?:3[0-2]|[12]?[0-9])|{IPV6}/(?:12[0-8]|1[01][0-9]|[1-9]?[0-9]))"
+_ip = Pattern(rf"^{IP_ADDRESS}$", error="not an IP address (IPv4, or IPv6 without a zone)")
 
 
 class PortSchema(Schema):

@@ -45,8 +45,9 @@ DIGEST = r"(?:sha256:[0-9a-f]{64}|sha384:[0-9a-f]{96}|sha512:[0-9a-f]{128})"
 IMAGE_ID = r"(?:sha256:)?[0-9a-f]{4,64}"
 REFERENCE = rf"{REPOSITORY}(?::{TAG})?(?:@{DIGEST})?"
 
-# at most 255 characters in all, as docker allows for a name
-REF_OR_ID = rf"^(?=.{{1,255}}$)(?:{IMAGE_ID}|{REFERENCE})$"
+# an image id or a reference; at most 255 characters in all, as docker allows for a name
+IMAGE = rf"(?:{IMAGE_ID}|{REFERENCE})"
+REF_OR_ID = rf"^(?=.{{1,255}}$){IMAGE}$"
 _REF_OR_ID = re.compile(REF_OR_ID)
 
 
@@ -55,8 +56,13 @@ def is_image_ref(value: str) -> bool:
     return bool(_REF_OR_ID.fullmatch(value))
 
 
-def _regexp(pattern, error):
-    return Pattern(rf"^(?=.{{1,255}}$)(?:{pattern})$", error=error)
+def _regexp(pattern, error) -> list:
+    """A whole value of ``pattern``, 1 to 255 characters: the bound is its own validator (the
+    document's `maxLength`), as generators draw from a plain pattern far better."""
+    return [
+        ma.validate.Length(min=1, max=255, error=error),
+        Pattern(rf"^(?:{pattern})$", error=error),
+    ]
 
 
 reference_field = _regexp(REFERENCE, "not an image reference such as `registry:5000/team/app:1.0`")

@@ -22,7 +22,7 @@ from . import (
     until_filter,
     when,
 )
-from .fields import CONTAINER_REF, filter_list, name_string
+from .fields import CONTAINER_REF, IP_ADDRESS, IPV4, IPV6, SUBNET, filter_list, name_string
 
 # a network as a path or a filter addresses it: id, short id or name (the same characters as
 # a container's)
@@ -128,8 +128,15 @@ def _address(text: str):
         raise ValueError(f"`{text}` is not an IP address") from None
 
 
-def address_field(description: str):
-    return Str(validate=ma.validate.Length(min=1, max=ADDRESS_MAX), **doc(description))
+_RANGE = Pattern(
+    rf"^{SUBNET}$", error="`{input}` is not an address range such as 10.10.0.0/24 or fd00:10::/64"
+)
+_ADDRESS = Pattern(rf"^{IP_ADDRESS}$", error="`{input}` is not an IP address (no zone)")
+
+
+def address_field(description: str, written: Pattern):
+    """An address or an address range, as written (``_ADDRESS``, ``_RANGE``)."""
+    return Str(validate=[ma.validate.Length(min=1, max=ADDRESS_MAX), written], **doc(description))
 
 
 class NetworkCreateSchema(Schema):
@@ -151,11 +158,15 @@ class NetworkCreateSchema(Schema):
     enable_ipv6 = Bool(load_default=False, **doc("give containers IPv6 addresses too"))
     subnet = address_field(
         "address range, e.g. `10.10.0.0/24` (host bits clear, /30 or wider); the engine picks a "
-        "free one when absent; an IPv6 one needs `enable_ipv6`"
+        "free one when absent; an IPv6 one needs `enable_ipv6`",
+        _RANGE,
     )
-    gateway = address_field("the gateway's address, in `subnet`; the engine picks when absent")
+    gateway = address_field(
+        "the gateway's address, in `subnet`; the engine picks when absent", _ADDRESS
+    )
     ip_range = address_field(
-        "the part of `subnet` containers get their addresses from, e.g. `10.10.0.128/25`"
+        "the part of `subnet` containers get their addresses from, e.g. `10.10.0.128/25`",
+        _RANGE,
     )
     labels = label_map("labels to set on the network")
 
@@ -213,21 +224,13 @@ class NetworkCreateSchema(Schema):
         return data
 
 
-def _version(version: int):
-    def check(text):
-        try:
-            if _address(text).version != version:
-                raise ValueError(f"`{text}` is not an IPv{version} address")
-        except ValueError as exc:
-            raise ma.ValidationError(str(exc)) from None
-
-    return check
-
-
 def ip_field(version: int, description: str):
     """An address of one IP version, as written without a zone."""
+    written = Pattern(
+        f"^{IPV4 if version == 4 else IPV6}$", error=f"`{{input}}` is not an IPv{version} address"
+    )
     return Str(
-        validate=[ma.validate.Length(max=ADDRESS_MAX), _version(version)],
+        validate=[ma.validate.Length(max=ADDRESS_MAX), written],
         metadata={"description": description, "format": f"ipv{version}"},
     )
 

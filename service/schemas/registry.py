@@ -7,13 +7,15 @@ from . import Bool, Int, Pattern, QueryArgsSchema, Reply, Schema, Str, doc
 
 # a search term as docker search takes it, optionally after `host:port/`
 TERM = r"^[A-Za-z0-9._/:\[\]-][A-Za-z0-9._/:\[\] -]{0,254}$"
-_host = Pattern(
-    rf"^(?=.{{1,255}}$){HOST}$", error="a registry is host[:port], e.g. `127.0.0.1:5000`"
-)
-_repository = Pattern(
-    rf"^{REPOSITORY}$",
-    error="a repository name as the registry knows it, e.g. `team/app` (no host)",
-)
+_HOST_ERROR = "a registry is host[:port], e.g. `127.0.0.1:5000`"
+_REPOSITORY_ERROR = "a repository name as the registry knows it, e.g. `team/app` (no host)"
+# (each bound its own validator, the document's `maxLength`: see images._regexp)
+_BOUND = ma.validate.Length(1, 255, error="1 to 255 characters")
+_host = [_BOUND, Pattern(rf"^{HOST}$", error=_HOST_ERROR)]
+_repository = [
+    _BOUND,
+    Pattern(rf"^{REPOSITORY}$", error=_REPOSITORY_ERROR),
+]
 _tag = Pattern(rf"^{TAG}$", error="a tag is up to 128 letters, digits, `_`, `.` and `-`")
 
 

@@ -1,0 +1,169 @@
+"""The document's patterns and rules are the service's own checks: where a pattern stands for
+a parser (IP addresses, shell words), both agree on every input tried; where a request
+schema checks fields together, the JSON Schema rule it publishes refuses what it refuses."""
+
+import ipaddress
+import json
+import random
+import re
+import shlex
+from pathlib import Path
+
+import jsonschema_rs
+import marshmallow as ma
+import pytest
+
+from service import schemas
+from service.schemas.fields import IP_ADDRESS, SHELL_WORDS, SUBNET
+from tests.contract import strict
+
+
+def _parsed_address(text):
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return "%" not in text
+
+
+def _hex(draw):
+    return "".join(draw.choice("0123456789abcdefABCDEF") for _ in range(draw.choice([1, 4, 5])))
+
+
+def _v4(draw):
+    parts = [
+        str(draw.choice([0, 9, 10, 99, 199, 249, 255, 256]))
+        for _ in range(draw.choice([3, 4, 4, 5]))
+    ]
+    if draw.random() < 0.1:
+        parts[0] = "0" + parts[0]
+    return ".".join(parts)
+
+
+def _v6(draw):
+    groups = [_hex(draw) for _ in range(draw.randint(0, 9))]
+    if draw.random() < 0.6:
+        at = draw.randint(0, len(groups))
+        groups = [*groups[:at], "", *groups[at:]]
+        if at == 0:
+            groups.insert(0, "")
+        if at == len(groups) - 1:
+            groups.append("")
+    text = ":".join(groups)
+    if draw.random() < 0.3:
+        text = (text.rstrip(":") + ":" if text else "::") + _v4(draw)
+    return text
+
+
+def test_the_address_pattern_is_what_ipaddress_reads():
+    draw = random.Random(7)
+    pattern = re.compile(rf"^{IP_ADDRESS}$")
+    tried = [_v4(draw) if draw.random() < 0.3 else _v6(draw) for _ in range(100_000)]
+    valid = [text for text in tried if _parsed_address(text)]
+    assert len(valid) > 10_000  # the draw reaches both sides
+    assert [t for t in tried if bool(pattern.match(t)) != _parsed_address(t)] == []
+
+
+def test_the_range_pattern_takes_an_address_and_a_prefix_length():
+    pattern = re.compile(rf"^{SUBNET}$")
+    for good in ("10.10.0.0/24", "0.0.0.0/0", "fd00:10::/64", "::/128", "::ffff:1.2.3.4/96"):
+        assert pattern.match(good), good
+    for bad in ("0", "10.10.0.0", "10.10.0.0/33", "10.10.0.0/08", "fd00::/129", "::1%lo/64"):
+        assert not pattern.match(bad), bad
+
+
+def _split(text):
+    try:
+        words = shlex.split(text)
+    except ValueError:
+        return False
+    return bool(words) and "\x00" not in text
+
+
+def test_the_shell_words_pattern_is_what_shlex_splits():
+    draw = random.Random(11)
+    alphabet = " \t\r\n'\"\\ab\x00\x0b#"
+    pattern = re.compile(SHELL_WORDS)
+    tried = [
+        "".join(draw.choice(alphabet) for _ in range(draw.randint(0, 9))) for _ in range(100_000)
+    ]
+    assert sum(map(_split, tried)) > 10_000
+    assert [t for t in tried if bool(pattern.match(t)) != _split(t)] == []
+
+
+MOUNT = {"target": "/data"}
+# (schema, body): each judged by the schema's own checks and by its published JSON Schema
+CASES = [
+    (schemas.fields.MountSchema, {**MOUNT, "type": "bind", "source": "/srv"}),
+    (schemas.fields.MountSchema, {**MOUNT, "type": "bind"}),
+    (schemas.fields.MountSchema, {**MOUNT, "type": "bind", "source": "srv"}),
+    (schemas.fields.MountSchema, {**MOUNT, "type": "volume", "source": "data"}),
+    (schemas.fields.MountSchema, {**MOUNT, "type": "volume", "source": "/srv"}),
+    (schemas.fields.MountSchema, {**MOUNT, "type": "volume", "read_only": True}),
+    (schemas.fields.MountSchema, {**MOUNT, "type": "volume", "source": "d2", "read_only": True}),
+    (schemas.fields.MountSchema, {**MOUNT, "type": "tmpfs", "tmpfs_size": 1024}),
+    (schemas.fields.MountSchema, {**MOUNT, "type": "tmpfs", "source": "x"}),
+    (schemas.fields.MountSchema, {**MOUNT, "type": "volume", "tmpfs_size": 1024}),
+    (schemas.fields.MountSchema, {"type": "volume", "target": "/etc/hosts"}),
+    (schemas.fields.MountSchema, {"type": "bind", "source": "/srv/h", "target": "/etc/hosts"}),
+    (schemas.fields.RestartPolicySchema, {"name": "on-failure", "maximum_retry_count": 3}),
+    (schemas.fields.RestartPolicySchema, {"name": "always", "maximum_retry_count": 3}),
+    (schemas.fields.RestartPolicySchema, {"name": "always", "maximum_retry_count": 0}),
+    (schemas.containers.ContainerCreateSchema, {"image": "app", "aliases": ["web"]}),
+    (schemas.containers.ContainerCreateSchema, {"image": "app", "aliases": []}),
+    (
+        schemas.containers.ContainerCreateSchema,
+        {"image": "app", "aliases": ["web"], "network": "front"},
+    ),
+    (schemas.services.ServiceCreateSchema, {"image": "app", "mode": "global", "replicas": 2}),
+    (schemas.services.ServiceCreateSchema, {"image": "app", "mode": "global"}),
+    (schemas.services.ServiceCreateSchema, {"image": "app", "replicas": 2}),
+    (schemas.images.PullSchema, {"image": "nginx", "tag": "1.27"}),
+    (schemas.images.PullSchema, {"image": "nginx:1.27", "tag": "1.27"}),
+    (schemas.images.PullSchema, {"image": "127.0.0.1:5000/nginx", "tag": "1.27"}),
+    (schemas.images.PullSchema, {"image": "127.0.0.1:5000/nginx:1", "tag": "1.27"}),
+    (schemas.networks.NetworkCreateSchema, {"name": "nw", "gateway": "10.1.0.1"}),
+    (schemas.networks.NetworkCreateSchema, {"name": "nw", "ip_range": "10.1.0.0/25"}),
+    (schemas.networks.NetworkCreateSchema, {"name": "nw", "subnet": "fd00:1::/64"}),
+    (
+        schemas.networks.NetworkCreateSchema,
+        {"name": "nw", "subnet": "fd00:1::/64", "enable_ipv6": True},
+    ),
+    (schemas.networks.NetworkCreateSchema, {"name": "nw", "subnet": "10.1.0.0/24"}),
+]
+
+
+@pytest.fixture(scope="module")
+def components():
+    # the committed document, which a test holds equal to the served one
+    document = json.loads((Path(__file__).parent.parent / "openapi" / "openapi.json").read_text())
+    return {name: strict(s) for name, s in document["components"]["schemas"].items()}
+
+
+def _published(components, schema):
+    name = schema.__name__.removesuffix("Schema")
+    assert name in components, f"{schema.__name__} is not in the document"
+    return {"$ref": f"#/definitions/{name}", "definitions": components}
+
+
+@pytest.mark.parametrize("schema, body", CASES)
+def test_a_rule_across_fields_is_published_as_it_is_checked(components, schema, body):
+    try:
+        schema().load(body)
+    except ma.ValidationError:
+        taken = False
+    else:
+        taken = True
+    published = jsonschema_rs.Draft202012Validator(_published(components, schema))
+    assert published.is_valid(body) == taken, (body, taken)
+
+
+def test_every_rule_across_fields_is_tried():
+    modules = (schemas.fields, schemas.containers, schemas.services, schemas.images)
+    ruled = {
+        klass
+        for module in (*modules, schemas.networks)
+        for klass in vars(module).values()
+        if isinstance(klass, type) and getattr(klass, "document_rules", ())
+    }
+    assert ruled <= {schema for schema, _ in CASES}
