@@ -266,12 +266,16 @@ def _mount_target(value: str) -> None:
         )
 
 
-def _kind(name: str) -> dict:
-    return having("type", {"const": name})
+_MOUNT_TYPES = ("volume", "bind", "tmpfs")
 
 
-def _not_kind(name: str) -> dict:
-    return having("type", {"not": {"const": name}})
+def _kind(*names: str) -> dict:
+    """A condition: the mount is of one of these types."""
+    return having("type", {"enum": list(names)} if len(names) > 1 else {"const": names[0]})
+
+
+def _other_than(name: str) -> dict:
+    return _kind(*(kind for kind in _MOUNT_TYPES if kind != name))
 
 
 class MountSchema(Schema):
@@ -279,10 +283,13 @@ class MountSchema(Schema):
         when(_kind("bind"), given("source", {"pattern": "^/"})),
         when(_kind("volume"), having("source", {"pattern": rf"^{NAME}$"})),
         # an anonymous volume
-        when({**_kind("volume"), "not": given("source")}, having("read_only", {"const": False})),
+        when(
+            {**_kind("volume"), "properties": {"type": {"const": "volume"}, "source": False}},
+            having("read_only", {"const": False}),
+        ),
         when(_kind("tmpfs"), absent("source")),
-        when(_not_kind("tmpfs"), absent("tmpfs_size")),
-        when(_not_kind("bind"), having("target", {"not": {"enum": sorted(_ENGINE_FILES)}})),
+        when(_other_than("tmpfs"), absent("tmpfs_size")),
+        when(_other_than("bind"), having("target", {"not": {"enum": sorted(_ENGINE_FILES)}})),
     )
 
     type = Str(
@@ -334,7 +341,7 @@ class MountSchema(Schema):
 class RestartPolicySchema(Schema):
     document_rules = (
         when(
-            given("maximum_retry_count", {"not": {"const": 0}}),
+            given("maximum_retry_count", {"exclusiveMinimum": 0}),
             having("name", {"const": "on-failure"}),
         ),
     )

@@ -163,7 +163,7 @@ class PullSchema(Schema):
     document_rules = (
         when(
             given("tag"),
-            having("image", {"pattern": "^[^@]*$", "not": {"pattern": ":[^/]*$"}}),
+            having("image", {"pattern": "^(?:[^@]*/)?[^/:@]*$"}),
         ),
     )
 
