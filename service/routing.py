@@ -12,7 +12,7 @@ from werkzeug.routing import BaseConverter, PathConverter, RequestRedirect, Vali
 
 from .policy.teams import TEAM_NAME
 from .schemas.fields import CONTAINER_REF, NAME
-from .schemas.images import IMAGE
+from .schemas.images import IMAGE, IMAGE_REF_MAX, REPOSITORY, TAG
 
 IMAGE_ROUTES = {"pull", "build", "prune", "import"}
 IMAGE_ACTIONS = {"history", "tag", "push", "export"}
@@ -25,6 +25,11 @@ class ImageRefConverter(PathConverter):
         if value in IMAGE_ROUTES or ("/" in value and value.rsplit("/", 1)[1] in IMAGE_ACTIONS):
             raise ValidationError()
         return value
+
+
+class ImageNameConverter(ImageRefConverter):
+    """An image by name, `repository[:tag]`: what a push sends (the view answers a 400 for an
+    id or a digest, which the document's pattern leaves out)."""
 
 
 class ContainerRefConverter(BaseConverter):
@@ -60,6 +65,7 @@ class TeamNameConverter(BaseConverter):
 
 def register_converters(app, api):
     app.url_map.converters["imageref"] = ImageRefConverter
+    app.url_map.converters["imagename"] = ImageNameConverter
     app.url_map.converters["containerref"] = ContainerRefConverter
     app.url_map.converters["volumename"] = VolumeNameConverter
     app.url_map.converters["networkref"] = NetworkRefConverter
@@ -68,19 +74,28 @@ def register_converters(app, api):
     # the patterns say what the converters decline, so that the spec tells the whole truth
     routes = "|".join(sorted(IMAGE_ROUTES))
     actions = "|".join(sorted(IMAGE_ACTIONS))
-    image_ref = rf"^(?!(?:{routes})$)(?!.*/(?:{actions})$){IMAGE}$"
+    not_an_image_route = rf"^(?!(?:{routes})$)(?!.*/(?:{actions})$)"
+    image_ref = rf"{not_an_image_route}{IMAGE}$"
     not_a_route = rf"^(?!(?:{'|'.join(sorted(CONTAINER_ROUTES))})$)"
     container_ref = not_a_route + CONTAINER_REF[1:]
-    api.register_converter(
-        ImageRefConverter,
-        lambda _: {
-            "type": "string",
-            "minLength": 1,
-            "maxLength": 255,
-            "pattern": image_ref,
-            "description": "image id (full, short, sha256:) or reference",
-        },
-    )
+    for converter, pattern, what in (
+        (ImageRefConverter, image_ref, "image id (full, short, sha256:) or reference"),
+        (
+            ImageNameConverter,
+            rf"{not_an_image_route}{REPOSITORY}(?::{TAG})?$",
+            "image name, repository[:tag]",
+        ),
+    ):
+        api.register_converter(
+            converter,
+            lambda _, pattern=pattern, what=what: {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": IMAGE_REF_MAX,
+                "pattern": pattern,
+                "description": what,
+            },
+        )
     api.register_converter(
         ContainerRefConverter,
         lambda _: {

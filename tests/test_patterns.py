@@ -167,3 +167,22 @@ def test_every_rule_across_fields_is_tried():
         if isinstance(klass, type) and getattr(klass, "document_rules", ())
     }
     assert ruled <= {schema for schema, _ in CASES}
+
+
+def test_an_image_name_is_bounded_as_the_engine_normalizes_it():
+    """Docker counts a bare name with the `docker.io/library/` it puts before it."""
+    create = schemas.containers.ContainerCreateSchema()
+    at_bound = "a" * schemas.images.IMAGE_REF_MAX
+    assert create.load({"image": at_bound})["image"] == at_bound
+    with pytest.raises(ma.ValidationError):
+        create.load({"image": at_bound + "a"})
+    assert len("docker.io/library/" + at_bound) == 255
+
+
+def test_a_push_names_a_repository_and_a_tag(components):
+    document = json.loads((Path(__file__).parent.parent / "openapi" / "openapi.json").read_text())
+    (ref,) = document["paths"]["/images/{ref}/push"]["post"]["parameters"]
+    name = re.compile(ref["schema"]["pattern"])
+    assert name.match("127.0.0.1:5000/team/app:1.0") and name.match("app")
+    assert not name.match("app@sha256:" + "0" * 64)
+    assert not name.match("[::1]:5000/app")

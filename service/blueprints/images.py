@@ -337,7 +337,7 @@ class Tag(MethodView):
         return gateway().inspect_image(f"{args['repository']}:{args['tag']}")
 
 
-@blp.route("/<imageref:ref>/push")
+@blp.route("/<imagename:ref>/push")
 class Push(MethodView):
     @blp.requires("write")
     @blp.arguments(schemas.PushSchema, required=False)

@@ -34,10 +34,8 @@ from . import (
 _HOST_PART = r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)"
 # as docker reads it: a first component is a host only with a dot, a port, or as localhost
 _PORT = r"(?::[0-9]{1,5})"
-_HOST = (
-    rf"(?:{_HOST_PART}(?:\.{_HOST_PART})+{_PORT}?|{_HOST_PART}{_PORT}"
-    rf"|localhost{_PORT}?|\[[a-fA-F0-9:]+\]{_PORT}?)"
-)
+# (an IPv6 address in brackets is not one: the engine's reference grammar has none before 24.0)
+_HOST = rf"(?:{_HOST_PART}(?:\.{_HOST_PART})+{_PORT}?|{_HOST_PART}{_PORT}|localhost{_PORT}?)"
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 REPOSITORY = rf"(?:{_HOST}/)?{_COMPONENT}(?:/{_COMPONENT})*"
 TAG = r"[\w][\w.-]{0,127}"
@@ -45,9 +43,11 @@ DIGEST = r"(?:sha256:[0-9a-f]{64}|sha384:[0-9a-f]{96}|sha512:[0-9a-f]{128})"
 IMAGE_ID = r"(?:sha256:)?[0-9a-f]{4,64}"
 REFERENCE = rf"{REPOSITORY}(?::{TAG})?(?:@{DIGEST})?"
 
-# an image id or a reference; at most 255 characters in all, as docker allows for a name
+# an image id or a reference. Docker bounds a name to 255 characters as it normalizes it
+# (`docker.io/library/` before a bare one): a reference is at most 255 less those 18
+IMAGE_REF_MAX = 255 - len("docker.io/library/")
 IMAGE = rf"(?:{IMAGE_ID}|{REFERENCE})"
-REF_OR_ID = rf"^(?=.{{1,255}}$){IMAGE}$"
+REF_OR_ID = rf"^(?=.{{1,{IMAGE_REF_MAX}}}$){IMAGE}$"
 _REF_OR_ID = re.compile(REF_OR_ID)
 
 
@@ -56,20 +56,25 @@ def is_image_ref(value: str) -> bool:
     return bool(_REF_OR_ID.fullmatch(value))
 
 
-def _regexp(pattern, error) -> list:
-    """A whole value of ``pattern``, 1 to 255 characters: the bound is its own validator (the
-    document's `maxLength`), as generators draw from a plain pattern far better."""
+def _regexp(pattern, error, most: int = 255) -> list:
+    """A whole value of ``pattern``, 1 to ``most`` characters: the bound is its own validator
+    (the document's `maxLength`), as generators draw from a plain pattern far better."""
     return [
-        ma.validate.Length(min=1, max=255, error=error),
+        ma.validate.Length(min=1, max=most, error=f"1 to {most} characters"),
         Pattern(rf"^(?:{pattern})$", error=error),
     ]
 
 
-reference_field = _regexp(REFERENCE, "not an image reference such as `registry:5000/team/app:1.0`")
-repository_field = _regexp(REPOSITORY, "not a repository name such as `registry:5000/team/app`")
+reference_field = _regexp(
+    REFERENCE, "not an image reference such as `registry:5000/team/app:1.0`", IMAGE_REF_MAX
+)
+repository_field = _regexp(
+    REPOSITORY, "not a repository name such as `registry:5000/team/app`", IMAGE_REF_MAX
+)
 tag_field = _regexp(TAG, "a tag is up to 128 letters, digits, `_`, `.` and `-`")
-# text that can be written out as UTF-8: no NUL, no lone surrogate (JSON may carry one)
-_ENCODABLE = ma.validate.Regexp(r"^[^\ud800-\udfff\x00]*$", error="no NUL nor lone surrogate")
+# text that can be written out as UTF-8: no NUL (a lone surrogate, which JSON may carry, is
+# refused in any request by the schema's first check)
+_ENCODABLE = ma.validate.Regexp(r"^[^\x00]*$", error="no NUL")
 stage_field = _regexp(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}", "not a build stage name")
 
 
@@ -286,13 +291,17 @@ class BuildQuerySchema(QueryArgsSchema):
         ),
     )
     build_arg = ma.fields.List(
-        Str(validate=_regexp(r"[A-Za-z_][A-Za-z0-9_]{0,127}=.*", "a build argument is NAME=value")),
+        Str(
+            validate=_regexp(
+                r"[A-Za-z_][A-Za-z0-9_]{0,127}=[^\n\r]*", "a build argument is NAME=value"
+            )
+        ),
         validate=most(BUILD_ARGS_MAX),
         load_default=list,
         **doc("NAME=value for an ARG instruction (repeatable)"),
     )
     label = ma.fields.List(
-        Str(validate=_regexp(rf"{LABEL_KEY}=.*", "a label is key=value")),
+        Str(validate=_regexp(rf"{LABEL_KEY}=[^\n\r]*", "a label is key=value")),
         validate=most(LABELS_MAX),
         load_default=list,
         **doc("key=value label to set on the image (repeatable)"),

@@ -66,7 +66,12 @@ class VolumeCreateSchema(Schema):
     driver = Str(load_default="local", validate=_driver, **doc("volume driver; allowed ones only"))
     driver_opts = BoundedDict(
         Str(validate=Pattern(r"^[a-zA-Z0-9_.-]{1,64}$", error="an option name")),
-        Str(validate=[ma.validate.Length(max=4096), Pattern(r"^[^\x00]*$", error="no NUL")]),
+        Str(
+            validate=[
+                ma.validate.Length(max=4096),
+                Pattern(r"^[^\x00\n\r]*$", error="no NUL nor line break"),
+            ]
+        ),
         entries=DRIVER_OPTS_MAX,
         load_default=dict,
         **doc(
@@ -94,7 +99,7 @@ class VolumePruneReportSchema(Reply):
 
 
 _LABEL_SETTING = Pattern(
-    rf"^{LABEL_KEY}=[^\x00]{{0,{LABEL_VALUE_MAX}}}$", error="a label is `key=value`"
+    rf"^{LABEL_KEY}=[^\x00\n\r]{{0,{LABEL_VALUE_MAX}}}$", error="a label is `key=value`"
 )
 
 
