@@ -350,6 +350,27 @@ class DocumentPlugin(BasePlugin):
                     _binary(response.get("content", {}))
             # what the server answers on any path, before the service reads the request
             operation["responses"].setdefault("414", TOO_LONG)
+            if {502, "502"} & operation["responses"].keys():
+                _ambiguous(operation["responses"])
+
+
+# a reference the engine finds several objects for (errors.describe)
+AMBIGUOUS = "an id prefix several objects share"
+
+
+def _ambiguous(responses: dict) -> None:
+    """An operation that calls the daemon may name an object by an id prefix that several
+    objects share: a 409, said beside the conflicts the operation documents itself."""
+    # (flask-smorest keys an operation's own answers by number, until the document is written)
+    key = 409 if 409 in responses else "409"
+    conflict = responses.get(key)
+    if conflict is None:
+        responses[key] = {
+            "description": f"the engine's state refuses it: {AMBIGUOUS}",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        }
+    elif AMBIGUOUS not in conflict.get("description", ""):
+        conflict["description"] = f"{conflict['description']}; or {AMBIGUOUS}"
 
 
 def _rules(schema) -> dict:

@@ -308,6 +308,20 @@ def test_unknown_network_or_container_is_404_in_words(client, network, run):
     assert client.get("/networks/not%20a%20name").status_code == 400
 
 
+def test_an_id_prefix_two_networks_share_is_a_409(client, network, run):
+    """Which network a shared prefix means is the engine's state, not the request's fault."""
+    made = {}
+    while True:  # two ids sharing a first character: at most 17 networks, a few at most often
+        net = network(f"prefix{len(made)}")
+        if net["id"][0] in made:
+            break
+        made[net["id"][0]] = net
+    box = run("prefixbox")
+    answer = client.post(f"/networks/{net['id'][0]}/connect", json={"container": box["id"]})
+    assert answer.status_code == 409, answer.json
+    assert "give more of the id" in answer.json["message"]
+
+
 def test_prune_removes_unused_labelled_networks(client, network, run, docker_api):
     role = {"dockyard.test.prune": RUN}
     idle = network("prunable", labels=role)
