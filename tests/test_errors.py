@@ -9,6 +9,7 @@ import threading
 import pytest
 
 from service import create_app
+from service.gateway.streams import classify_registry_error
 from tests.conftest import admin_client, make_client, ours
 
 ERROR_KEYS = {"code", "status", "message", "errors"}
@@ -296,3 +297,10 @@ def test_an_exec_as_a_user_the_container_does_not_know_is_a_400(run, client, use
     answer = client.post(f"/containers/{container}/exec", json={"cmd": ["id"], "user": user})
     assert answer.status_code == 400, answer.json
     assert "unable to find" in answer.json["message"]
+
+
+def test_a_registry_failure_inside_a_stream_says_whose_it_is():
+    assert classify_registry_error("manifest unknown: manifest unknown") == "not_found"
+    platform = "no matching manifest for linux/s390x in the manifest list entries"
+    assert classify_registry_error(platform) == "not_found"
+    assert classify_registry_error("received unexpected HTTP status: 500") == "upstream"

@@ -75,7 +75,15 @@ class StreamError(docker.errors.DockerException):
 
 
 # words of the daemon's messages that mean the image or repository does not exist
-_NOT_FOUND = ("not found", "manifest unknown", "does not exist", "name unknown", "no such")
+# (or no image for the platform asked of a multi-platform one)
+_NOT_FOUND = (
+    "not found",
+    "manifest unknown",
+    "does not exist",
+    "name unknown",
+    "no such",
+    "no matching manifest",
+)
 
 
 def classify_registry_error(message: str) -> str:

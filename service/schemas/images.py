@@ -56,6 +56,23 @@ def is_image_ref(value: str) -> bool:
     return bool(_REF_OR_ID.fullmatch(value))
 
 
+# a platform as the engine parses it (containerd's platforms): system/architecture[/variant],
+# or one word it knows, a system or an architecture (with the aliases it reads)
+_SYSTEMS = (
+    "aix android darwin dragonfly freebsd hurd illumos ios js linux macos nacl netbsd openbsd "
+    "plan9 solaris windows zos"
+)
+_ARCHITECTURES = (
+    "386 aarch64 amd64 amd64p32 arm arm64 arm64be armbe armel armhf i386 loong64 mips mips64 "
+    "mips64le mips64p32 mips64p32le mipsle ppc ppc64 ppc64le riscv riscv64 s390 s390x sparc "
+    "sparc64 wasm x86_64"
+)
+PLATFORM = (
+    rf"(?:{'|'.join(_SYSTEMS.split() + _ARCHITECTURES.split())}"
+    r"|[a-z0-9_]+/[a-z0-9_.-]+(?:/[a-z0-9_.-]+)?)"
+)
+
+
 def _regexp(pattern, error, most: int = 255) -> list:
     """A whole value of ``pattern``, 1 to ``most`` characters: the bound is its own validator
     (the document's `maxLength`), as generators draw from a plain pattern far better."""
@@ -179,10 +196,11 @@ class PullSchema(Schema):
     )
     tag = Str(validate=tag_field, **doc("tag to pull, when `image` has none; `latest` if absent"))
     platform = Str(
-        validate=_regexp(r"[a-z0-9_]+(?:/[a-z0-9_.-]+){0,2}", "a platform is os[/arch[/variant]]"),
+        validate=_regexp(PLATFORM, "a platform is os/arch[/variant], or one word the engine knows"),
         **doc(
-            "platform to pull for a multi-platform image, e.g. `linux/amd64`; a system or "
-            "architecture the engine does not know is a 400"
+            "platform to pull for a multi-platform image: `system/architecture[/variant]`, "
+            "e.g. `linux/arm64/v8`, or one system or architecture alone (`linux`, `arm64`); an "
+            "image of one platform is pulled as it is"
         ),
     )
     auth = ma.fields.Nested(RegistryAuthSchema, **doc("credentials for this request only"))

@@ -253,6 +253,14 @@ def test_plain_pull_answers_the_image(client, built, registry, docker_api):
     assert answer.json["id"] == built["id"]
     assert f"{remote}:2.0" in answer.json["tags"]
     docker_api.remove_image(f"{remote}:2.0")
+    # a platform: one word the engine knows (a system or an architecture), or system/arch
+    # [/variant], which the engine takes for an image of one platform as it is
+    for platform, status in (("linux/s390x", 200), ("arm64", 200), ("00", 422), ("a/b/c/d", 422)):
+        answer = client.post(
+            "/images/pull", json={"image": remote, "tag": "2.0", "platform": platform}
+        )
+        assert answer.status_code == status, (platform, answer.json)
+    docker_api.remove_image(f"{remote}:2.0")
 
 
 def test_pull_from_a_registry_that_does_not_exist(client):
