@@ -220,6 +220,19 @@ def test_a_build_from_images_the_engine_holds_needs_no_registry(docker_api, busy
     # with pull, the engine would ask the base's registry: refused
     refused(client.post("/images/build", json={**body, "pull": True}, headers=WRITE),
             "registries")  # fmt: skip
+    # and so when pull is asked in the query of a JSON build, which counts too
+    refused(client.post("/images/build?pull=true", json=body, headers=WRITE), "registries")
+
+
+def test_a_json_build_is_judged_with_the_querys_build_arguments(busybox_image, unlisted):
+    """A JSON build takes the query's options: a base named by a query build argument is
+    judged as one the body names."""
+    host, seen = unlisted
+    client = make_client(TOKENS=TOKENS, PULL_PUSH_REGISTRIES=["127.0.0.1:5000"])
+    body = {"dockerfile": f"ARG BASE={busybox_image}\nFROM $BASE\n"}
+    query = f"build_arg=BASE={host}/evil/img:1"
+    refused(client.post(f"/images/build?{query}", json=body, headers=WRITE), "registries")
+    assert not seen
 
 
 def test_a_service_names_no_image_of_an_unlisted_registry(
