@@ -4,8 +4,12 @@ gevent workers (service.worker.GuardedWorker): each connection is a greenlet, so
 progress stream that lasts for minutes costs no thread, and one worker holds WORKER_CONNECTIONS
 connections at once. The worker also bounds slow clients: HEADER_TIMEOUT seconds to send a
 request's head, BODY_TIMEOUT seconds a body or an answer may stall, MAX_CLIENT_CONNECTIONS
-connections per client address. No control socket: its default path is shared by every instance
-of this user.
+connections per client address that have not earned a place with a valid token. No control
+socket: its default path is shared by every instance of this user.
+
+The workers share a directory (DOCKYARD_SHARED_DIR, else a new one removed on exit): the streams
+each token holds, and the metrics of every worker (prometheus_client's multiprocess mode), so
+that a quota holds across workers and a scrape of any worker counts them all.
 """
 
 # gevent patches the standard library before the service (docker-py, urllib3, requests) is
@@ -16,8 +20,29 @@ if __name__ == "__config__":
 
     monkey.patch_all()
 
+    import os
+    import tempfile
+
+    # before prometheus_client is imported (by any module of the service): it takes the
+    # directory then. In memory where the system has /dev/shm, as service.config's
+    # temporary_dir: the counters are written on every request
+    if not os.environ.get("DOCKYARD_SHARED_DIR"):
+        _memory = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
+        os.environ["DOCKYARD_SHARED_DIR"] = tempfile.mkdtemp(prefix="dockyard-", dir=_memory)
+        os.environ["DOCKYARD_SHARED_DIR_MADE"] = "1"
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = os.path.join(
+        os.environ["DOCKYARD_SHARED_DIR"], "metrics"
+    )
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], mode=0o700, exist_ok=True)
+
+import glob
+import os
+import shutil
+
+from service import metrics
 from service.auth import check_exposure
 from service.config import current_settings
+from service.streaming import TokenStreams
 from service.worker import HEAD_LIMIT
 
 _settings = current_settings()
@@ -51,3 +76,19 @@ def on_starting(server):
     # without tokens, anything but a loopback address is refused, whichever way the bind
     # address was given (this file, -b, GUNICORN_CMD_ARGS)
     check_exposure(_settings, server.cfg.bind)
+    # counts of an earlier run are not this one's
+    shared = os.environ["DOCKYARD_SHARED_DIR"]
+    for stale in glob.glob(os.path.join(shared, "metrics", "*.db")):
+        os.remove(stale)
+    TokenStreams(shared).clear()
+
+
+def child_exit(server, worker):
+    # a worker ended: its open streams and its live gauges are no more
+    TokenStreams(os.environ["DOCKYARD_SHARED_DIR"]).forget(worker.pid)
+    metrics.process_gone(worker.pid)
+
+
+def on_exit(server):
+    if os.environ.get("DOCKYARD_SHARED_DIR_MADE"):
+        shutil.rmtree(os.environ["DOCKYARD_SHARED_DIR"], ignore_errors=True)

@@ -16,7 +16,8 @@ as_root() {
 # docker.io (engine), busybox-static (test image), docker-registry (loopback registry),
 # curl (probes), iproute2 (ss, to count sockets in tests), debootstrap (a base image for the
 # service's own image), docker-compose (deploy/compose.yaml), chromium (browser tests),
-# python3-venv (where python lacks venv)
+# prometheus (scrapes the service in tests; promtool checks deploy/prometheus), python3-venv
+# (where python lacks venv)
 ensure_packages() {
     local missing=()
     command -v curl >/dev/null || missing+=(curl)
@@ -30,6 +31,7 @@ ensure_packages() {
         command -v debootstrap >/dev/null || missing+=(debootstrap)
         command -v docker-compose >/dev/null || missing+=(docker-compose)
         [ -x /usr/bin/chromium ] || missing+=(chromium)
+        command -v promtool >/dev/null || missing+=(prometheus)
     fi
     command -v python3 >/dev/null || missing+=(python3)
     if [ ! -x "$VENV/bin/python" ] && ! python3 -c 'import ensurepip, venv' 2>/dev/null; then

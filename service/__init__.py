@@ -4,7 +4,7 @@ import logging
 
 from flask import Flask, request
 
-from . import audit, auth, concepts, openapi, policy, web
+from . import audit, auth, concepts, metrics, openapi, policy, web
 from .blueprints import register_blueprints
 from .config import load_settings
 from .extensions import Api
@@ -12,6 +12,7 @@ from .gateway import DockerGateway
 from .grants import Grants
 from .jsonio import JSONProvider
 from .routing import allowed_methods, register_converters
+from .streaming import TokenStreams
 
 
 class App(Flask):
@@ -33,6 +34,10 @@ def create_app(config=None):
     app = App(__name__)
     load_settings(app.config, config)
     logging.basicConfig(level=str(app.config["LOG_LEVEL"]).upper())
+
+    # counts the workers share: stream quotas by token (metrics: PROMETHEUS_MULTIPROC_DIR)
+    app.extensions["dockyard_token_streams"] = TokenStreams(app.config["SHARED_DIR"])
+    metrics.init_app(app)
 
     # the gateway opens no connection here: each worker connects on first use, after the fork
     app.extensions["docker_gateway"] = DockerGateway.from_config(app.config)

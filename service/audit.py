@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 
 from flask import current_app, g, request
 
+from . import metrics
+
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 MUTATIONS = ("POST", "PUT", "PATCH", "DELETE")
 
@@ -57,6 +59,7 @@ def _identify():
 def _finish(response):
     response.headers["X-Request-ID"] = g.get("request_id", "")
     if request.method in MUTATIONS:
+        metrics.audited(response.status_code)
         current_app.extensions["dockyard_audit"].write(
             {
                 "time": datetime.now(UTC).isoformat(timespec="milliseconds"),

@@ -33,6 +33,7 @@ import click
 from flask import current_app, g, request
 from flask_smorest import abort
 
+from . import metrics
 from .policy import teams
 from .scopes import SCOPES, SEES_SECRETS
 
@@ -55,6 +56,8 @@ PUBLIC_ENDPOINTS = {
 }
 PUBLIC_BLUEPRINTS = {"concepts"}
 ADMIN_TOKEN_NAME = "admin"
+# what the worker puts in a request's environ: called once the request's token is valid
+EARNED = "dockyard.earned"
 _HEADER = "Authorization: Bearer "
 
 log = logging.getLogger(__name__)
@@ -68,6 +71,8 @@ class Token:
     expires: datetime | None = None
     # the team whose objects alone it sees and drives; None: an operator, who sees all
     team: str | None = None
+    # the streams it may hold at once; None: TOKEN_STREAMS
+    streams: int | None = None
 
 
 TEAM_NAME = re.compile(teams.TEAM_NAME)
@@ -113,7 +118,12 @@ def load_tokens(config) -> list[Token]:
                 f"token {entry['name']!r}: team {team!r} is not a team name "
                 "(lowercase letters, digits, `_`, `.`, `-`, at most 64)"
             )
-        tokens.append(Token(entry["name"], digest, scopes, expires, team))
+        streams = entry.get("streams")
+        if streams is not None and not (
+            isinstance(streams, int) and not isinstance(streams, bool) and streams >= 0
+        ):
+            raise ValueError(f"token {entry['name']!r}: streams must be a whole number, 0 or more")
+        tokens.append(Token(entry["name"], digest, scopes, expires, team, streams))
     return tokens
 
 
@@ -211,9 +221,13 @@ def has_scope(scope: str) -> bool:
 
 def _admit(token: Token | None) -> None:
     """The request's token, and whether its answers may show the secrets they carry (the
-    schemas read `g.sees_secrets`)."""
+    schemas read `g.sees_secrets`). A valid token earns its connection a place of its own:
+    it no longer counts against its address (service.worker)."""
     g.token = token
     g.sees_secrets = bool(token and token.scopes & SEES_SECRETS)
+    earned = request.environ.get(EARNED)
+    if token is not None and earned is not None:
+        earned()
 
 
 def _authorize():
@@ -229,6 +243,7 @@ def _authorize():
         _admit(token)
         return
     if token is None:
+        metrics.refused_token("missing")
         abort(
             401,
             message="this operation needs a token: send `Authorization: Bearer <token>`",
@@ -241,6 +256,7 @@ def _authorize():
     if team_scope and team_scope in token.scopes:
         return
     if scope != ANY_TOKEN and scope not in token.scopes:
+        metrics.refused_token("scope")
         abort(
             403,
             message=f"rule `scope`: {request.method} {request.path} needs the `{scope}` scope; "
@@ -254,20 +270,21 @@ def _token_from_header(tokens) -> Token | None:
         return None
     kind, _, secret = header.partition(" ")
     if kind.lower() != "bearer" or not secret.strip():
-        _refuse("send the token as `Authorization: Bearer <token>`")
+        _refuse("malformed", "send the token as `Authorization: Bearer <token>`")
     digest = hash_token(secret.strip())
     found = None
     for token in tokens:  # compare with every one, in constant time
         if hmac.compare_digest(token.digest, digest):
             found = token
     if found is None:
-        _refuse("unknown token")
+        _refuse("unknown", "unknown token")
     if found.expires is not None and found.expires <= datetime.now(UTC):
-        _refuse(f"token `{found.name}` expired at {found.expires.isoformat()}")
+        _refuse("expired", f"token `{found.name}` expired at {found.expires.isoformat()}")
     return found
 
 
-def _refuse(message):
+def _refuse(reason, message):
+    metrics.refused_token(reason)
     abort(401, message=message, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
 
 

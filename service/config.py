@@ -8,6 +8,7 @@ number), otherwise kept as strings.
 """
 
 import os
+import tempfile
 
 import flask
 
@@ -76,6 +77,14 @@ class Config:
     # them a new stream is a 503 at once, so that control requests keep connections (and the
     # daemon its sockets); 0: three quarters of WORKER_CONNECTIONS
     MAX_STREAMS = 0
+    # streams one token holds open at once, across the service's workers (a token's own
+    # `streams`, in its entry, overrides it); past it, that token's next stream is a 503
+    TOKEN_STREAMS = 64
+    # a directory the workers of one service share (stream quotas; metrics under gunicorn);
+    # "": a new one, made when the service starts
+    SHARED_DIR = ""
+    # Prometheus metrics at /metrics (the `metrics` scope); off, nothing is counted
+    METRICS = True
 
     # registries the service may browse (catalog, tags, search by substring), a JSON list of
     # {"host": "127.0.0.1:5000", "insecure": true, "username": "...", "password_file": "..."
@@ -121,7 +130,9 @@ class Config:
     HEADER_TIMEOUT = 10
     # gunicorn: seconds a request body (or a response) may stall before the connection is cut
     BODY_TIMEOUT = 60
-    # gunicorn: connections one client address may hold open on one worker at once
+    # gunicorn: connections one client address may hold on one worker while they wait for a
+    # request's head, or serve one with no valid token; one more takes the place of the one
+    # that waited longest (or is closed, when none waits)
     MAX_CLIENT_CONNECTIONS = 64
     LOG_LEVEL = "info"
 
@@ -170,3 +181,10 @@ def stream_ceiling(config) -> int:
     """The streams one worker serves at once: MAX_STREAMS, or three quarters of the
     connections the worker holds."""
     return int(config["MAX_STREAMS"]) or max(1, int(config["WORKER_CONNECTIONS"]) * 3 // 4)
+
+
+def temporary_dir() -> str:
+    """A new directory of this user's for counts the workers share, in memory where the
+    system has /dev/shm (counters are written on every request: never to a disk)."""
+    memory = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
+    return tempfile.mkdtemp(prefix="dockyard-", dir=memory)

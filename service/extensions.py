@@ -12,9 +12,11 @@ from flask_smorest.utils import resolve_schema_instance
 from webargs import core
 from webargs.flaskparser import FlaskParser, abort
 
+from . import metrics
 from .auth import ANY_TOKEN
 from .errors import ANSWERED_ERRORS, Failure, describe, http_exception
 from .gateway import DockerGateway
+from .policy import Denied
 from .routing import allowed_methods
 from .schemas import streams as stream_schemas
 from .scopes import SCOPES
@@ -36,6 +38,8 @@ class Api(flask_smorest.Api):
         return self.handle_http_exception(http_exception(failure))
 
     def handle_daemon_error(self, exc):
+        if isinstance(exc, Denied):
+            metrics.refused_by_policy(exc.rule)
         failure = describe(exc)
         if failure.code >= 500:
             log.warning("daemon error answered %s: %r", failure.code, exc)

@@ -280,7 +280,13 @@ EXAMPLES = {
         "cgroup_driver": "systemd",
         "docker_root_dir": "/var/lib/docker",
         "swarm": "inactive",
-        "streams": {"limit": 1500, "open": 12, "refused": 0, "event_subscriptions": 1},
+        "streams": {
+            "limit": 1500,
+            "open": 12,
+            "refused": 0,
+            "event_subscriptions": 1,
+            "by_token": [{"token": "ops", "open": 3, "refused": 0, "quota": 64}],
+        },
     },
     "Error": {
         "code": 409,

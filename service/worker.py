@@ -11,15 +11,23 @@ requests all block greenlets, never the process.
   ends. A slow client holds a greenlet, never a thread.
 - Once the head is in, a body read or an answer write that stalls for BODY_TIMEOUT seconds
   fails, and the connection is closed.
-- One client address holds at most MAX_CLIENT_CONNECTIONS connections on a worker; one more is
-  closed at once. Unix socket clients are not counted.
+- One client address holds at most MAX_CLIENT_CONNECTIONS connections on a worker that have
+  not earned a place: those waiting for a request's head (a new connection, or a kept-alive
+  one between requests) and those serving a request with no valid token. A request whose token
+  is valid earns its connection a place of its own while it is served (its streams then count
+  against the token's quota, ``service.streaming.places``), so that many streams from one
+  address (a proxy's, loopback's) never shut that address out. One connection more takes the
+  place of the one of that address that has waited longest for a head, which is dropped; when
+  none waits (all serve requests with no token), the new one is closed at once. Unix socket
+  clients are not counted.
 - A connection closed after its answer lingers on the read side for a moment (so that the
   client reads the whole answer); in its own greenlet, it blocks nothing.
 - What gunicorn answers itself, before the app sees the request (a request line over 8190
   bytes: 414, a header field too large or too many: 431, a request it cannot parse: 400, an
   exception out of the app: 500), has the service's JSON error shape, not gunicorn's HTML.
-  Connections cut without an answer stay so: a head not whole in time, one connection too
-  many from an address, a TLS handshake that fails.
+  Connections cut without an answer stay so, as they have sent no whole request: a head not
+  whole in time, a connection that waited for a head while others of its address came, a TLS
+  handshake that fails.
 - When the worker is told to stop, it says so to the app (``service.lifecycle``): streams that
   would never end by themselves end with a 503 error event, within a heartbeat.
 """
@@ -32,11 +40,13 @@ import time
 from collections import Counter
 
 import gevent
+import gevent.local
 from gunicorn import http, util
 from gunicorn.workers.ggevent import GeventWorker
 from werkzeug.http import HTTP_STATUS_CODES
 
 from . import lifecycle
+from .auth import EARNED
 from .config import current_settings
 
 # the largest header field gunicorn's parser takes (limit_request_field_size); larger is a 431
@@ -78,13 +88,32 @@ class _Dropped(Exception):
     """The connection ends without an answer and without lingering."""
 
 
+class _Guest:
+    """A connection from a client address, and its standing: ``counted`` against its address
+    (until a request with a valid token earns it a place), ``waiting`` for a request's head."""
+
+    __slots__ = ("host", "sock", "counted", "waiting", "evicted")
+
+    def __init__(self, host, sock):
+        self.host = host
+        self.sock = sock
+        self.counted = False
+        self.waiting = False
+        self.evicted = False
+
+
 class GuardedWorker(GeventWorker):
     def init_process(self):
         settings = current_settings()
         self.header_timeout = float(settings["HEADER_TIMEOUT"])
         self.body_timeout = float(settings["BODY_TIMEOUT"])
         self.max_client_connections = int(settings["MAX_CLIENT_CONNECTIONS"])
-        self.clients = Counter()  # client address -> connections open; greenlets share it
+        # greenlets share them: client address -> connections counted against it, and those
+        # of them waiting for a head, the longest waiting first
+        self.clients = Counter()
+        self.waiting: dict[str, dict[_Guest, None]] = {}
+        # the connection each greenlet serves, for the app's `dockyard.earned`
+        self.current = gevent.local.local()
         lifecycle.stopping = False
         super().init_process()
 
@@ -101,32 +130,92 @@ class GuardedWorker(GeventWorker):
     # -- a connection, from accept to close, in its greenlet --------------------------------
 
     def handle(self, listener, client, addr):
-        host = addr[0] if isinstance(addr, tuple) else None
-        if host is not None:
-            if self.clients[host] >= self.max_client_connections:
-                self.log.warning(
-                    "refused a connection: %s already holds %s", host, self.clients[host]
-                )
-                util.close(client)
-                return
-            self.clients[host] += 1
+        guest = _Guest(addr[0], client) if isinstance(addr, tuple) else None
+        if guest is not None and not self._admit(guest):
+            util.close(client)
+            return
+        self.current.guest = guest
         linger = True
         try:
             client.setblocking(1)
-            self._serve(listener, client, addr)
+            self._serve(listener, client, addr, guest)
         except _Dropped:
             linger = False
         finally:
-            if host is not None:
-                self.clients[host] -= 1
-                if self.clients[host] <= 0:
-                    del self.clients[host]
+            if guest is not None:
+                self._wait(guest, False)
+                self._count(guest, False)
             if linger:
                 self._linger(client)
             else:
                 util.close(client)
 
-    def _serve(self, listener, client, addr):
+    # -- what a client address holds -------------------------------------------------------
+
+    def _admit(self, guest) -> bool:
+        """Count a new connection against its address, in place of the one of that address
+        that has waited longest for a head when the address holds its cap already."""
+        host = guest.host
+        if self.clients[host] >= self.max_client_connections:
+            waiting = self.waiting.get(host)
+            if not waiting:
+                self.log.warning("refused a connection: %s holds %s", host, self.clients[host])
+                return False
+            self._evict(next(iter(waiting)))
+        self._count(guest, True)
+        self._wait(guest, True)
+        return True
+
+    def _evict(self, guest):
+        self.log.info("dropped a connection of %s that waited for a head", guest.host)
+        guest.evicted = True
+        self._wait(guest, False)
+        self._count(guest, False)
+        try:
+            guest.sock.shutdown(socket.SHUT_RDWR)  # its greenlet wakes, and ends
+        except OSError:
+            pass
+
+    def _count(self, guest, counted: bool):
+        if guest.counted == counted or (counted and guest.evicted):
+            return
+        guest.counted = counted
+        self.clients[guest.host] += 1 if counted else -1
+        if self.clients[guest.host] <= 0:
+            del self.clients[guest.host]
+
+    def _wait(self, guest, waiting: bool):
+        if guest.waiting == waiting or (waiting and guest.evicted):
+            return
+        guest.waiting = waiting
+        if waiting:
+            self.waiting.setdefault(guest.host, {})[guest] = None
+            return
+        queue = self.waiting.get(guest.host, {})
+        queue.pop(guest, None)
+        if not queue:
+            self.waiting.pop(guest.host, None)
+
+    def _earned(self):
+        """The request's token is valid: its connection no longer counts against its address,
+        until the answer is sent."""
+        guest = getattr(self.current, "guest", None)
+        if guest is not None:
+            self._count(guest, False)
+
+    def load_wsgi(self):
+        super().load_wsgi()
+        app = self.wsgi
+
+        def with_earned(environ, start_response):
+            environ[EARNED] = self._earned
+            return app(environ, start_response)
+
+        self.wsgi = with_earned
+
+    # -- serving ---------------------------------------------------------------------------
+
+    def _serve(self, listener, client, addr, guest):
         req = None
         try:
             if isinstance(client, ssl.SSLSocket) and not self.cfg.do_handshake_on_connect:
@@ -134,7 +223,15 @@ class GuardedWorker(GeventWorker):
             parser = http.get_parser(self.cfg, client, addr)
             listener_name = listener.getsockname()
             while self.alive:
+                if guest is not None:
+                    # between requests, a connection waits for a head as a new one does
+                    self._count(guest, True)
+                    self._wait(guest, True)
                 req = self._next_request(parser, client)
+                if guest is not None:
+                    if guest.evicted:
+                        raise _Dropped()
+                    self._wait(guest, False)
                 if not req:
                     return
                 self.handle_request(listener_name, req, client, addr)
@@ -150,7 +247,9 @@ class GuardedWorker(GeventWorker):
                 raise _Dropped() from e
             self.handle_error(req, client, addr, e)
         except OSError as e:
-            if e.errno not in (errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN, None):
+            # an evicted connection's socket was shut down under it (by another greenlet)
+            evicted = guest is not None and guest.evicted
+            if not evicted and e.errno not in (errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN, None):
                 self.log.exception("Socket error processing request.")
             raise _Dropped() from e
         except Exception as e:

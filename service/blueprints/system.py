@@ -2,18 +2,32 @@
 
 import logging
 
-from flask import current_app
+from flask import Response, current_app
 from flask.views import MethodView
 from flask_smorest import abort
 from flask_smorest.error_handler import ErrorSchema
 
+from .. import metrics
+from ..auth import current_token, has_scope
 from ..errors import DAEMON_ERRORS, describe
 from ..events import EventHub
 from ..extensions import RETRY_AFTER_HEADER, Blueprint, gateway
 from ..guards import events_kept
 from ..schemas import streams
 from ..schemas import system as schemas
-from ..streaming import NDJSON, SSE, Narrowed, chosen_format, live, reserve_stream, stream_places
+from ..streaming import (
+    NDJSON,
+    SSE,
+    TEXT,
+    Narrowed,
+    binary_format,
+    chosen_format,
+    live,
+    reserve_stream,
+    stream_places,
+    token_streams,
+)
+from ..streaming.places import quota_of
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +95,55 @@ class Info(MethodView):
             "open": places.open,
             "refused": places.refused,
             "event_subscriptions": hub.daemon_subscriptions if hub else 0,
+            "by_token": streams_by_token(),
         }
         return info
+
+
+def streams_by_token() -> list[dict]:
+    """Streams by token name: all of them for an administrator, the caller's own for others."""
+    counts = token_streams().by_token()
+    caller = current_token()
+    tokens = {t.name: t for t in current_app.extensions["dockyard_tokens"]}
+    tokens.setdefault(caller.name, caller)
+    names = sorted(set(counts) | {caller.name}) if has_scope("admin") else [caller.name]
+    return [
+        {
+            "token": name,
+            "open": counts.get(name, (0, 0))[0],
+            "refused": counts.get(name, (0, 0))[1],
+            "quota": quota_of(tokens[name]) if name in tokens else 0,
+        }
+        for name in names
+    ]
+
+
+@blp.route("/metrics")
+class Metrics(MethodView):
+    @blp.requires("metrics")
+    @blp.response(
+        200,
+        {"type": "string", "description": "Prometheus's text format, version 0.0.4"},
+        content_type=TEXT,
+        description="the service's metrics, summed over its workers",
+    )
+    @blp.file_answer
+    def get(self):
+        """Prometheus metrics
+
+        Requests by route template, method and status (count and time); streams open and
+        refused by kind and reason; daemon calls by Engine API operation (count by outcome,
+        and time); policy refusals by rule; audit lines by action; token refusals by reason;
+        bytes streamed by kind; and, measured at the scrape, whether the engine answers its
+        ping and how fast. No label holds an id or a name. The `metrics` scope alone reads
+        them: a token for Prometheus needs nothing else, and the figures of every team's
+        traffic are not for a team's `read` token. 404 when `DOCKYARD_METRICS` is off.
+        """
+        binary_format(TEXT)
+        if not metrics.enabled():
+            abort(404, message="metrics are off (DOCKYARD_METRICS=false)")
+        body, kind = metrics.exposition(gateway().ping, current_app.config["API_VERSION"])
+        return Response(body, content_type=kind)
 
 
 @blp.route("/system/version")

@@ -17,6 +17,7 @@ import os
 import re
 import socket
 import threading
+import time
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -30,6 +31,7 @@ from docker.utils.decorators import update_headers
 from requests.structures import CaseInsensitiveDict
 from requests.utils import requote_uri
 
+from .. import metrics
 from ..config import stream_ceiling
 from ..jsonio import loads
 
@@ -42,6 +44,8 @@ class DaemonSettings:
     long_timeout: float
     ready_timeout: float
     pool_size: int
+    # each call counted in the service's metrics
+    counted: bool = False
 
     @classmethod
     def from_config(cls, config) -> "DaemonSettings":
@@ -56,6 +60,7 @@ class DaemonSettings:
             long_timeout=float(config["DOCKER_LONG_TIMEOUT"]),
             ready_timeout=float(config["READY_TIMEOUT"]),
             pool_size=pool_size,
+            counted=bool(config["METRICS"]),
         )
 
 
@@ -84,18 +89,29 @@ _STALE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
 class DaemonAPI(docker.APIClient):
     """docker-py's client, whose whole-answer GETs over a unix socket skip requests."""
 
-    def __init__(self, *args, socket_path: str | None, pool_size: int, **kwargs):
+    def __init__(self, *args, socket_path: str | None, pool_size: int, counted=False, **kwargs):
         # set first: with version="auto", docker-py's constructor asks the daemon already
         self._socket_path = socket_path
         self._pool_size = pool_size
+        self._counted = counted
         self._idle: list[_SocketConnection] = []
         super().__init__(*args, **kwargs)
+
+    def send(self, request, **kwargs):
+        send = super().send
+        if not self._counted:
+            return send(request, **kwargs)
+        return _observed(request.method, request.path_url, lambda: send(request, **kwargs))
 
     @update_headers
     def _get(self, url, **kwargs):
         if self._socket_path is None or kwargs.get("stream") or set(kwargs) - {"params", "headers"}:
             return super()._get(url, **kwargs)
-        return self._get_whole(url, kwargs.get("params"), kwargs.get("headers") or {})
+        params, headers = kwargs.get("params"), kwargs.get("headers") or {}
+        if not self._counted:
+            return self._get_whole(url, params, headers)
+        path = url.removeprefix(self.base_url)
+        return _observed("GET", path, lambda: self._get_whole(url, params, headers))
 
     def _get_whole(self, url, params, headers) -> requests.Response:
         target = requote_uri(url.removeprefix(self.base_url) or "/")
@@ -143,6 +159,25 @@ class DaemonAPI(docker.APIClient):
         while self._idle:
             self._idle.pop().close()
         super().close()
+
+
+def _observed(verb: str, path: str, call) -> requests.Response:
+    """``call()``, a call to the daemon, counted in the metrics with its time and outcome."""
+    started = time.monotonic()
+    outcome = None
+    try:
+        response = call()
+        outcome = metrics.outcome_of(response.status_code)
+        return response
+    except requests.exceptions.Timeout:
+        outcome = "timeout"
+        raise
+    except requests.exceptions.ConnectionError:
+        outcome = "unreachable"
+        raise
+    finally:
+        if outcome is not None:
+            metrics.daemon_call(verb, path, time.monotonic() - started, outcome)
 
 
 def _query(params: dict) -> str:
@@ -193,6 +228,7 @@ class DaemonClients:
             max_pool_size=self.settings.pool_size,
             socket_path=url.removeprefix("unix://") if url.startswith("unix://") else None,
             pool_size=self.settings.pool_size,
+            counted=self.settings.counted,
         )
         # requests would read the proxy variables and ~/.netrc again on every call (half a
         # millisecond each, the largest cost of a short call in the profile); the daemon is

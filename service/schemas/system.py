@@ -11,6 +11,13 @@ class ReadySchema(Reply):
     status = Str(required=True, **doc("`ready` when the Docker daemon answers its ping"))
 
 
+class TokenStreamsSchema(Reply):
+    token = Str(**doc("the token's name"))
+    open = Int(**doc("streams the token holds open now, on every worker of the service"))
+    refused = Int(**doc("streams refused to the token (503) since the service started: quota full"))
+    quota = Int(**doc("streams the token may hold at once: its own, else DOCKYARD_TOKEN_STREAMS"))
+
+
 class StreamsSchema(Reply):
     limit = Int(**doc("streams this worker serves at once (DOCKYARD_MAX_STREAMS as it works out)"))
     open = Int(**doc("streams this worker serves now: logs, events, stats, progress, archives"))
@@ -20,6 +27,13 @@ class StreamsSchema(Reply):
             "daemon event subscriptions this worker holds (0 or 1): its clients following "
             "`/system/events` share one"
         )
+    )
+    by_token = ma.fields.List(
+        ma.fields.Nested(TokenStreamsSchema),
+        **doc(
+            "streams by token across the service's workers: every token that has held or "
+            "been refused one, for an `admin` token; the calling token alone, for any other"
+        ),
     )
 
 

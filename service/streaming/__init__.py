@@ -18,9 +18,11 @@ byte is never a cut answer. The first event of long work is read before the answ
 an error the daemon reports at once still gets a real error status.
 
 A worker serves at most MAX_STREAMS streams at once (by default three quarters of the
-connections it holds), so that short requests always find room: one more stream is a 503 with
-Retry-After before it starts. The ceiling, the streams open and those refused are in
-/system/info. A stream costs a greenlet and a daemon connection, no thread (service.worker).
+connections it holds), so that short requests always find room, and a token holds at most
+TOKEN_STREAMS across the workers, so that one client cannot take them all: one more stream is
+a 503 with Retry-After before it starts. The ceiling, the streams open and those refused,
+by token too, are in /system/info. A stream costs a greenlet and a daemon connection, no
+thread (service.worker).
 
 One concern a module: ``formats`` (media types, Accept), ``places`` (admission), ``pump``
 (reading a daemon stream with heartbeats, hang-ups and shutdown), ``render`` (ndjson and SSE,
@@ -44,7 +46,7 @@ from .formats import (
     wanted_stream,
 )
 from .logs import logs_answer
-from .places import StreamPlaces, reserve_stream, stream_places
+from .places import StreamPlaces, TokenStreams, reserve_stream, stream_places, token_streams
 from .pump import HEARTBEAT, Narrowed, Stopping, pumped
 from .render import error_event, failure_event, render
 
@@ -63,6 +65,7 @@ __all__ = [
     "Narrowed",
     "Stopping",
     "StreamPlaces",
+    "TokenStreams",
     "binary_format",
     "chosen_format",
     "error_event",
@@ -78,5 +81,6 @@ __all__ = [
     "tar_answer",
     "tar_response",
     "tar_upload",
+    "token_streams",
     "wanted_stream",
 ]

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from flask import Response, current_app, request
 from flask_smorest import abort
 
+from .. import metrics
 from .formats import chosen_format
 from .places import reserve_stream
 
@@ -49,7 +50,7 @@ def tar_upload(what: str) -> Iterator[bytes]:
         while chunk := stream.read(_UPLOAD_CHUNK):
             yield chunk
 
-    return chunks()
+    return metrics.counted(chunks(), metrics.stream_kind(), "received")
 
 
 TAR_BODY = {"schema": {"type": "string", "format": "binary", "minLength": 1}}

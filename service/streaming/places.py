@@ -1,12 +1,25 @@
-"""Admission: a worker serves at most MAX_STREAMS streams at once, so that short requests
-always find room; one more is a 503 with Retry-After before it starts."""
+"""Admission of streams, by two counts, both taken before the work starts:
 
+- the worker's ceiling: a worker serves at most MAX_STREAMS streams at once, so that short
+  requests always find room;
+- the token's quota: a token holds at most TOKEN_STREAMS streams at once (or its own
+  `streams`), across the service's workers, so that one client cannot take every place.
+
+Past either, the stream is a 503 with Retry-After, in the service's error shape.
+"""
+
+import fcntl
+import json
+import os
 import threading
+from contextlib import contextmanager
 
 from flask import after_this_request, current_app, request
 from flask_smorest import abort
 
-from ..config import stream_ceiling
+from .. import metrics
+from ..auth import LOCAL_ADMIN, current_token
+from ..config import stream_ceiling, temporary_dir
 
 
 class StreamPlaces:
@@ -32,6 +45,77 @@ class StreamPlaces:
             self.open -= 1
 
 
+class TokenStreams:
+    """Streams open and refused by token name, across the workers of one service: a JSON file
+    in the directory they share (SHARED_DIR), ``{pid: {token: [open, refused]}}``, read and
+    written under a lock. A worker's counts go with it when it ends."""
+
+    FILE = "streams.json"
+
+    def __init__(self, directory: str):
+        # "": a directory of this process's own, made when a first stream comes
+        self._directory = directory
+        self._lock = threading.Lock()
+
+    @property
+    def path(self) -> str:
+        if not self._directory:
+            self._directory = temporary_dir()
+        return os.path.join(self._directory, self.FILE)
+
+    def take(self, name: str, quota: int) -> bool:
+        with self._counts() as counts:
+            held = sum(tokens.get(name, (0, 0))[0] for tokens in counts.values())
+            mine = counts.setdefault(str(os.getpid()), {}).setdefault(name, [0, 0])
+            if held >= quota:
+                mine[1] += 1
+                return False
+            mine[0] += 1
+            return True
+
+    def give_back(self, name: str):
+        with self._counts() as counts:
+            mine = counts.get(str(os.getpid()), {}).get(name)
+            if mine:
+                mine[0] = max(0, mine[0] - 1)
+
+    def by_token(self) -> dict[str, tuple[int, int]]:
+        """Token name -> (streams open, streams refused) of the workers alive."""
+        with self._counts(write=False) as counts:
+            total: dict[str, list[int]] = {}
+            for tokens in counts.values():
+                for name, (held, refused) in tokens.items():
+                    entry = total.setdefault(name, [0, 0])
+                    entry[0] += held
+                    entry[1] += refused
+        return {name: (held, refused) for name, (held, refused) in total.items()}
+
+    def clear(self):
+        """No stream is open: the service starts."""
+        with self._counts() as counts:
+            counts.clear()
+
+    def forget(self, pid: int):
+        """A worker ended: its streams are no more."""
+        with self._counts() as counts:
+            counts.pop(str(pid), None)
+
+    @contextmanager
+    def _counts(self, write=True):
+        with self._lock, open(self.path, "a+", encoding="utf-8") as file:
+            fcntl.flock(file, fcntl.LOCK_EX)
+            file.seek(0)
+            try:
+                counts = json.loads(file.read() or "{}")
+            except ValueError:  # cut short by a crash: the workers count afresh
+                counts = {}
+            yield counts
+            if write:
+                file.seek(0)
+                file.truncate()
+                file.write(json.dumps(counts))
+
+
 def stream_places(app=None) -> StreamPlaces:
     """The places of this worker (one app per worker process: its places are the process's)."""
     app = app or current_app
@@ -43,23 +127,49 @@ def stream_places(app=None) -> StreamPlaces:
     return places
 
 
+def token_streams(app=None) -> TokenStreams:
+    app = app or current_app
+    return app.extensions["dockyard_token_streams"]
+
+
+def quota_of(token) -> int:
+    """The streams ``token`` may hold at once: its own `streams`, else TOKEN_STREAMS."""
+    return token.streams if token.streams is not None else int(current_app.config["TOKEN_STREAMS"])
+
+
 def reserve_stream(close=None):
-    """Take a stream place for this request, or answer 503 with Retry-After at once (after
-    ``close()``, which lets go of a daemon stream already opened). Called before asking the
-    daemon for a stream, it refuses before any daemon call; the place is freed when the answer
-    closes, whatever it is."""
+    """Take a stream place for this request, and one of its token's quota, or answer 503 with
+    Retry-After at once (after ``close()``, which lets go of a daemon stream already opened).
+    Called before asking the daemon for a stream, it refuses before any daemon call; the
+    places are freed when the answer closes, whatever it is."""
     if request.environ.get("dockyard.stream_place"):
         return
+    kind = metrics.stream_kind()
     places = stream_places()
+    token = current_token()
+    # the administrator of a service with no tokens (open access) has no one to share with
+    name = None if token is LOCAL_ADMIN else token.name
     if not places.take():
-        if close is not None:
-            close()
-        abort(
-            503,
-            message=f"the service serves too many streams ({places.limit}): try again later",
-            headers={"Retry-After": str(current_app.config["RETRY_AFTER"])},
+        _refuse(
+            close,
+            kind,
+            "ceiling",
+            f"the service serves too many streams ({places.limit}): try again later",
+        )
+    held = token_streams()
+    if name is not None and not held.take(name, quota_of(token)):
+        places.give_back()
+        _refuse(
+            close,
+            kind,
+            "token_quota",
+            f"token `{name}` holds its quota of streams ({quota_of(token)}, TOKEN_STREAMS): "
+            "close one, or try again later",
         )
     request.environ["dockyard.stream_place"] = True
+    counting = metrics.enabled()
+    if counting:
+        metrics.child(metrics.STREAMS_OPEN, kind).inc()
     freed = []
 
     def free():
@@ -67,8 +177,22 @@ def reserve_stream(close=None):
         if not freed:
             freed.append(True)
             places.give_back()
+            if name is not None:
+                held.give_back(name)
+            if counting:
+                metrics.child(metrics.STREAMS_OPEN, kind).dec()
 
     @after_this_request
     def free_on_close(response):
         response.call_on_close(free)
+        if response.is_streamed:
+            response.response = metrics.counted(response.response, kind, "sent")
         return response
+
+
+def _refuse(close, kind, reason, message):
+    if close is not None:
+        close()
+    if metrics.enabled():
+        metrics.child(metrics.STREAMS_REFUSED, kind, reason).inc()
+    abort(503, message=message, headers={"Retry-After": str(current_app.config["RETRY_AFTER"])})
