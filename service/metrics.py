@@ -270,7 +270,9 @@ def exposition(ping, version: str) -> tuple[bytes, str]:
         shared = REGISTRY
     now = CollectorRegistry()
     now.register(_Now(ping, version))
-    return generate_latest(shared) + generate_latest(now), CONTENT_TYPE_PLAIN_0_0_4
+    # the ping first: its daemon call is counted in this scrape
+    measured = generate_latest(now)
+    return generate_latest(shared) + measured, CONTENT_TYPE_PLAIN_0_0_4
 
 
 def process_gone(pid: int) -> None:

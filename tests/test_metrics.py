@@ -119,6 +119,39 @@ def test_metrics_need_the_metrics_scope_and_a_text_format():
     assert answer.status_code == 200
 
 
+def test_a_metrics_token_reaches_nothing_else(busybox_image, labels):
+    client = make_client(TOKENS=TOKENS)
+    attempts = [
+        ("get", "/containers", None),
+        ("get", "/system/info", None),
+        ("get", "/system/events", None),
+        ("post", "/containers", {"image": busybox_image, "labels": labels}),
+        ("post", "/containers/decision", {"image": busybox_image, "privileged": True}),
+        ("post", "/volumes", {"name": "metrics-made", "labels": labels}),
+    ]
+    for verb, path, body in attempts:
+        answer = getattr(client, verb)(path, json=body, headers=PROMETHEUS)
+        assert answer.status_code == 403, (path, answer.json)
+        assert "needs the `" in answer.json["message"]
+    assert client.get("/metrics", headers=PROMETHEUS).status_code == 200
+
+
+def test_an_engine_that_is_down_is_a_zero_not_a_failure(tmp_path):
+    client = make_client(TOKENS=TOKENS, DOCKER_URL=f"unix://{tmp_path}/nothing.sock")
+    found = scrape(client)
+    assert value(found, "dockyard_engine_up") == 0
+    assert value(
+        found, "dockyard_daemon_requests_total", operation="GET /version", outcome="unreachable"
+    )
+
+
+def test_a_token_entry_says_its_quota_as_a_whole_number():
+    for streams in (-1, 1.5, "8", True):
+        entry = {**TOKENS[0], "streams": streams}
+        with pytest.raises(ValueError, match="streams must be a whole number"):
+            make_client(TOKENS=[entry])
+
+
 def test_metrics_can_be_turned_off():
     client = make_client(TOKENS=TOKENS, METRICS=False)
     answer = client.get("/metrics", headers=PROMETHEUS)
