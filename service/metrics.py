@@ -28,6 +28,8 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from .config import stream_ceiling
+
 MULTIPROCESS = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
 # the same series in one process as across workers (where there are no `_created` ones)
 disable_created_metrics()
@@ -95,8 +97,6 @@ def init_app(app):
     app.extensions["dockyard_metrics"] = bool(app.config["METRICS"])
     if not app.config["METRICS"]:
         return
-    from .config import stream_ceiling
-
     STREAMS_CEILING.set(stream_ceiling(app.config))
     app.after_request(_count_answer)
 
