@@ -49,9 +49,11 @@ _STREAM_FAILURES = {
     "timeout": 504,
 }
 # a reference the daemon could resolve to several objects: the engine's state, not the request,
-# is at fault (networks: "2 matches found based on ID prefix"; older engines' words too)
+# is at fault (networks: "2 matches found based on ID prefix", a 400; an image's export:
+# "ambiguous digest string", a 500; older engines' words too)
 _AMBIGUOUS = (
     r"matches found based on ID prefix|is ambiguous|multiple IDs found with provided prefix"
+    r"|^ambiguous digest string$"
 )
 # daemon 500s whose words show that the fault is not the daemon's, each matched narrowly:
 # the status answered instead
@@ -110,7 +112,7 @@ def describe(exc: Exception) -> Failure:
         swarm = _swarm_failure(reason)
         if swarm is not None:
             return swarm
-        if status == 400 and re.search(_AMBIGUOUS, reason):
+        if status in (400, 500) and re.search(_AMBIGUOUS, reason):
             return Failure(409, f"{reason}: give more of the id, or the name")
         if status in _PASSED_ON:
             return Failure(status, reason)

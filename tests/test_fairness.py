@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from service.auth import hash_token
-from tests.conftest import served
+from tests.conftest import make_client, served
 
 READERS = [f"reader-{n}" for n in range(4)]
 TOKENS = [
@@ -102,3 +102,20 @@ def test_200_streams_from_one_address_and_a_token_over_its_quota(service):
         assert info["streams"]["by_token"] == [
             {"token": "reader-1", "open": 50, "refused": 0, "quota": 64}
         ]
+
+
+def test_an_answer_read_to_its_end_or_refused_holds_no_stream(busybox_image, labels, docker_api):
+    """A client that reads a stream to its end, or gets an error answer, and never closes it
+    (a WSGI server must close it; some test clients do not): its token's quota is not held."""
+    one = {"name": "one", "hash": hash_token("one"), "scopes": ["operate"], "streams": 1}
+    client = make_client(TOKENS=[one])
+    client.environ_base["HTTP_AUTHORIZATION"] = "Bearer one"
+    made = docker_api.create_container(busybox_image, command=["echo", "hi"], labels=labels)
+    docker_api.start(made["Id"])
+    docker_api.wait(made["Id"], timeout=30)
+    for _ in range(3):
+        answer = client.get(f"/containers/{made['Id']}/logs")
+        assert answer.status_code == 200, answer.get_data()
+        assert b"hi" in answer.get_data()
+        answer = client.get("/containers/dockyard-test-none/logs")
+        assert answer.status_code == 404, answer.get_data()

@@ -20,6 +20,8 @@ FOLLOWERS = 200
 SETTINGS = {
     "WORKER_CONNECTIONS": 1000,
     "MAX_STREAMS": 400,
+    # one token opens every stream here
+    "TOKEN_STREAMS": 1000,
     "MAX_CLIENT_CONNECTIONS": 1000,
     "STREAM_HEARTBEAT": 1,
 }

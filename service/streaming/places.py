@@ -184,10 +184,22 @@ def reserve_stream(close=None):
 
     @after_this_request
     def free_on_close(response):
+        if not response.is_streamed:
+            # an answer whole in memory (an error, most often) holds no stream
+            free()
+            return response
+        # freed when the body ends or the answer closes, whichever comes first: a server
+        # closes every answer, but a client reading the body to its end holds nothing either
         response.call_on_close(free)
-        if response.is_streamed:
-            response.response = metrics.counted(response.response, kind, "sent")
+        response.response = _freeing(metrics.counted(response.response, kind, "sent"), free)
         return response
+
+
+def _freeing(chunks, free):
+    try:
+        yield from chunks
+    finally:
+        free()
 
 
 def _refuse(close, kind, reason, message):

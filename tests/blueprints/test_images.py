@@ -447,3 +447,27 @@ def test_a_stream_refused_for_lack_of_places_starts_no_work(built, registry, doc
     last = json.loads(pulled.get_data().splitlines()[-1])
     assert last["type"] == "result" and last["result"]["id"] == built["id"]
     docker_api.remove_image(f"{remote}:1.0")
+
+
+def test_an_id_prefix_of_several_images_is_409(client, busybox_image, docker_api, labels):
+    """The daemon answers the export of a short id that several images start with by a 500
+    ("ambiguous digest string"): the engine's state, not the daemon, is at fault."""
+    seen = {}
+    for n in range(17):  # 16 hex digits: two of 17 images share the first
+        dockerfile = f"FROM {busybox_image}\nLABEL dockyard-test.n={n}\n"
+        context = io.BytesIO(tar_of({"Dockerfile": dockerfile}))
+        list(docker_api.build(fileobj=context, custom_context=True, labels=labels, rm=True))
+        ids = {i["Id"] for i in docker_api.images(filters={"label": f"dockyard-test.n={n}"})}
+        image = ids.pop().removeprefix("sha256:")
+        if image[0] in seen:
+            break
+        seen[image[0]] = image
+    prefix = image[0]
+    answer = client.get(f"/images/{prefix}/export")
+    assert answer.status_code == 409, answer.get_data()[:200]
+    assert "give more of the id" in answer.json["message"]
+    # inspect and history: the daemon finds no image by that name, and says so
+    assert client.get(f"/images/{prefix}").status_code == 404
+    assert client.get(f"/images/{prefix}/history").status_code == 404
+    # with more of it, the same image answers
+    assert client.get(f"/images/{image[:12]}/export").status_code == 200
