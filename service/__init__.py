@@ -13,6 +13,7 @@ from .grants import Grants
 from .jsonio import JSONProvider
 from .routing import allowed_methods, register_converters
 from .streaming import TokenStreams
+from .streaming.tickets import Tickets
 
 
 class App(Flask):
@@ -37,6 +38,7 @@ def create_app(config=None):
 
     # counts the workers share: stream quotas by token (metrics: PROMETHEUS_MULTIPROC_DIR)
     app.extensions["dockyard_token_streams"] = TokenStreams(app.config["SHARED_DIR"])
+    app.extensions["dockyard_tickets"] = Tickets(app.config["SHARED_DIR"])
     metrics.init_app(app)
 
     # the gateway opens no connection here: each worker connects on first use, after the fork

@@ -44,6 +44,10 @@ def init_app(app):
     app.after_request(_finish)
 
 
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
 def resolved(target_id: str) -> str:
     """Record the full id of the object this request acts on, for the audit line."""
     g.target_id = target_id
@@ -58,11 +62,13 @@ def _identify():
 
 def _finish(response):
     response.headers["X-Request-ID"] = g.get("request_id", "")
-    if request.method in MUTATIONS:
+    # a request that may change state; or one that says what it did (a terminal session)
+    extra = g.get("audit")
+    if request.method in MUTATIONS or extra is not None:
         metrics.audited(response.status_code)
         current_app.extensions["dockyard_audit"].write(
             {
-                "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                "time": now(),
                 "request_id": g.get("request_id"),
                 "token": getattr(g.get("token"), "name", None),
                 "team": getattr(g.get("token"), "team", None),
@@ -73,6 +79,7 @@ def _finish(response):
                 "status": response.status_code,
                 "remote": request.remote_addr,
                 "ms": round((time.monotonic() - g.get("started", time.monotonic())) * 1000),
+                **(extra or {}),
             }
         )
     return response

@@ -39,6 +39,9 @@ from .scopes import SCOPES, SEES_SECRETS
 
 # what a view declares when any valid token may call it, whatever its scopes
 ANY_TOKEN = "any-token"
+# what a view declares when it is called with a ticket it redeems itself (a terminal's
+# WebSocket: a browser sends no header on an upgrade, and a token goes in no URL)
+BY_TICKET = "by-ticket"
 # endpoints anyone may call: probes, the contract, the docs, the course
 PUBLIC_ENDPOINTS = {
     "system.Health",
@@ -237,6 +240,9 @@ def _authorize():
     if not tokens:
         _admit(LOCAL_ADMIN)
         return
+    if required_scope() == BY_TICKET:
+        _admit(None)
+        return
     public = request.endpoint in PUBLIC_ENDPOINTS or request.blueprint in PUBLIC_BLUEPRINTS
     token = _token_from_header(tokens)
     if public:
@@ -262,6 +268,19 @@ def _authorize():
             message=f"rule `scope`: {request.method} {request.path} needs the `{scope}` scope; "
             f"token `{token.name}` has {', '.join(sorted(token.scopes)) or 'none'}",
         )
+
+
+def admit_ticket_holder(name: str, scope: str) -> Token:
+    """Admit the token a ticket was issued to, by its name, as it stands now: a token removed
+    or expired since, or one without ``scope``, is refused (403)."""
+    tokens = current_app.extensions["dockyard_tokens"]
+    found = LOCAL_ADMIN if not tokens else next((t for t in tokens if t.name == name), None)
+    if found is None or (found.expires is not None and found.expires <= datetime.now(UTC)):
+        abort(403, message=f"token `{name}`, to which the ticket was issued, is no longer valid")
+    _admit(found)
+    if scope not in found.scopes:
+        abort(403, message=f"rule `scope`: token `{name}` no longer has the `{scope}` scope")
+    return found
 
 
 def _token_from_header(tokens) -> Token | None:

@@ -80,6 +80,10 @@ class Config:
     # streams one token holds open at once, across the service's workers (a token's own
     # `streams`, in its entry, overrides it); past it, that token's next stream is a 503
     TOKEN_STREAMS = 64
+    # seconds a terminal's ticket stays valid; a terminal with nothing either way for
+    # TERMINAL_IDLE_SECONDS ends
+    TERMINAL_TICKET_SECONDS = 10
+    TERMINAL_IDLE_SECONDS = 900
     # a directory the workers of one service share (stream quotas; metrics under gunicorn);
     # "": a new one, made when the service starts
     SHARED_DIR = ""

@@ -44,6 +44,7 @@ _NETWORK_REFUSALS = {"not_found": 404, "conflict": 409, "invalid": 400}
 _STREAM_FAILURES = {
     "not_found": 404,
     "invalid": 400,
+    "conflict": 409,
     "build": 422,
     "upstream": 502,
     "timeout": 504,

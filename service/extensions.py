@@ -11,13 +11,15 @@ from flask_smorest.error_handler import ErrorSchema
 from flask_smorest.utils import resolve_schema_instance
 from webargs import core
 from webargs.flaskparser import FlaskParser, abort
+from werkzeug.exceptions import BadRequest, MethodNotAllowed
+from werkzeug.routing.exceptions import WebsocketMismatch
 
 from . import metrics
-from .auth import ANY_TOKEN
+from .auth import ANY_TOKEN, BY_TICKET
 from .errors import ANSWERED_ERRORS, Failure, describe, http_exception
 from .gateway import DockerGateway
 from .policy import Denied
-from .routing import allowed_methods
+from .routing import allowed_methods, websocket_path
 from .schemas import streams as stream_schemas
 from .scopes import SCOPES
 from .streaming import JSON, NDJSON, SSE, STREAMED, TEXT, negotiate, reserve_stream
@@ -47,6 +49,18 @@ class Api(flask_smorest.Api):
 
     def handle_http_exception(self, error):
         # one shape everywhere: message and errors are always there
+        upgrade = request.headers.get("Upgrade", "").lower() == "websocket"
+        if isinstance(error, WebsocketMismatch) or (
+            isinstance(error, MethodNotAllowed)
+            and request.method == "GET"
+            and not upgrade
+            and websocket_path(request.path)
+        ):
+            error = BadRequest(
+                "this path takes no WebSocket"
+                if upgrade
+                else "this path is a WebSocket: open it with an upgrade and a ticket"
+            )
         payload, code, headers = super().handle_http_exception(error)
         if "message" not in payload:
             payload["message"] = _message_for(payload.get("errors")) or error.description
@@ -190,6 +204,23 @@ class Blueprint(flask_smorest.Blueprint):
         )(func)
         func = self.doc(security=[{"bearerAuth": []}])(func)
         func.required_scope = ANY_TOKEN
+        return func
+
+    def requires_ticket(self, scope: str):
+        """Declare (and document) an operation called with a ticket it redeems itself, not
+        with a bearer token: the ticket's token needs ``scope``. Outermost decorator."""
+        return functools.partial(self._ticketed, scope=scope)
+
+    def _ticketed(self, func, scope):
+        func = self.alt_response(401, schema=ErrorSchema, description="no ticket offered")(func)
+        func = self.alt_response(
+            403,
+            schema=ErrorSchema,
+            description="the ticket is unknown, used, expired or for another object, or a rule "
+            "of the policy refuses the request; `message` says which",
+        )(func)
+        func = self.doc(security=[], **{"x-scope": scope})(func)
+        func.required_scope = BY_TICKET
         return func
 
     def progress_stream(

@@ -215,6 +215,7 @@ EXAMPLES = {
             "hostname": _ID[:12],
             "labels": {"team": "web"},
             "tty": False,
+            "stdin_open": False,
         },
         "host_config": {
             "memory": 268435456,

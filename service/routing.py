@@ -123,6 +123,16 @@ def register_converters(app, api):
         )
 
 
+def websocket_path(path: str) -> bool:
+    """Whether a WebSocket upgrade (a GET) would be routed at ``path``."""
+    upgrade = {**request.environ, "HTTP_UPGRADE": "websocket", "HTTP_CONNECTION": "Upgrade"}
+    try:
+        current_app.url_map.bind_to_environ(upgrade).match(path, method="GET")
+    except (HTTPException, RequestRedirect):
+        return False
+    return True
+
+
 def allowed_methods(path: str) -> set[str]:
     """The methods some route really takes at ``path``, converters consulted."""
     adapter = current_app.url_map.bind_to_environ(request.environ)

@@ -2,8 +2,9 @@
 
 A web page on the user's machine can send requests to 127.0.0.1. Two rules keep it out:
 the ``Host`` header must name this service (loopback names by default), which defeats DNS
-rebinding; and a request that may change state is refused when ``Origin`` or
-``Sec-Fetch-Site`` says it comes from another site, unless that origin is configured.
+rebinding; and a request that may change state (a WebSocket upgrade included) is refused when
+``Origin`` or ``Sec-Fetch-Site`` says it comes from another site, unless that origin is
+configured.
 Browsers send these headers on every such request, with or without CORS.
 """
 
@@ -44,7 +45,9 @@ def _check_host():
 
 
 def _check_site():
-    if request.method not in MUTATIONS:
+    # a WebSocket is a GET, and a terminal it opens changes anything
+    upgrade = request.headers.get("Upgrade", "").lower() == "websocket"
+    if request.method not in MUTATIONS and not upgrade:
         return
     origin = request.headers.get("Origin")
     site = request.headers.get("Sec-Fetch-Site")

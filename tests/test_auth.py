@@ -54,7 +54,8 @@ def operations(client):
     spec = client.get("/openapi.json").json
     for path, methods in spec["paths"].items():
         for method, operation in methods.items():
-            if method == "parameters":
+            # an operation called with a ticket, not a token (a terminal's WebSocket)
+            if method == "parameters" or operation["security"] == []:
                 continue
             ref = "no-such-box" if path.startswith("/teams/") else "dockyard-test/none:1"
             concrete = path.replace("{ref}", ref).replace("{id}", "no-such-box")

@@ -317,7 +317,16 @@ def test_generated_python_client_runs_the_readmes_swarm(generated, busybox_image
 
 def test_spectral_recommended_rules_find_nothing(spec_file, tmp_path):
     ruleset = tmp_path / ".spectral.yaml"
-    ruleset.write_text('extends: ["spectral:oas"]\n')
+    # a WebSocket's success is its 101 (Switching Protocols), which that rule does not count;
+    # the override names the file relative to the ruleset, and the operation by JSON pointer
+    where = os.path.relpath(spec_file, tmp_path)
+    ruleset.write_text(
+        'extends: ["spectral:oas"]\n'
+        "overrides:\n"
+        f'  - files: ["{where}#/paths/~1containers~1%7Bid%7D~1terminal/get"]\n'
+        "    rules:\n"
+        '      operation-success-response: "off"\n'
+    )
     done = run(
         [
             node_tool("spectral"),

@@ -95,9 +95,13 @@ def test_every_operation_has_an_id_a_description_and_its_security(client):
         "GET /concepts/{id}",
         "GET /concepts/{id}/diagram",
     }
+    # a terminal's WebSocket: a browser sends no header on an upgrade; it offers a ticket
+    ticketed = {"GET /containers/{id}/terminal"}
     assert {"system.Health", "system.Ready"} <= PUBLIC_ENDPOINTS
     for where, operation in _operations(spec):
-        assert (operation["security"] == []) == (where in public), where
+        assert (operation["security"] == []) == (where in public | ticketed), where
+        offered = {p["name"] for p in operation.get("parameters", []) if p["in"] == "header"}
+        assert ("Sec-WebSocket-Protocol" in offered) == (where in ticketed), where
     assert ids["listContainers"] == "GET /containers"
     assert ids["createContainer"] == "POST /containers"
 

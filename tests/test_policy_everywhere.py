@@ -536,6 +536,7 @@ def test_a_name_like_an_id_cannot_stand_for_the_services_own_container(
     sleeper(docker_api, busybox_image, labels, name=short)
     for method, path, body in (
         ("post", "exec", {"cmd": ["true"]}),
+        ("post", "terminal", {}),
         ("post", "stop", None),
         ("delete", "", None),
     ):
@@ -617,6 +618,7 @@ def test_containers_made_elsewhere_with_powers_the_old_check_missed(
     for method, path, body, headers in (
         ("post", "start", None, OPERATE),
         ("post", "exec", {"cmd": ["true"]}, EXEC),
+        ("post", "terminal", {}, EXEC),
         ("get", "archive?path=/bin", None, EXEC),
         ("post", "rename", {"name": f"renamed-{RUN_ID}"}, WRITE),
     ):

@@ -15,6 +15,7 @@ from . import (
     swarm,
     system,
     teams,
+    terminals,
     volumes,
 )
 
@@ -24,6 +25,7 @@ MODULES = (
     policy,
     images,
     containers,
+    terminals,
     volumes,
     networks,
     registry,

@@ -12,6 +12,7 @@ from .registry import RegistryVerbs
 from .services import ServiceVerbs
 from .swarm import SwarmVerbs
 from .system import SystemVerbs
+from .terminals import TerminalVerbs
 from .volumes import VolumeVerbs
 
 
@@ -19,6 +20,7 @@ class DockerGateway(
     SystemVerbs,
     ImageVerbs,
     ContainerVerbs,
+    TerminalVerbs,
     VolumeVerbs,
     NetworkVerbs,
     RegistryVerbs,

@@ -28,6 +28,7 @@ def container_config(spec: dict, publish_host_ip: str) -> dict:
         "Labels": spec["labels"],
         "ExposedPorts": exposed,
         "Tty": spec["tty"],
+        "OpenStdin": spec["stdin_open"],
         "HostConfig": host,
     }
     for field, key in (

@@ -128,6 +128,7 @@ def container_detail(c: dict) -> dict:
             "hostname": config.get("Hostname") or "",
             "labels": config.get("Labels") or {},
             "tty": config.get("Tty", False),
+            "stdin_open": config.get("OpenStdin", False),
         },
         "host_config": {
             "memory": host.get("Memory") or None,

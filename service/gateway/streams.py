@@ -64,7 +64,8 @@ class StreamError(docker.errors.DockerException):
     """The daemon reported a failure inside a stream that had already begun.
 
     ``kind`` says whose fault it is: ``not_found``, ``invalid`` (the client's input),
-    ``build`` (the client's Dockerfile), ``upstream`` (a registry or the daemon).
+    ``conflict`` (the object's state), ``build`` (the client's Dockerfile), ``upstream`` (a
+    registry or the daemon).
     """
 
     def __init__(self, message: str, kind: str = "upstream", details: dict | None = None):

@@ -85,6 +85,10 @@ class ContainerCreateSchema(Schema):
     pids_limit = pids_field()
     read_only = Bool(load_default=False, **doc("mount the container's root filesystem read-only"))
     tty = Bool(load_default=False, **doc("give the command a terminal"))
+    stdin_open = Bool(
+        load_default=False,
+        **doc("keep its standard input open (docker run -i): with `tty`, a terminal to attach to"),
+    )
     start = Bool(load_default=False, **doc("start it too (docker run)"))
     pull = Str(
         load_default="never",
@@ -217,6 +221,7 @@ class ContainerConfigSchema(Reply):
     hostname = Str(**doc("host name"))
     labels = ma.fields.Dict(Str(), Str(), **doc("labels"))
     tty = Bool(**doc("it has a terminal"))
+    stdin_open = Bool(**doc("its standard input is kept open"))
 
 
 class RestartPolicyOutSchema(Reply):

@@ -60,14 +60,14 @@ _ENV_NAME = Pattern(
 _NO_NUL = ma.validate.Regexp(r"^[^\x00]*$", error="no NUL character")
 
 
-def env_map(description: str):
+def env_map(description: str, load_default=dict):
     """Environment variables by name, bounded one by one and in all."""
     return BoundedDict(
         Str(validate=_ENV_NAME),
         Str(validate=[ma.validate.Length(max=ENV_VALUE_MAX), _NO_NUL]),
         entries=ENV_ENTRIES_MAX,
         total=ENV_MAX,
-        load_default=dict,
+        load_default=load_default,
         **doc(
             f"{description}: at most {ENV_ENTRIES_MAX}, values of at most {ENV_VALUE_MAX} "
             f"characters, {ENV_MAX} in all"

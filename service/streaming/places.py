@@ -8,18 +8,16 @@
 Past either, the stream is a 503 with Retry-After, in the service's error shape.
 """
 
-import fcntl
-import json
 import os
 import threading
-from contextlib import contextmanager
 
 from flask import after_this_request, current_app, request
 from flask_smorest import abort
 
 from .. import metrics
 from ..auth import LOCAL_ADMIN, current_token
-from ..config import stream_ceiling, temporary_dir
+from ..config import stream_ceiling
+from .shared import SharedFile
 
 
 class StreamPlaces:
@@ -45,26 +43,15 @@ class StreamPlaces:
             self.open -= 1
 
 
-class TokenStreams:
+class TokenStreams(SharedFile):
     """Streams open and refused by token name, across the workers of one service: a JSON file
     in the directory they share (SHARED_DIR), ``{pid: {token: [open, refused]}}``, read and
     written under a lock. A worker's counts go with it when it ends."""
 
     FILE = "streams.json"
 
-    def __init__(self, directory: str):
-        # "": a directory of this process's own, made when a first stream comes
-        self._directory = directory
-        self._lock = threading.Lock()
-
-    @property
-    def path(self) -> str:
-        if not self._directory:
-            self._directory = temporary_dir()
-        return os.path.join(self._directory, self.FILE)
-
     def take(self, name: str, quota: int) -> bool:
-        with self._counts() as counts:
+        with self.edit() as counts:
             held = sum(tokens.get(name, (0, 0))[0] for tokens in counts.values())
             mine = counts.setdefault(str(os.getpid()), {}).setdefault(name, [0, 0])
             if held >= quota:
@@ -74,14 +61,14 @@ class TokenStreams:
             return True
 
     def give_back(self, name: str):
-        with self._counts() as counts:
+        with self.edit() as counts:
             mine = counts.get(str(os.getpid()), {}).get(name)
             if mine:
                 mine[0] = max(0, mine[0] - 1)
 
     def by_token(self) -> dict[str, tuple[int, int]]:
         """Token name -> (streams open, streams refused) of the workers alive."""
-        with self._counts(write=False) as counts:
+        with self.edit(write=False) as counts:
             total: dict[str, list[int]] = {}
             for tokens in counts.values():
                 for name, (held, refused) in tokens.items():
@@ -92,28 +79,13 @@ class TokenStreams:
 
     def clear(self):
         """No stream is open: the service starts."""
-        with self._counts() as counts:
+        with self.edit() as counts:
             counts.clear()
 
     def forget(self, pid: int):
         """A worker ended: its streams are no more."""
-        with self._counts() as counts:
+        with self.edit() as counts:
             counts.pop(str(pid), None)
-
-    @contextmanager
-    def _counts(self, write=True):
-        with self._lock, open(self.path, "a+", encoding="utf-8") as file:
-            fcntl.flock(file, fcntl.LOCK_EX)
-            file.seek(0)
-            try:
-                counts = json.loads(file.read() or "{}")
-            except ValueError:  # cut short by a crash: the workers count afresh
-                counts = {}
-            yield counts
-            if write:
-                file.seek(0)
-                file.truncate()
-                file.write(json.dumps(counts))
 
 
 def stream_places(app=None) -> StreamPlaces:
