@@ -19,7 +19,7 @@ from .auth import ANY_TOKEN, BY_TICKET
 from .errors import ANSWERED_ERRORS, Failure, describe, http_exception
 from .gateway import DockerGateway
 from .policy import Denied
-from .routing import allowed_methods, websocket_path
+from .routing import allowed_methods, websocket_path, websocket_upgrade
 from .schemas import streams as stream_schemas
 from .scopes import SCOPES
 from .streaming import JSON, NDJSON, SSE, STREAMED, TEXT, negotiate, reserve_stream
@@ -49,7 +49,7 @@ class Api(flask_smorest.Api):
 
     def handle_http_exception(self, error):
         # one shape everywhere: message and errors are always there
-        upgrade = request.headers.get("Upgrade", "").lower() == "websocket"
+        upgrade = websocket_upgrade()
         if isinstance(error, WebsocketMismatch) or (
             isinstance(error, MethodNotAllowed)
             and request.method == "GET"

@@ -123,6 +123,14 @@ def register_converters(app, api):
         )
 
 
+def websocket_upgrade() -> bool:
+    """Whether this request asks for a WebSocket, as the router reads it (werkzeug's rule)."""
+    connection = request.headers.get("Connection", "").lower().split(",")
+    return request.headers.get("Upgrade", "").lower() == "websocket" and any(
+        word.strip() == "upgrade" for word in connection
+    )
+
+
 def websocket_path(path: str) -> bool:
     """Whether a WebSocket upgrade (a GET) would be routed at ``path``."""
     upgrade = {**request.environ, "HTTP_UPGRADE": "websocket", "HTTP_CONNECTION": "Upgrade"}
@@ -134,9 +142,10 @@ def websocket_path(path: str) -> bool:
 
 
 def allowed_methods(path: str) -> set[str]:
-    """The methods some route really takes at ``path``, converters consulted."""
+    """The methods some route really takes at ``path``, converters consulted (a WebSocket's
+    GET among them)."""
     adapter = current_app.url_map.bind_to_environ(request.environ)
-    methods = set()
+    methods = {"GET"} if websocket_path(path) else set()
     for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"):
         try:
             adapter.match(path, method=method)

@@ -12,6 +12,7 @@ from flask import current_app, request
 from flask_smorest import abort
 
 from .audit import MUTATIONS
+from .routing import websocket_upgrade
 
 # probes are called by address (a pod's, a container's) and reveal nothing
 _ANY_HOST = {"system.Health", "system.Ready"}
@@ -46,8 +47,7 @@ def _check_host():
 
 def _check_site():
     # a WebSocket is a GET, and a terminal it opens changes anything
-    upgrade = request.headers.get("Upgrade", "").lower() == "websocket"
-    if request.method not in MUTATIONS and not upgrade:
+    if request.method not in MUTATIONS and not websocket_upgrade():
         return
     origin = request.headers.get("Origin")
     site = request.headers.get("Sec-Fetch-Site")

@@ -9,7 +9,7 @@ from flask_smorest.error_handler import ErrorSchema
 
 from ..audit import now
 from ..auth import admit_ticket_holder, current_token
-from ..extensions import Blueprint, gateway
+from ..extensions import RETRY_AFTER_HEADER, Blueprint, gateway
 from ..guards import guard
 from ..schemas import terminals as schemas
 from ..streaming import reserve_stream
@@ -31,6 +31,16 @@ def tickets():
     return current_app.extensions["dockyard_tickets"]
 
 
+def _header(name: str, description: str, schema: dict) -> dict:
+    return {
+        "in": "header",
+        "name": name,
+        "required": True,
+        "description": description,
+        "schema": {"type": "string", **schema},
+    }
+
+
 @blp.route("/<containerref:id>/terminal")
 class Terminal(MethodView):
     @blp.requires(SCOPE)
@@ -40,9 +50,10 @@ class Terminal(MethodView):
         409, schema=ErrorSchema, description="it does not run, or (attach) has no TTY"
     )
     @blp.alt_response(
-        503,
+        429,
         schema=ErrorSchema,
         description="the token holds as many unused tickets as it may: use one, or wait",
+        headers={"Retry-After": RETRY_AFTER_HEADER},
     )
     @one_container
     def post(self, args, id):
@@ -69,7 +80,7 @@ class Terminal(MethodView):
         ticket = tickets().issue(session, seconds)
         if ticket is None:
             abort(
-                503,
+                429,
                 message=f"token `{session['token']}` holds as many unused tickets as it may: "
                 "open their terminals, or wait a few seconds",
                 headers={"Retry-After": str(int(seconds))},
@@ -98,13 +109,20 @@ class TerminalSocket(MethodView):
             }
         },
         parameters=[
-            {
-                "in": "header",
-                "name": "Sec-WebSocket-Protocol",
-                "required": True,
-                "description": "`dockyard.terminal.v1, ticket.<ticket>`",
-                "schema": {"type": "string", "maxLength": 200},
-            }
+            _header("Upgrade", "a WebSocket upgrade", {"enum": ["websocket"]}),
+            _header("Connection", "an upgrade", {"enum": ["Upgrade"]}),
+            _header("Sec-WebSocket-Version", "the WebSocket protocol's", {"enum": ["13"]}),
+            _header(
+                "Sec-WebSocket-Key",
+                "16 random bytes, in base64",
+                {"pattern": r"^[A-Za-z0-9+/]{22}==$"},
+            ),
+            _header(
+                "Sec-WebSocket-Protocol",
+                f"`{schemas.PROTOCOL}, {schemas.TICKET_PREFIX}<ticket>`: the subprotocol, and "
+                "the ticket the POST answered",
+                {"pattern": schemas.OFFER},
+            ),
         ],
     )
     @blp.alt_response(
@@ -132,6 +150,11 @@ class TerminalSocket(MethodView):
         full = guard(container_ref(id), policed=True)
         if full != session["container"]:
             abort(403, message=f"the ticket opens container {session['container'][:12]}'s terminal")
+        if "gunicorn.socket" not in request.environ:
+            abort(
+                501,
+                message="terminals need the service served by gunicorn (deploy/gunicorn.conf.py)",
+            )
         reserve_stream()
         terminal = gateway().open_terminal(
             full,
@@ -162,10 +185,6 @@ class TerminalSocket(MethodView):
 
 def _offered_ticket() -> str:
     """The ticket a WebSocket upgrade offers among its subprotocols."""
-    if "gunicorn.socket" not in request.environ:
-        abort(
-            501, message="terminals need the service served by gunicorn (deploy/gunicorn.conf.py)"
-        )
     offered = [
         part.strip()
         for part in request.headers.get("Sec-WebSocket-Protocol", "").split(",")

@@ -1,5 +1,7 @@
 """A terminal session: what a POST asks for, and the ticket it answers."""
 
+import re
+
 import marshmallow as ma
 
 from . import Int, Reply, Schema, Str, absent, doc, given, when
@@ -11,6 +13,8 @@ ROWS_MAX = COLS_MAX = 1000
 DEFAULT_SHELL = ["/bin/sh"]
 PROTOCOL = "dockyard.terminal.v1"
 TICKET_PREFIX = "ticket."
+# what a WebSocket upgrade offers as its subprotocols: the protocol, and the ticket
+OFFER = rf"^{re.escape(PROTOCOL)}, ?{re.escape(TICKET_PREFIX)}[A-Za-z0-9_-]{{1,100}}$"
 
 
 # what only a new process has: attach joins the container's own
