@@ -208,18 +208,9 @@ class ContainerVerbs:
         Past ``timeout`` seconds the call stops waiting (the command may go on running) and
         raises StreamError(kind="timeout"), a 504; past ``limit`` bytes the output is cut."""
         api = self.clients.control
-        created = api.exec_create(
-            ref,
-            cmd,
-            stdout=True,
-            stderr=True,
-            environment=[f"{k}={v}" for k, v in (env or {}).items()] or None,
-            workdir=workdir,
-            user=user or "",
-            privileged=False,
-        )
+        exec_id = create_exec(api, ref, cmd, env, workdir, user, stdout=True, stderr=True)
         response = self.clients.open_stream(
-            "POST", "/exec/{0}/start", created["Id"], json={"Detach": False, "Tty": False}
+            "POST", "/exec/{0}/start", exec_id, json={"Detach": False, "Tty": False}
         )
         stream = DaemonStream(multiplexed_frames(response, whole=True), response)
         expired = threading.Event()
@@ -243,7 +234,7 @@ class ContainerVerbs:
         finally:
             timer.cancel()
             stream.close()
-        state = api.exec_inspect(created["Id"])
+        state = api.exec_inspect(exec_id)
         if state.get("Running"):
             raise StreamError(
                 f"the command did not finish within {timeout:g} s; it may still be running",
@@ -275,6 +266,20 @@ class ContainerVerbs:
             (engine_event(e) for e in json_stream(response.iter_content(chunk_size=None))),
             response,
         )
+
+
+def create_exec(api, ref, cmd, env, workdir, user, **streams) -> str:
+    """docker exec's first half: the process made (never privileged), not started; its id."""
+    created = api.exec_create(
+        ref,
+        cmd,
+        environment=[f"{k}={v}" for k, v in (env or {}).items()] or None,
+        workdir=workdir,
+        user=user or "",
+        privileged=False,
+        **streams,
+    )
+    return created["Id"]
 
 
 def log_params(args) -> dict:

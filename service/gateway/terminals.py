@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import docker.errors
 
+from .containers import create_exec
 from .streams import StreamError
 
 
@@ -49,17 +50,7 @@ class TerminalVerbs:
                 lambda: _stopped(self.clients.control.inspect_container(ref)["State"]),
             )
         else:
-            created = api.exec_create(
-                ref,
-                command,
-                stdin=True,
-                tty=True,
-                environment=[f"{k}={v}" for k, v in (env or {}).items()] or None,
-                workdir=workdir,
-                user=user or "",
-                privileged=False,
-            )
-            exec_id = created["Id"]
+            exec_id = create_exec(api, ref, command, env, workdir, user, stdin=True, tty=True)
             sock = api.exec_start(exec_id, tty=True, socket=True)
             terminal = Terminal(
                 _raw(sock),
