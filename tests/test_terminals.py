@@ -314,3 +314,13 @@ def test_a_session_with_nothing_either_way_ends(box):
     with served(TOKENS=tokens, TERMINAL_IDLE_SECONDS=1) as (base, _):
         ws = connect(base, ticket(base, box))
         assert ending(ws) == {"type": "end", "reason": "idle", "exit_code": None}
+
+
+def test_a_session_ends_with_a_word_when_the_service_stops(box):
+    tokens = json.dumps(TOKENS[:1])
+    with served(TOKENS=tokens) as (base, server):
+        ws = connect(base, ticket(base, box))
+        ws.send(b"echo before-$((1+1))\n")
+        read_until(ws, b"before-2")
+        server.terminate()  # gunicorn stops gracefully: its worker is told first
+        assert ending(ws) == {"type": "end", "reason": "stopping", "exit_code": None}
