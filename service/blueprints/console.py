@@ -31,6 +31,8 @@ def page():
 
 
 @blp.route("/console/static/<path:filename>")
+# what browsers ask on any page of the service (/docs too): the console's icon
+@blp.route("/favicon.ico", defaults={"filename": "icon.svg"})
 def asset(filename):
     return send_from_directory(ROOT, filename, max_age=0)
 

@@ -154,6 +154,26 @@ def catalog_search(registry, text: str, args) -> list[dict]:
     ]
 
 
+@blp.route("/registries")
+class Registries(MethodView):
+    @blp.requires("read")
+    @blp.response(200, schemas.ConfiguredRegistrySchema(many=True))
+    def get(self):
+        """List the private registries the service may browse (REGISTRIES)
+
+        Each by the `host` that catalog and tags take; whether the service signs in to it,
+        never with what.
+        """
+        return [
+            {
+                "host": registry.host,
+                "insecure": registry.insecure,
+                "credentials": registry.username is not None,
+            }
+            for registry in registries().values()
+        ]
+
+
 @blp.route("/catalog")
 class Catalog(MethodView):
     @blp.requires("read")

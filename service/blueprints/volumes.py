@@ -65,18 +65,19 @@ def existing(name: str, writing: bool = False) -> dict:
 class Volumes(MethodView):
     @blp.requires("read")
     @blp.arguments(schemas.VolumeListArgsSchema, location="query")
-    @blp.response(200, schemas.VolumeSchema(many=True))
+    @blp.response(200, schemas.VolumeListItemSchema(many=True))
     @blp.daemon_call
     def get(self, args):
         """List volumes (docker volume ls), with the containers that use each
 
         Answered by two calls to the daemon (the volumes, the containers), however many
-        volumes there are.
+        volumes there are; a third with `size=true` (the engine's disk usage).
         """
         filters = {key: args[key] for key in schemas.LIST_FILTERS if args.get(key)}
         if "dangling" in args:
             filters["dangling"] = args["dangling"]
-        return mine("volumes", gateway().list_volumes(list_filters("volumes", filters)))
+        volumes = gateway().list_volumes(list_filters("volumes", filters), sizes=args["size"])
+        return mine("volumes", volumes)
 
     @blp.requires("write")
     @blp.arguments(schemas.VolumeCreateSchema)

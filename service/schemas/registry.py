@@ -126,6 +126,12 @@ class RegistryTagsSchema(Reply):
     next = Str(allow_none=True, **doc("pass as `last` for what follows; null at the end"))
 
 
+class ConfiguredRegistrySchema(Reply):
+    host = Str(**doc("host[:port], as catalog and tags take it in `registry`"))
+    insecure = Bool(**doc("reached over plain HTTP"))
+    credentials = Bool(**doc("the service signs in to it (its credentials are never shown)"))
+
+
 class RegistrySettingSchema(Schema):
     """One entry of the REGISTRIES setting (not part of the API)."""
 

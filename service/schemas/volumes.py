@@ -46,6 +46,14 @@ class VolumeSchema(Reply):
     )
 
 
+class VolumeListItemSchema(VolumeSchema):
+    size = ma.fields.Integer(
+        allow_none=True,
+        **doc("bytes its files take, as `docker system df -v` counts them (`size=true`); null "
+              "when not asked, or when the engine does not know (a driver other than local)"),
+    )  # fmt: skip
+
+
 class VolumeDetailSchema(VolumeSchema):
     options = ma.fields.Dict(Str(), Str(), **doc("the driver's options it was created with"))
 
@@ -55,6 +63,10 @@ class VolumeListArgsSchema(QueryArgsSchema):
     name = filter_list(256, "name contains this (repeatable: any of them)")
     driver = filter_list(128, "of this driver (repeatable: any of them)")
     dangling = Bool(**doc("true: only volumes no container mounts; false: only mounted ones"))
+    size = Bool(
+        load_default=False,
+        **doc("also each volume's size: the engine then measures every volume's files (slow)"),
+    )
 
 
 LIST_FILTERS = ("label", "name", "driver", "dangling")

@@ -495,3 +495,21 @@ def test_bearer_token_dance(token_registry, images, tmp_path, caplog):
     )
     assert refused.status_code == 502 and "refuse" in refused.json["message"], refused.json
     scan_for_secrets([*answers, answer, refused], caplog, audit)
+
+
+def test_the_configured_registries_are_listed_without_their_credentials(tmp_path):
+    secret = tmp_path / "password"
+    secret.write_text("hunter2\n")
+    client = make_client(
+        REGISTRIES=[
+            {"host": "127.0.0.1:5999", "insecure": True},
+            {"host": "registry.example:5000", "username": "ci", "password_file": str(secret)},
+        ]
+    )
+    answer = client.get("/registry/registries")
+    assert answer.status_code == 200
+    assert answer.json == [
+        {"host": "127.0.0.1:5999", "insecure": True, "credentials": False},
+        {"host": "registry.example:5000", "insecure": False, "credentials": True},
+    ]
+    assert b"hunter2" not in answer.get_data() and b"ci" not in answer.get_data()

@@ -428,3 +428,20 @@ def test_prune_removes_only_unused_volumes_it_selects(
     assert pruned.status_code == 200
     assert pruned.json["deleted"] == [unused]
     assert volume_names(docker_api, labels) == {used}
+
+
+def test_a_list_with_sizes_measures_each_volume(client, docker_api, busybox_image, labels):
+    name = f"measured-{labels[TEST_LABEL]}"
+    assert client.post("/volumes", json={"name": name, "labels": labels}).status_code == 201
+    writer = docker_api.create_container(
+        busybox_image,
+        command=["sh", "-c", "head -c 300000 /dev/zero > /v/file"],
+        labels=labels,
+        host_config=docker_api.create_host_config(binds=[f"{name}:/v"]),
+    )
+    docker_api.start(writer)
+    assert docker_api.wait(writer, timeout=30)["StatusCode"] == 0
+    plain = {v["name"]: v for v in client.get(f"/volumes?name={name}").json}
+    assert plain[name]["size"] is None
+    measured = {v["name"]: v for v in client.get(f"/volumes?name={name}&size=true").json}
+    assert 300000 <= measured[name]["size"] < 400000

@@ -55,11 +55,66 @@ export function field(text, input) {
   return h("label", { class: "field" }, h("span", {}, text), input);
 }
 
-// a message line under a form: ok, error or plain
+// names with numbers in them order as people count: web-2 before web-10, 172.17.0.9 before .10
+const ORDER = new Intl.Collator(undefined, { numeric: true, sensitivity: "base" });
+
+// `items` in the order `sort` ({by: a column's title, descending}) asks: by what the column's
+// `key(item)` gives; ties by the first column that sorts, so the order never depends on luck
+export function ordered(items, columns, sort) {
+  const sorting = columns.filter((column) => column.key);
+  const by = sorting.find((column) => column.title === sort.by);
+  if (!by) return items;
+  const compare = (column, a, b) => ORDER.compare(String(column.key(a) ?? ""), String(column.key(b) ?? ""));
+  return [...items].sort((a, b) => compare(by, a, b) * (sort.descending ? -1 : 1) || compare(sorting[0], a, b));
+}
+
+// a table whose headers order it: `columns` are {title, key} (a column without a key does not
+// sort); `items` come in the order `ordered` gave; a click on a header asks `onSort(title)` for
+// the new order; `row(item)` makes an item's <tr>
+export function sortedTable(columns, items, sort, onSort, row) {
+  const headers = columns.map((column) => {
+    if (!column.key) return h("th", { scope: "col" }, column.title);
+    const current = column.title === sort.by;
+    return h(
+      "th",
+      { scope: "col", "aria-sort": current ? (sort.descending ? "descending" : "ascending") : null },
+      h("button", { type: "button", class: "sort", onclick: () => onSort(column.title) },
+        column.title, h("span", { class: "arrow", "aria-hidden": "true" }, current ? (sort.descending ? "▼" : "▲") : "")),
+    );
+  });
+  return h("div", { class: "table-wrap" },
+    h("table", {}, h("thead", {}, h("tr", {}, headers)), h("tbody", {}, items.map(row))));
+}
+
+// the order a click on a column's header asks: by it, or by it the other way when it already was
+export function toggleSort(sort, title) {
+  sort.descending = sort.by === title ? !sort.descending : false;
+  sort.by = title;
+}
+
+// a short id as a badge, never to be taken for a name (a name may be 64 hex digits too)
+export function idBadge(shortId) {
+  return h("span", { class: "id-badge", title: `id ${shortId}` }, h("span", { class: "id-kind" }, "id"), " ", shortId);
+}
+
+// an image reference that may break after each `/` only, never inside a name or a tag; an
+// image id is cut to its short form (the whole id in its title)
+export function reference(text) {
+  if (/^sha256:[0-9a-f]{64}$/.test(text)) return h("span", { class: "ref", title: text }, text.slice(0, 19));
+  const parts = String(text).split(/(?<=\/)/);
+  return h("span", { class: "ref" }, parts.map((part, i) => [i ? h("wbr") : null, h("span", {}, part)]));
+}
+
+// the status line of a part of the page: ok, error or plain. A page shows one status line at a
+// time: saying something here hides what another line of the page said before.
 export function say(where, text, kind = "") {
   clear(where, text);
   where.className = `message ${kind}`.trim();
   where.hidden = !text;
+  if (!text) return;
+  for (const other of document.querySelectorAll("#main .message[role=status]")) {
+    if (other !== where) other.hidden = true;
+  }
 }
 
 // a question before something that changes the engine; resolves to true when confirmed
@@ -89,14 +144,19 @@ export function bytes(n) {
   return `${n.toFixed(i ? 1 : 0)} ${units[i]}`;
 }
 
+// a time as the reader's locale writes it; a line may break between the date and the hour only
 export function when(text) {
   if (!text) return "";
   const date = new Date(text);
-  return Number.isNaN(date.getTime()) ? text : date.toLocaleString();
+  if (Number.isNaN(date.getTime())) return text;
+  return h("time", { datetime: text },
+    h("span", { class: "nowrap" }, date.toLocaleDateString()), " ", h("span", { class: "nowrap" }, date.toLocaleTimeString()));
 }
 
+// labels as chips; a long one may break after its `=` only
 export function labels(map) {
-  return h("span", { class: "labels" }, Object.entries(map || {}).map(([k, v]) => h("span", {}, `${k}=${v}`)));
+  return h("span", { class: "labels" }, Object.entries(map || {}).map(([k, v]) =>
+    h("span", {}, h("span", { class: "nowrap" }, `${k}=`), h("wbr"), h("span", { class: "nowrap" }, v))));
 }
 
 // `KEY=value` lines into an object

@@ -23,7 +23,9 @@ export async function renderEvents(main, { signal }) {
       if (event.type === "heartbeat" || !event.action) return;
       const at = new Date((event.time || 0) * 1000).toLocaleTimeString();
       const attrs = event.attributes || {};
-      const name = attrs.name || attrs.image || (event.actor_id || "").slice(0, 12);
+      // a volume's actor is its name, kept whole; an id is cut to its short form
+      const actor = event.actor_id || "";
+      const name = attrs.name || attrs.image || (/^[0-9a-f]{64}$/.test(actor) ? actor.slice(0, 12) : actor);
       feed.prepend(h("li", {}, `${at} ${event.type} ${event.action} ${name}`));
       while (feed.children.length > KEEP) feed.lastChild.remove();
     }, {

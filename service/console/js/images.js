@@ -2,7 +2,21 @@
 // here with its log streaming, tag, push, remove.
 
 import { call, seg, stream } from "./api.js";
-import { action, bytes, clear, confirmAction, field, h, labels, pairs, say, table, when } from "./dom.js";
+import { action, bytes, clear, confirmAction, field, h, labels, pairs, reference, say, table, when } from "./dom.js";
+
+// the registry a reference names, as the engine reads it: its first component when that has a
+// `.` or a `:` or is `localhost`; null for a bare one (`busybox`, `team/app`: Docker Hub's)
+export function registryOf(ref) {
+  const slash = ref.indexOf("/");
+  if (slash < 0) return null;
+  const first = ref.slice(0, slash);
+  return first.includes(".") || first.includes(":") || first === "localhost" ? first : null;
+}
+
+// the service's own image: the empty one its volume helpers are made from
+function isOwn(image) {
+  return "dockyard.helper" in image.labels || image.tags.some((t) => t.startsWith("dockyard/volume-helper:"));
+}
 
 // a pull (or push) shown as a bar: layers' bytes summed, full when the result comes
 export function progressBox(id) {
@@ -99,13 +113,14 @@ export async function render(main, { signal }) {
     tagRepository.focus();
   }
 
-  async function push(reference) {
-    if (!(await confirmAction(`Push ${reference} to its registry?`, "", "Push"))) return;
+  async function push(ref) {
+    const registry = registryOf(ref);
+    if (!(await confirmAction(`Push ${ref} to ${registry}?`, "", "Push"))) return;
     const box = progressBox("push-progress");
     clear(pushOut, box.node);
     try {
-      const last = await stream("POST", `/images/${seg(reference)}/push`, (event) => box.event(event));
-      box.done(`Pushed ${reference}: ${last?.result?.digest || ""}`);
+      const last = await stream("POST", `/images/${seg(ref)}/push`, (event) => box.event(event));
+      box.done(`Pushed ${ref}: ${last?.result?.digest || ""}`);
     } catch (error) {
       box.failed(error.message);
     }
@@ -123,23 +138,30 @@ export async function render(main, { signal }) {
     await refresh();
   }
 
+  // a tag, with a Push when it names its registry: a bare tag would go to Docker Hub
+  function tagLine(image, ref) {
+    const pushable = registryOf(ref) && !isOwn(image);
+    return h("div", { class: "tag-line" }, h("span", { class: "mono" }, reference(ref)),
+      pushable ? action("Push", "write", () => push(ref), { dataset: { push: ref }, "aria-label": `Push ${ref}`, class: "small" }) : null);
+  }
+
   function imageTable(images) {
     if (!images.length) return h("p", { class: "muted" }, "No image.");
     const rows = images.map((image) =>
       h(
         "tr",
         { dataset: { id: image.id } },
-        h("td", {}, image.tags.length ? image.tags.map((t) => h("div", { class: "mono" }, t)) : h("span", { class: "muted" }, "untagged")),
+        h("td", { class: "tags" }, image.tags.length ? image.tags.map((t) => tagLine(image, t)) : h("span", { class: "muted" }, "untagged")),
         h("td", { class: "mono" }, image.short_id),
-        h("td", {}, bytes(image.size)),
+        h("td", { class: "nowrap" }, bytes(image.size)),
         h("td", {}, when(image.created)),
         h("td", {}, labels(image.labels)),
         h(
           "td",
           { class: "actions" },
-          action("Tag", "write", () => tag(image)),
-          image.tags.length ? image.tags.map((t) => action(`Push ${t}`, "write", () => push(t), { dataset: { push: t } })) : null,
-          action("Remove", "write", () => remove(image), { class: "danger" }),
+          h("div", { class: "buttons" },
+            action("Tag", "write", () => tag(image)),
+            isOwn(image) ? h("span", { class: "muted" }, "Dockyard's own") : action("Remove", "write", () => remove(image), { class: "danger" })),
         ),
       ),
     );
@@ -147,7 +169,7 @@ export async function render(main, { signal }) {
   }
 
   // pull
-  const pullInput = h("input", { id: "pull-image", placeholder: "busybox:latest or 127.0.0.1:5000/team/app:1.0", size: 40 });
+  const pullInput = h("input", { id: "pull-image", placeholder: "busybox:latest or 127.0.0.1:5000/team/app:1.0", size: 46 });
   const pullOut = h("div", { id: "pull-out" });
   const pullButton = action("Pull", "write", async () => {
     const image = pullInput.value.trim();

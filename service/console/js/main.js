@@ -21,6 +21,7 @@ const VIEWS = {
 };
 
 let leaving = new AbortController();
+let shown = null; // the section on the page: {key, show}
 const main = document.getElementById("main");
 const notice = document.getElementById("notice");
 
@@ -44,20 +45,44 @@ function showIdentity() {
   }
 }
 
-async function route() {
+// the part of an address after the section's name: a container's name, a network's...
+function detailOf(rest) {
+  const text = rest.join("/");
+  try {
+    return decodeURIComponent(text) || null;
+  } catch {
+    return text || null;
+  }
+}
+
+// The section the address names (#containers, #containers/web, #networks/backend...). Within the
+// section on the page, another detail (or none: the list) is shown in place, by the section's
+// own `show`: the list keeps its search, order and selection, and the back button returns to it.
+// `fresh`: the whole section again (another token, another language).
+async function route({ fresh = false } = {}) {
+  const [name, ...rest] = location.hash.slice(1).split("/");
+  const key = name in VIEWS ? name : "containers";
+  const param = detailOf(rest);
+  // a bookmark is named after the page it keeps
+  const section = key[0].toUpperCase() + key.slice(1);
+  document.title = `${param ? `${param} · ` : ""}${section} · Dockyard console`;
+  if (!fresh && shown?.key === key && shown.show) {
+    await shown.show(param);
+    return;
+  }
+  shown = null;
   leaving.abort(); // the streams of the section left
   leaving = new AbortController();
   const signal = leaving.signal;
-  const [name, ...rest] = location.hash.slice(1).split("/");
-  const key = name in VIEWS ? name : "containers";
   for (const link of document.querySelectorAll("#nav a")) {
     link.toggleAttribute("aria-current", false);
     if (link.getAttribute("href") === `#${key}`) link.setAttribute("aria-current", "page");
   }
   const view = VIEWS[key];
   main.dataset.view = key;
+  delete main.dataset.ready;
   if (view.token && !session.who) {
-    clear(main, h("h2", {}, key[0].toUpperCase() + key.slice(1)),
+    clear(main, h("h2", {}, section),
       h("p", { class: "panel" }, "Paste a token of this service in the Token field above: the console calls the API with it, as ",
         h("code", {}, "Authorization: Bearer …"), ". It is kept in this tab only (sessionStorage). ",
         "Without a token, the ", h("a", { href: "#course" }, "course"), " is open to read."));
@@ -65,7 +90,9 @@ async function route() {
   }
   clear(main, h("p", { class: "muted" }, "loading…"));
   try {
-    await view.render(main, { signal, param: rest.join("/") || null, rerender: route });
+    const rendered = await view.render(main, { signal, param, rerender: () => route({ fresh: true }) });
+    if (signal.aborted) return;
+    shown = { key, show: rendered?.show };
     main.dataset.ready = key;
   } catch (error) {
     if (error.name === "AbortError") return;
@@ -92,16 +119,16 @@ document.getElementById("token-form").addEventListener("submit", async (event) =
   input.value = "";
   if (!value) return;
   await useToken(value);
-  await route();
+  await route({ fresh: true });
 });
 
 document.getElementById("token-forget").addEventListener("click", async () => {
   await useToken("");
   tell("The token is forgotten.", "info");
-  await route();
+  await route({ fresh: true });
 });
 
-window.addEventListener("hashchange", route);
+window.addEventListener("hashchange", () => route());
 
 async function start() {
   try {

@@ -1,14 +1,17 @@
 // Registry: one search box, the repositories and tags of a private registry, pull from there.
 
-import { call } from "./api.js";
+import { call, can } from "./api.js";
 import { action, clear, h, say, table } from "./dom.js";
 import { pull } from "./images.js";
 
-export async function renderRegistry(main) {
+export async function renderRegistry(main, { signal }) {
   const message = h("p", { class: "message", role: "status", hidden: true });
   const term = h("input", { id: "search-term", type: "search", placeholder: "busybox, or 127.0.0.1:5000/team", size: 36 });
   const results = h("div", { id: "search-results" });
-  const registry = h("input", { id: "registry-host", placeholder: "127.0.0.1:5000", size: 22 });
+  // the registries the service is configured to browse (REGISTRIES), by name
+  const known = await call("GET", "/registry/registries", { signal });
+  const registry = h("select", { id: "registry-host", disabled: known.length === 0 },
+    known.map((r) => h("option", { value: r.host }, r.host)));
   const repository = h("input", { id: "registry-repository", placeholder: "team/app", size: 28 });
   const tags = h("div", { id: "registry-tags" });
   const pullOut = h("div", { id: "registry-pull" });
@@ -35,8 +38,9 @@ export async function renderRegistry(main) {
 
   async function browse() {
     say(message, "");
-    const host = registry.value.trim();
+    const host = registry.value;
     const name = repository.value.trim();
+    if (!host) return say(message, "the service is configured for no private registry", "error");
     try {
       let rows;
       if (name) {
@@ -65,7 +69,9 @@ export async function renderRegistry(main) {
     h("h2", {}, "Registry"),
     h("section", { class: "panel" }, h("h3", {}, "Search"), form, results),
     h("section", { class: "panel" }, h("h3", {}, "A private registry"),
-      h("p", { class: "muted" }, "Registries the service is configured for (DOCKYARD_REGISTRIES). Leave the repository empty to list them all."),
+      h("p", { class: "muted" }, known.length
+        ? "The registries the service is configured for (DOCKYARD_REGISTRIES). Leave the repository empty to list them all."
+        : "The service is configured for no private registry (DOCKYARD_REGISTRIES)."),
       h("div", { class: "row" },
         h("label", { for: "registry-host" }, "Registry"), registry,
         h("label", { for: "registry-repository" }, "Repository"), repository,
