@@ -110,16 +110,23 @@ def test_a_containers_address_opens_it_after_a_reload_and_back_returns_to_the_li
     watched.check()
 
 
-def test_search_and_order_show_exactly_the_matching_containers(
-    browser, service, busybox_image, docker_api
-):
-    names = [f"views-{RUN_ID}-{part}" for part in ("db-1", "web-2", "web-10")]
+def listing(browser, service, busybox_image, docker_api, *parts):
+    """Containers of this run named after ``parts``, started, and the list showing them."""
+    names = [f"views-{RUN_ID}-{part}" for part in parts]
     for name in names:
         started(docker_api, busybox_image, name)
     watched = Watched(browser, service, viewport=DESKTOP)
     page = watched.open(token=WRITE)
     only_ours(page)
-    expect(page.locator("#container-list tbody tr")).to_have_count(3)
+    expect(page.locator("#container-list tbody tr")).to_have_count(len(names))
+    return names, watched, page
+
+
+def test_search_and_order_show_exactly_the_matching_containers(
+    browser, service, busybox_image, docker_api
+):
+    names, watched, page = listing(browser, service, busybox_image, docker_api, "db-1", "web-2",
+                                   "web-10")  # fmt: skip
 
     page.fill("#container-search", "WEB")  # case aside
     expect(page.locator("#container-list tbody tr")).to_have_count(2)
@@ -149,13 +156,8 @@ def test_search_and_order_show_exactly_the_matching_containers(
 def test_bulk_stop_and_remove_act_on_exactly_the_selected_containers_and_kill_in_the_row(
     browser, service, busybox_image, docker_api, shots
 ):
-    names = [f"views-{RUN_ID}-{n}" for n in ("one", "two", "three")]
-    for name in names:
-        started(docker_api, busybox_image, name)
-    watched = Watched(browser, service, viewport=DESKTOP)
-    page = watched.open(token=WRITE)
-    only_ours(page)
-    expect(page.locator("#container-list tbody tr")).to_have_count(3)
+    names, watched, page = listing(browser, service, busybox_image, docker_api, "one", "two",
+                                   "three")  # fmt: skip
     expect(page.locator("#bulk-stop")).to_be_disabled()
 
     # select-all, then none
