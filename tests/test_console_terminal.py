@@ -118,3 +118,22 @@ def opened_from(browser, origin_page, url, protocols) -> str:
         )
     finally:
         page.close()
+
+
+def test_the_console_page_itself_cannot_reuse_or_redirect_a_ticket(browser, service, busybox_image):
+    first = sleeper(service, busybox_image, f"term-a-{RUN_ID}")
+    second = sleeper(service, busybox_image, f"term-b-{RUN_ID}")
+    base = "ws" + service.removeprefix("http")
+    page = service + "/"
+
+    def offer(session):
+        return [session["protocol"], "ticket." + session["ticket"]]
+
+    session = api(service, "POST", f"/containers/{first}/terminal", {})
+    assert opened_from(browser, page, base + session["path"], offer(session)) == "opened"
+    # used once: no second session with it
+    assert opened_from(browser, page, base + session["path"], offer(session)).startswith("closed")
+    # for one container: not another's terminal
+    session = api(service, "POST", f"/containers/{first}/terminal", {})
+    other = f"{base}/containers/{second}/terminal"
+    assert opened_from(browser, page, other, offer(session)).startswith("closed")

@@ -324,3 +324,16 @@ def test_a_session_ends_with_a_word_when_the_service_stops(box):
         read_until(ws, b"before-2")
         server.terminate()  # gunicorn stops gracefully: its worker is told first
         assert ending(ws) == {"type": "end", "reason": "stopping", "exit_code": None}
+
+
+def test_a_terminal_takes_a_place_of_its_worker(box):
+    """Past the worker's ceiling of streams (MAX_STREAMS), the next upgrade is the JSON 503."""
+    with served(TOKENS=json.dumps(TOKENS[:1]), MAX_STREAMS=1) as (base, _):
+        first = connect(base, ticket(base, box))
+        try:
+            session = ticket(base, box)
+            offer = f"{PROTOCOL}, ticket.{session['ticket']}"
+            status, answer = upgrade(base, session["path"], offer)
+            assert status == 503 and "too many streams" in answer["message"], answer
+        finally:
+            first.close()
