@@ -87,7 +87,12 @@ def given(kind: str, record: dict, store: Grants | GrantsView | None = None) -> 
 def owned_by(kind: str, items: list[dict], of: str) -> list[dict]:
     """A list's entries team ``of`` made or was given (the grants read once for the list)."""
     view = grants().snapshot()
-    return [item for item in items if teams.owns(item.get("labels"), of, given(kind, item, view))]
+    # the service's own entries, or the engine's (its `Labels`, through the Engine-API front)
+    return [
+        item
+        for item in items
+        if teams.owns(item.get("labels", item.get("Labels")), of, given(kind, item, view))
+    ]
 
 
 def mine(kind: str, items: list[dict]) -> list[dict]:

@@ -25,6 +25,11 @@ engine itself.
   `/auth/whoami` takes any valid token and says what it may do.
 - Long work (pull, push, build, load) answers its result as JSON, or streams progress when
   `Accept` asks for `application/x-ndjson` or `text/event-stream`.
+- A terminal is a WebSocket: `POST /containers/{id}/terminal` answers a single-use ticket,
+  which the upgrade offers as a subprotocol.
+- Docker's own Engine API is served too, under `/engine`, for the docker CLI, docker-compose
+  and docker-py (`DOCKER_HOST=tcp://HOST:PORT/engine`), with the same tokens, scopes and
+  policy: its contract is Docker's, and the README lists what it takes.
 """
 
 # method and endpoint -> operationId: stable names for generated clients
@@ -48,6 +53,9 @@ OPERATION_IDS = {
     ("post", "images.Tag"): "tagImage",
     ("post", "images.Push"): "pushImage",
     ("get", "images.Export"): "exportImage",
+    ("post", "terminals.Terminal"): "openTerminal",
+    ("get", "terminals.TerminalSocket"): "connectTerminal",
+    ("get", "registry.Registries"): "listConfiguredRegistries",
     ("get", "containers.Containers"): "listContainers",
     ("post", "containers.Containers"): "createContainer",
     ("post", "containers.Decision"): "decideContainerCreate",

@@ -228,3 +228,21 @@ def _hide(text: str, spans: list[tuple[int, int]]) -> str:
         at = end
     out.append(text[at:])
     return "".join(out)
+
+
+def redact_engine_config(config: dict | None) -> dict | None:
+    """An inspect's ``Config`` (or ``ContainerConfig``) in the engine's own form, secrets
+    hidden: its environment (``NAME=value`` items), its command and entrypoint."""
+    if not config:
+        return config
+    out = dict(config)
+    if out.get("Env"):
+        out["Env"] = [_redact_item(item) for item in out["Env"]]
+    for key in ("Cmd", "Entrypoint"):
+        out[key] = redact_argv(out.get(key))
+    return out
+
+
+def _redact_item(item: str) -> str:
+    name, sep, value = item.partition("=")
+    return f"{name}={_redact_value(name, value)}" if sep else item

@@ -5,6 +5,7 @@ from . import (
     console,
     containers,
     docs,
+    engine,
     identity,
     images,
     networks,
@@ -43,3 +44,5 @@ def register_blueprints(app, api):
     # not part of the API: the files of the interactive docs, and the web console
     app.register_blueprint(docs.blp)
     app.register_blueprint(console.blp)
+    # Docker's own API, for the docker CLI and docker-py: its contract is Docker's
+    app.register_blueprint(engine.blp)

@@ -6,6 +6,7 @@ Errors are docker-py's and requests' own; service.errors turns them into HTTP an
 
 from .client import DaemonClients, DaemonSettings
 from .containers import ContainerVerbs
+from .front import FrontVerbs
 from .images import ImageVerbs
 from .networks import NetworkVerbs
 from .registry import RegistryVerbs
@@ -26,6 +27,7 @@ class DockerGateway(
     RegistryVerbs,
     ServiceVerbs,
     SwarmVerbs,
+    FrontVerbs,
 ):
     def __init__(self, settings: DaemonSettings):
         self.clients = DaemonClients(settings)

@@ -1,0 +1,314 @@
+"""/engine: Docker's own Engine API, for the tools people already use (the docker CLI,
+docker-compose, docker-py), behind the service's tokens, scopes, teams, policy, redaction and
+audit: ``DOCKER_HOST=tcp://127.0.0.1:8000/engine``, the token in ``~/.docker/config.json``'s
+``HttpHeaders``.
+
+A path prefix on the service's own listener rather than a listener of its own: one port, one
+TLS setup, the same tokens, Host and Origin checks and caps for both APIs; the docker CLI and
+docker-py keep a ``DOCKER_HOST``'s path as the base of every call. Versioned paths (``/v1.41/``)
+and unversioned ones both work: the front speaks the version the service speaks to the daemon,
+and says so in ``/_ping`` and ``/version``.
+
+Deny by default: ``ROUTES`` is the front's whole table. Anything else answers 403 with a
+message the docker CLI prints ("Error response from daemon: ..."). Each route names its scope
+(lists and inspects `read`; start, stop, logs `operate`; create and remove `write`), what a
+team's token sees is its team's (as in the REST API), a create is judged by the one policy on
+the request's own ``HostConfig`` and ``NetworkingConfig`` with the service's defaults added, an
+act on an existing container judges it as the engine holds it, and inspect answers hide
+secrets from tokens without `exec`.
+"""
+
+import json
+import re
+
+from flask import Blueprint, Response, current_app, g, request
+from flask_smorest import abort
+
+from .. import policy
+from ..auth import ANY_TOKEN, current_token
+from ..extensions import gateway
+from ..guards import guard, mine, policy_context, seen_container, seen_network, seen_volume, team
+from ..policy import teams
+from ..redaction import redact_argv, redact_engine_config
+from ..schemas import sees_secrets
+from ..schemas.fields import CONTAINER_REF
+from ..streaming import reserve_stream
+
+blp = Blueprint("engine", __name__, url_prefix="/engine")
+
+PREFIX = "/engine"
+_VERSIONED = re.compile(r"^/v\d+\.\d+(?=/)")
+# a container's reference in a path, as the REST API takes it
+_REF = CONTAINER_REF.removeprefix("^").removesuffix("$")
+# a volume's or network's name or id in a path
+_NAME = r"[a-zA-Z0-9][a-zA-Z0-9_.-]{0,254}"
+# an image's reference in a path: a name with its registry, path and tag, or an id
+_IMAGE = r"[a-zA-Z0-9][a-zA-Z0-9_.:/@-]{0,511}"
+
+ROUTES: list[tuple[frozenset, re.Pattern, str, object]] = []
+
+
+def route(methods: str, pattern: str, scope: str):
+    """A row of the front's table: ``methods`` on the unversioned ``pattern``, for ``scope``."""
+
+    def register(handler):
+        ROUTES.append((frozenset(methods.split()), re.compile(pattern + r"\Z"), scope, handler))
+        return handler
+
+    return register
+
+
+@blp.route("/", defaults={"rest": ""}, methods=["GET", "HEAD", "POST", "PUT", "DELETE"])
+@blp.route("/<path:rest>", methods=["GET", "HEAD", "POST", "PUT", "DELETE"])
+def front(rest):
+    path = _VERSIONED.sub("", "/" + rest)
+    for methods, pattern, scope, handler in ROUTES:
+        found = pattern.match(path)
+        if found and request.method in methods:
+            token = current_token()
+            if scope != ANY_TOKEN and scope not in token.scopes:
+                abort(
+                    403,
+                    message=f"rule `scope`: {request.method} {path} needs the `{scope}` scope; "
+                    f"token `{token.name}` has {', '.join(sorted(token.scopes)) or 'none'}",
+                )
+            return handler(**found.groupdict())
+    abort(
+        403,
+        message=f"the Engine-API front does not take {request.method} {path}: what it takes "
+        "is listed in the service's README (Use your docker CLI)",
+    )
+
+
+# any valid token reaches the table; each row checks its own scope
+front.required_scope = ANY_TOKEN
+
+
+def _json(data, status=200) -> Response:
+    return Response(json.dumps(data), status=status, content_type="application/json")
+
+
+def _passed(answer) -> Response:
+    """The daemon's answer, as it came."""
+    return Response(
+        answer.content,
+        status=answer.status_code,
+        content_type=answer.headers.get("Content-Type", "application/json"),
+    )
+
+
+def _query() -> list[tuple[str, str]]:
+    return list(request.args.items(multi=True))
+
+
+# -- the engine ------------------------------------------------------------------------------
+
+
+@route("GET HEAD", r"/_ping", ANY_TOKEN)
+def ping():
+    answer = gateway().engine_call("GET", "/_ping")
+    headers = {
+        "API-Version": gateway().api_version,
+        "Docker-Experimental": "false",
+        "OSType": answer.headers.get("OSType", "linux"),
+        "Cache-Control": "no-cache, no-store, must-revalidate",
+        "Pragma": "no-cache",
+    }
+    body = b"" if request.method == "HEAD" else b"OK"
+    return Response(body, content_type="text/plain; charset=utf-8", headers=headers)
+
+
+@route("GET", r"/version", "read")
+def version():
+    found = gateway().engine_call("GET", "/version").json()
+    # the version the front speaks, which the client's calls are made in
+    found["ApiVersion"] = gateway().api_version
+    return _json(found)
+
+
+@route("GET", r"/info", "read")
+def info():
+    return _passed(gateway().engine_call("GET", "/info"))
+
+
+# -- containers ------------------------------------------------------------------------------
+
+
+@route("GET", r"/containers/json", "read")
+def containers():
+    listed = mine(
+        "containers", gateway().engine_call("GET", "/containers/json", params=_query()).json()
+    )
+    if not sees_secrets():
+        for item in listed:
+            item["Command"] = redact_argv(item.get("Command"))
+    return _json(listed)
+
+
+@route("GET", rf"/containers/(?P<ref>{_REF})/json", "read")
+def container(ref):
+    record = seen_container(ref)
+    if not sees_secrets():
+        record["Config"] = redact_engine_config(record.get("Config"))
+        record["Args"] = redact_argv(record.get("Args"))
+    return _json(record)
+
+
+@route("POST", r"/containers/create", "write")
+def create():
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        abort(400, message="a container create takes a JSON object")
+    name = request.args.get("name")
+    policy.check_container_name(name)
+    body["Labels"] = teams.claim(body.get("Labels"), team())
+    host = body.setdefault("HostConfig", {}) or {}
+    body["HostConfig"] = _shaped(host)
+    policy.judge_create(body, policy_context())
+    answer = gateway().engine_call(
+        "POST",
+        "/containers/create",
+        params=_query(),
+        body=json.dumps(body),
+        headers={"Content-Type": "application/json"},
+    )
+    g.target_id = answer.json().get("Id")
+    return _passed(answer)
+
+
+def _shaped(host: dict) -> dict:
+    """The request's HostConfig with what the service adds to every create: its default
+    limits where none is asked for, and no-new-privileges (the table judges the rest)."""
+    settings = current_app.config
+    host = dict(host)
+    if not host.get("Memory"):
+        host["Memory"] = settings["DEFAULT_MEMORY"]
+    if not host.get("PidsLimit") or host["PidsLimit"] < 0:
+        host["PidsLimit"] = settings["DEFAULT_PIDS_LIMIT"]
+    options = list(host.get("SecurityOpt") or [])
+    if not any(o.replace("=", ":").startswith("no-new-privileges") for o in options):
+        options.append("no-new-privileges:true")
+    host["SecurityOpt"] = options
+    return host
+
+
+def _act(verb: str, ref: str, policed: bool) -> Response:
+    full = guard(ref, policed=policed)
+    g.target_id = full
+    answer = gateway().engine_call("POST", f"/containers/{{0}}/{verb}", full, params=_query())
+    return _passed(answer)
+
+
+@route("POST", rf"/containers/(?P<ref>{_REF})/start", "operate")
+def start(ref):
+    return _act("start", ref, policed=True)
+
+
+@route("POST", rf"/containers/(?P<ref>{_REF})/restart", "operate")
+def restart(ref):
+    return _act("restart", ref, policed=True)
+
+
+@route("POST", rf"/containers/(?P<ref>{_REF})/unpause", "operate")
+def unpause(ref):
+    return _act("unpause", ref, policed=True)
+
+
+@route("POST", rf"/containers/(?P<ref>{_REF})/(?P<verb>stop|kill|pause)", "operate")
+def stop(ref, verb):
+    return _act(verb, ref, policed=False)
+
+
+@route("POST", rf"/containers/(?P<ref>{_REF})/wait", "operate")
+def wait(ref):
+    full = seen_container(ref)["Id"]
+    answer = gateway().engine_call(
+        "POST", "/containers/{0}/wait", full, params=_query(), stream=True
+    )
+    return _streamed(answer)
+
+
+@route("DELETE", rf"/containers/(?P<ref>{_REF})", "write")
+def remove(ref):
+    full = guard(ref)
+    g.target_id = full
+    return _passed(gateway().engine_call("DELETE", "/containers/{0}", full, params=_query()))
+
+
+@route("GET", rf"/containers/(?P<ref>{_REF})/logs", "operate")
+def logs(ref):
+    full = seen_container(ref)["Id"]
+    reserve_stream()
+    answer = gateway().engine_call(
+        "GET", "/containers/{0}/logs", full, params=_query(), stream=True
+    )
+    return _streamed(answer)
+
+
+def _streamed(answer) -> Response:
+    """A daemon stream passed on as it comes, the daemon's connection closed at its end."""
+
+    def chunks():
+        try:
+            # the head goes at once, as the daemon sends it: a client may wait for it before
+            # its next call (docker run waits for its wait's head, then starts)
+            yield b""
+            yield from answer.iter_content(chunk_size=None)
+        finally:
+            answer.close()
+
+    return Response(
+        chunks(),
+        status=answer.status_code,
+        content_type=answer.headers.get("Content-Type", "application/octet-stream"),
+    )
+
+
+# -- images, volumes, networks ---------------------------------------------------------------
+
+
+@route("GET", r"/images/json", "read")
+def images():
+    return _passed(gateway().engine_call("GET", "/images/json", params=_query()))
+
+
+@route("GET", rf"/images/(?P<name>{_IMAGE})/json", "read")
+def image(name):
+    found = gateway().engine_call("GET", "/images/{0}/json", name).json()
+    if not sees_secrets():
+        for key in ("Config", "ContainerConfig"):
+            found[key] = redact_engine_config(found.get(key))
+    return _json(found)
+
+
+@route("GET", r"/volumes", "read")
+def volumes():
+    found = gateway().engine_call("GET", "/volumes", params=_query()).json()
+    found["Volumes"] = mine("volumes", found.get("Volumes") or [])
+    return _json(found)
+
+
+@route("GET", rf"/volumes/(?P<name>{_NAME})", "read")
+def volume(name):
+    record = seen_volume(name)
+    if record is None:
+        abort(404, message=f"get {name}: no such volume")
+    return _json(record)
+
+
+@route("GET", r"/(?P<kind>plugins|nodes|services|tasks|secrets|configs)/[^/]+(?:/json)?", "read")
+def unserved(kind):
+    """An inspect of a kind the front serves none of: no such object, as the daemon would say
+    (`docker inspect NAME` asks each kind in turn until one knows the name)."""
+    abort(404, message=f"no such object: the Engine-API front serves no {kind}")
+
+
+@route("GET", r"/networks", "read")
+def networks():
+    found = gateway().engine_call("GET", "/networks", params=_query()).json()
+    return _json(mine("networks", found))
+
+
+@route("GET", rf"/networks/(?P<ref>{_NAME})", "read")
+def network(ref):
+    return _json(seen_network(ref))

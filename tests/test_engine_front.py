@@ -1,0 +1,232 @@
+"""The Engine-API front (/engine) with the real tools, through gunicorn as deployed, on the real
+engine: the docker CLI (the machine's newer client and Debian's 20.10) and docker-py run,
+list, inspect, read logs of, stop and remove containers with a token; the policy refuses what it
+refuses through the REST API, with the engine left unchanged; scopes, teams, redaction, audit
+and the browser's rules hold; what the front does not know is refused."""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import urllib.error
+import urllib.request
+
+import docker
+import pytest
+
+from service.auth import hash_token
+from service.policy.teams import TEAM_LABEL
+from tests.conftest import LABELS, RUN_ID, TEST_LABEL, ours, served
+
+TOKENS = [
+    {"name": "ops", "hash": hash_token("ops"), "scopes": ["read", "operate", "write", "exec"]},
+    {"name": "reader", "hash": hash_token("reader"), "scopes": ["read", "operate"]},
+    {
+        "name": "web",
+        "hash": hash_token("web"),
+        "scopes": ["read", "operate", "write"],
+        "team": "web",
+    },
+]
+# the machine's docker clients: a newer one first on PATH, Debian's docker.io 20.10
+CLIENTS = [
+    path
+    for path in dict.fromkeys(("/usr/local/bin/docker", "/usr/bin/docker"))
+    if os.access(path, os.X_OK)
+]
+LABEL_ARGS = [arg for key, value in LABELS.items() for arg in ("--label", f"{key}={value}")]
+
+
+@pytest.fixture(scope="module")
+def front(tmp_path_factory):
+    audit = tmp_path_factory.mktemp("front") / "audit.log"
+    with served(TOKENS=json.dumps(TOKENS), AUDIT_LOG=str(audit)) as (base, _):
+        yield base, audit
+
+
+def configs(tmp_path_factory, secret) -> str:
+    """A docker config folder whose HttpHeaders send the token ``secret``."""
+    folder = tmp_path_factory.mktemp("docker-config")
+    (folder / "config.json").write_text(
+        json.dumps({"HttpHeaders": {"Authorization": f"Bearer {secret}"}})
+    )
+    return str(folder)
+
+
+@pytest.fixture(scope="module")
+def as_token(front, tmp_path_factory):
+    """``as_token(secret, cli)(*args)``: the docker CLI ``cli`` run against the front with the
+    token ``secret``: its exit code and what it printed."""
+    base, _ = front
+    folders = {}
+
+    def runner(secret, cli=CLIENTS[0]):
+        if secret not in folders:
+            folders[secret] = configs(tmp_path_factory, secret)
+        env = {
+            **os.environ,
+            "DOCKER_HOST": "tcp://" + base.removeprefix("http://") + "/engine",
+            "DOCKER_CONFIG": folders[secret],
+        }
+        env.pop("DOCKER_CONTEXT", None)
+
+        def run(*args, timeout=60):
+            done = subprocess.run(
+                [cli, *args], env=env, capture_output=True, text=True, timeout=timeout
+            )
+            return done.returncode, done.stdout + done.stderr
+
+        return run
+
+    return runner
+
+
+def test_the_machines_docker_clients_are_there():
+    assert CLIENTS, "no docker client on this machine (deploy/test.sh installs docker.io)"
+    assert shutil.which("docker")
+
+
+@pytest.mark.parametrize("cli", CLIENTS)
+def test_the_docker_cli_runs_lists_inspects_logs_stops_and_removes(
+    as_token, cli, busybox_image, docker_api
+):
+    docker = as_token("ops", cli)
+    code, out = docker("version", "--format", "{{.Server.APIVersion}}")
+    assert code == 0 and re.fullmatch(r"1\.\d+", out.strip()), out
+    name = f"front-{RUN_ID}-{os.path.basename(os.path.dirname(cli))}"
+    code, out = docker(
+        "run", "-d", *LABEL_ARGS, "--name", name, busybox_image,
+        "sh", "-c", "echo hello-from-front; sleep 300",
+    )  # fmt: skip
+    assert code == 0, out
+    made = out.strip().splitlines()[-1]
+    assert docker_api.inspect_container(made)["State"]["Running"] is True
+    # the service's defaults were added to what the CLI sent
+    host = docker_api.inspect_container(made)["HostConfig"]
+    assert "no-new-privileges:true" in host["SecurityOpt"] and host["Memory"] > 0
+    code, out = docker("ps", "--filter", f"label={TEST_LABEL}={RUN_ID}", "--format", "{{.Names}}")
+    assert code == 0 and name in out.split(), out
+    code, out = docker("inspect", "--format", "{{.State.Status}} {{.Id}}", name)
+    assert code == 0 and out.split() == ["running", made], out
+    code, out = docker("logs", name)
+    assert code == 0 and "hello-from-front" in out, out
+    code, out = docker("stop", "-t", "1", name)
+    assert code == 0, out
+    assert docker_api.inspect_container(made)["State"]["Running"] is False
+    code, out = docker("rm", "-f", name)
+    assert code == 0, out
+    assert made not in ours(docker_api)
+
+
+REFUSED = [
+    (["--privileged"], "Privileged"),
+    (["-v", "/:/host"], "HostConfig.Binds"),
+    (["--network", "host"], "NetworkMode"),
+    (["--pid", "host"], "PidMode"),
+    (["--cap-add", "SYS_ADMIN"], "CapAdd"),
+    (["--device", "/dev/null"], "Devices"),
+    (["--security-opt", "seccomp=unconfined"], "SecurityOpt"),
+]
+
+
+@pytest.mark.parametrize("options,field", REFUSED, ids=[o[0] for o, _ in REFUSED])
+def test_the_policy_refuses_through_the_front_and_the_engine_is_left_unchanged(
+    as_token, front, busybox_image, docker_api, options, field
+):
+    before = ours(docker_api)
+    code, out = as_token("ops")("run", "-d", *LABEL_ARGS, *options, busybox_image, "true")
+    assert code != 0 and "Error response from daemon: rule `" in out and field in out, out
+    assert ours(docker_api) == before
+    # the refusal is audited with the token's name
+    lines = [json.loads(line) for line in front[1].read_text().splitlines()]
+    assert any(line["status"] == 403 and line["token"] == "ops" for line in lines)
+
+
+def test_a_token_without_the_scope_runs_nothing(as_token, busybox_image, docker_api):
+    before = ours(docker_api)
+    code, out = as_token("reader")("run", "-d", *LABEL_ARGS, busybox_image, "true")
+    assert code != 0 and "needs the `write` scope" in out, out
+    assert ours(docker_api) == before
+
+
+def test_what_the_front_does_not_know_is_refused_with_a_message(as_token):
+    code, out = as_token("ops")("plugin", "ls")
+    assert code != 0 and "the Engine-API front does not take GET /plugins" in out, out
+
+
+def test_a_teams_token_sees_its_teams_containers_only(as_token, busybox_image, docker_api):
+    other = docker_api.create_container(busybox_image, command=["true"], labels=dict(LABELS))["Id"]
+    web = as_token("web")
+    code, out = web("run", "-d", *LABEL_ARGS, busybox_image, "sleep", "300")
+    assert code == 0, out
+    mine = out.strip().splitlines()[-1]
+    assert docker_api.inspect_container(mine)["Config"]["Labels"][TEAM_LABEL] == "web"
+    code, out = web("ps", "-a", "-q", "--no-trunc", "--filter", f"label={TEST_LABEL}={RUN_ID}")
+    assert code == 0 and out.split() == [mine], out
+    # another team's container is no object at all for this token
+    code, out = web("inspect", other)
+    assert code != 0 and f"No such object: {other}" in out, out
+    code, out = web("container", "inspect", other)
+    assert code != 0 and "no such container" in out.lower(), out
+
+
+def test_inspect_hides_secrets_from_tokens_without_exec(as_token, busybox_image, docker_api):
+    made = docker_api.create_container(
+        busybox_image,
+        command=["sh", "-c", "sleep 1 --password hunter2"],
+        environment=["DB_PASSWORD=hunter2", "MODE=demo"],
+        labels=dict(LABELS),
+    )["Id"]
+    code, out = as_token("reader")("inspect", made)
+    assert code == 0 and "hunter2" not in out and "MODE=demo" in out, out
+    code, out = as_token("ops")("inspect", made)
+    assert code == 0 and "DB_PASSWORD=hunter2" in out, out
+
+
+def test_a_page_of_another_site_changes_nothing_through_the_front(front, busybox_image, docker_api):
+    base, _ = front
+    before = ours(docker_api)
+    call = urllib.request.Request(
+        f"{base}/engine/containers/create",
+        data=json.dumps({"Image": busybox_image, "Labels": dict(LABELS)}).encode(),
+        headers={
+            "Authorization": "Bearer ops",
+            "Content-Type": "text/plain",
+            "Origin": "http://attacker.example",
+            "Sec-Fetch-Site": "cross-site",
+        },
+        method="POST",
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(call, timeout=10)
+    assert refused.value.code == 403 and b"cross-site" in refused.value.read()
+    assert ours(docker_api) == before
+
+
+def test_docker_py_runs_lists_logs_and_removes(
+    front, tmp_path_factory, busybox_image, docker_api, monkeypatch
+):
+    base, _ = front
+    # docker-py sends the config file's HttpHeaders, as the CLI does
+    monkeypatch.setenv("DOCKER_CONFIG", configs(tmp_path_factory, "ops"))
+    client = docker.DockerClient(
+        base_url="tcp://" + base.removeprefix("http://") + "/engine", version="auto"
+    )
+    try:
+        box = client.containers.run(
+            busybox_image, ["sh", "-c", "echo from-py; sleep 300"], detach=True, labels=dict(LABELS)
+        )
+        assert docker_api.inspect_container(box.id)["State"]["Running"] is True
+        listed = client.containers.list(filters={"label": f"{TEST_LABEL}={RUN_ID}"})
+        assert box.id in [c.id for c in listed]
+        assert b"from-py" in box.logs()
+        with pytest.raises(docker.errors.APIError) as refused:
+            client.containers.run(
+                busybox_image, "true", detach=True, privileged=True, labels=dict(LABELS)
+            )
+        assert refused.value.status_code == 403 and "Privileged" in str(refused.value)
+        box.remove(force=True)
+        assert box.id not in ours(docker_api)
+    finally:
+        client.close()
