@@ -6,9 +6,12 @@ and the browser's rules hold; what the front does not know is refused."""
 
 import json
 import os
+import pty
 import re
+import select
 import shutil
 import subprocess
+import time
 import urllib.error
 import urllib.request
 
@@ -77,6 +80,7 @@ def as_token(front, tmp_path_factory):
             )
             return done.returncode, done.stdout + done.stderr
 
+        run.env = env
         return run
 
     return runner
@@ -230,3 +234,77 @@ def test_docker_py_runs_lists_logs_and_removes(
         assert box.id not in ours(docker_api)
     finally:
         client.close()
+
+
+@pytest.fixture
+def sleeping(as_token, busybox_image):
+    """A container run through the front, that sleeps; its name."""
+    name = f"front-{RUN_ID}-sleeping"
+    code, out = as_token("ops")(
+        "run", "-d", *LABEL_ARGS, "--name", name, busybox_image, "sleep", "300"
+    )
+    assert code == 0, out
+    return name
+
+
+@pytest.mark.parametrize("cli", CLIENTS)
+def test_exec_and_an_attached_run_carry_output_input_and_exit_codes(
+    as_token, cli, sleeping, busybox_image
+):
+    docker = as_token("ops", cli)
+    code, out = docker("exec", sleeping, "sh", "-c", "echo out-$((1+1)); echo err >&2; exit 4")
+    assert code == 4 and "out-2" in out and "err" in out, out
+    # stdin to its end, then the process reads its end (the half-close is carried)
+    done = subprocess.run(
+        [cli, "exec", "-i", sleeping, "sh", "-c", "cat; echo after-eof"],
+        env=docker.env, input="piped-in\n", capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0 and done.stdout == "piped-in\nafter-eof\n", done
+    # docker run without -d: attach (hijacked), wait, start
+    code, out = docker("run", "--rm", *LABEL_ARGS, busybox_image, "sh", "-c", "echo ran; exit 2")
+    assert code == 2 and "ran" in out, out
+
+
+@pytest.mark.parametrize("cli", CLIENTS)
+def test_exec_it_through_a_terminal(as_token, cli, sleeping):
+    docker = as_token("ops", cli)
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the docker CLI on a terminal, and nothing else
+        try:
+            os.execve(cli, [cli, "exec", "-it", sleeping, "sh"], docker.env)
+        finally:
+            os._exit(127)
+    seen = b""
+
+    def read_until(needle):
+        nonlocal seen
+        deadline = time.monotonic() + 20
+        while needle not in seen:
+            assert time.monotonic() < deadline, seen
+            if select.select([fd], [], [], 0.5)[0]:
+                seen += os.read(fd, 65536)
+
+    read_until(b"# ")
+    os.write(fd, b"echo $((6*7))\n")
+    read_until(b"42")
+    os.write(fd, b"exit 3\n")
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 3, seen
+
+
+def test_exec_is_judged_as_through_the_rest_api(as_token, sleeping, busybox_image, docker_api):
+    code, out = as_token("ops")("exec", "--privileged", sleeping, "true")
+    assert code != 0 and "rule `foreign-container` (Privileged)" in out, out
+    code, out = as_token("reader")("exec", sleeping, "true")
+    assert code != 0 and "needs the `exec` scope" in out, out
+    # a container made elsewhere with powers the policy refuses: no exec into it
+    powerful = docker_api.create_container(
+        busybox_image, command=["sleep", "300"], labels=dict(LABELS),
+        host_config=docker_api.create_host_config(cap_add=["SYS_ADMIN"]),
+    )["Id"]  # fmt: skip
+    code, out = as_token("ops")("exec", powerful, "true")
+    assert code != 0 and "CapAdd" in out, out
+    # another team's container is not there for a team's token
+    code, out = as_token("web")("exec", sleeping, "true")
+    assert code != 0 and "no such container" in out.lower(), out

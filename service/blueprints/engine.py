@@ -33,6 +33,7 @@ from ..redaction import redact_argv, redact_engine_config
 from ..schemas import sees_secrets
 from ..schemas.fields import CONTAINER_REF
 from ..streaming import reserve_stream
+from ..streaming.hijack import Upgraded, carry, wants_upgrade
 
 blp = Blueprint("engine", __name__, url_prefix="/engine")
 
@@ -156,9 +157,7 @@ def container(ref):
 
 @route("POST", r"/containers/create", "write")
 def create():
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        abort(400, message="a container create takes a JSON object")
+    body = _body()
     name = request.args.get("name")
     policy.check_container_name(name)
     body["Labels"] = teams.claim(body.get("Labels"), team())
@@ -243,6 +242,101 @@ def logs(ref):
         "GET", "/containers/{0}/logs", full, params=_query(), stream=True
     )
     return _streamed(answer)
+
+
+# -- attach and exec: Docker's hijacked raw stream --------------------------------------------
+
+_EXEC = r"[0-9a-f]{64}"
+_JSON = {"Content-Type": "application/json"}
+
+
+def _body() -> dict:
+    body = request.get_json(silent=True)
+    if body is None and not request.get_data():
+        return {}
+    if not isinstance(body, dict):
+        abort(400, message="this call takes a JSON object")
+    return body
+
+
+def _never_privileged(privileged) -> None:
+    if privileged:
+        raise policy.Denied(
+            "foreign-container", "a privileged process: this service never gives it", "Privileged"
+        )
+
+
+@route("POST", rf"/containers/(?P<ref>{_REF})/exec", "exec")
+def exec_create(ref):
+    body = _body()
+    _never_privileged(body.get("Privileged"))
+    full = guard(ref, policed=True)
+    g.target_id = full
+    answer = gateway().engine_call(
+        "POST", "/containers/{0}/exec", full, body=json.dumps(body), headers=_JSON
+    )
+    return _passed(answer)
+
+
+def _exec_of(exec_id) -> dict:
+    """An exec's state, once the container it runs in passes as for an exec of its own (it
+    may have been made elsewhere): a team's token, its team's containers; the policy."""
+    state = gateway().engine_call("GET", "/exec/{0}/json", exec_id).json()
+    _never_privileged((state.get("ProcessConfig") or {}).get("privileged"))
+    g.target_id = guard(state["ContainerID"], policed=True)
+    return state
+
+
+@route("GET", rf"/exec/(?P<exec_id>{_EXEC})/json", "exec")
+def exec_inspect(exec_id):
+    return _json(_exec_of(exec_id))
+
+
+@route("POST", rf"/exec/(?P<exec_id>{_EXEC})/resize", "exec")
+def exec_resize(exec_id):
+    _exec_of(exec_id)
+    return _passed(gateway().engine_call("POST", "/exec/{0}/resize", exec_id, params=_query()))
+
+
+@route("POST", rf"/exec/(?P<exec_id>{_EXEC})/start", "exec")
+def exec_start(exec_id):
+    _exec_of(exec_id)
+    body = _body()
+    if body.get("Detach"):
+        answer = gateway().engine_call(
+            "POST", "/exec/{0}/start", exec_id, body=json.dumps(body), headers=_JSON
+        )
+        return _passed(answer)
+    _upgrade_asked()
+    reserve_stream()
+    daemon = gateway().hijack_exec(exec_id, tty=bool(body.get("Tty")))
+    g.audit = {"stream": carry(request.environ, daemon)}
+    return Upgraded()
+
+
+@route("POST", rf"/containers/(?P<ref>{_REF})/attach", "exec")
+def attach(ref):
+    # what is typed goes into the container's own process
+    full = guard(ref, policed=True)
+    g.target_id = full
+    _upgrade_asked()
+    reserve_stream()
+    daemon = gateway().hijack_attach(full, dict(request.args.items()))
+    g.audit = {"stream": carry(request.environ, daemon)}
+    return Upgraded()
+
+
+@route("POST", rf"/containers/(?P<ref>{_REF})/resize", "operate")
+def resize(ref):
+    full = guard(ref)
+    return _passed(gateway().engine_call("POST", "/containers/{0}/resize", full, params=_query()))
+
+
+def _upgrade_asked() -> None:
+    if not wants_upgrade(request):
+        abort(400, message="attach and exec start take the connection: send Upgrade: tcp")
+    if "gunicorn.socket" not in request.environ:
+        abort(501, message="attach and exec need the service served by its gunicorn worker")
 
 
 def _streamed(answer) -> Response:

@@ -2,7 +2,7 @@
 docker attach). A session is asked for with the token (POST), which answers a single-use
 ticket; the WebSocket (GET, an upgrade) presents it, with no token in any URL."""
 
-from flask import Response, current_app, g, request
+from flask import current_app, g, request
 from flask.views import MethodView
 from flask_smorest import abort
 from flask_smorest.error_handler import ErrorSchema
@@ -13,6 +13,7 @@ from ..extensions import RETRY_AFTER_HEADER, Blueprint, gateway
 from ..guards import guard
 from ..schemas import terminals as schemas
 from ..streaming import reserve_stream
+from ..streaming.hijack import Upgraded
 from ..streaming.terminal import accept, serve
 from .containers import container_ref, one_container
 
@@ -180,7 +181,7 @@ class TerminalSocket(MethodView):
                 **ended,
             }
         }
-        return _Upgraded(status=101)
+        return Upgraded()
 
 
 def _offered_ticket() -> str:
@@ -200,11 +201,3 @@ def _offered_ticket() -> str:
             "(POST /containers/{id}/terminal answers one)",
         )
     return tickets_offered[0].removeprefix(schemas.TICKET_PREFIX)
-
-
-class _Upgraded(Response):
-    """The answer after the WebSocket ended: the connection was the WebSocket's, so nothing
-    more is written; gunicorn's worker takes StopIteration as "close this connection"."""
-
-    def __call__(self, environ, start_response):
-        raise StopIteration()

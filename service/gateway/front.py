@@ -2,7 +2,11 @@
 client wrote it (its query, body and content type), on a path the front built from what it
 checked. Errors are docker-py's, as for every other call."""
 
+import socket
+
 import requests
+
+from .terminals import raw_socket
 
 
 class FrontVerbs:
@@ -24,3 +28,12 @@ class FrontVerbs:
             with response:
                 _ = response.content  # read whole: the connection goes back to the pool
         return response
+
+    def hijack_exec(self, exec_id: str, tty: bool) -> socket.socket:
+        """An exec's process started, its connection taken over: its input and output."""
+        return raw_socket(self.clients.long.exec_start(exec_id, tty=tty, socket=True))
+
+    def hijack_attach(self, ref: str, params: dict) -> socket.socket:
+        """A container's process attached to, as ``params`` ask (stdin, stdout, stderr, stream,
+        logs, detachKeys), its connection taken over."""
+        return raw_socket(self.clients.long.attach_socket(ref, params=params))

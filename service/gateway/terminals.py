@@ -45,7 +45,7 @@ class TerminalVerbs:
                 ref, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
             )
             terminal = Terminal(
-                _raw(sock),
+                raw_socket(sock),
                 lambda height, width: self.clients.control.resize(ref, height, width),
                 lambda: _stopped(self.clients.control.inspect_container(ref)["State"]),
             )
@@ -53,7 +53,7 @@ class TerminalVerbs:
             exec_id = create_exec(api, ref, command, env, workdir, user, stdin=True, tty=True)
             sock = api.exec_start(exec_id, tty=True, socket=True)
             terminal = Terminal(
-                _raw(sock),
+                raw_socket(sock),
                 lambda height, width: self.clients.control.exec_resize(exec_id, height, width),
                 lambda: _stopped(self.clients.control.exec_inspect(exec_id)),
             )
@@ -64,9 +64,9 @@ class TerminalVerbs:
         return terminal
 
 
-def _raw(sock) -> socket.socket:
-    # docker-py answers the socket itself, or its SocketIO; no timeout: a terminal waits for a
-    # person (the session's idle timeout bounds it)
+def raw_socket(sock) -> socket.socket:
+    """A hijacked daemon connection as a socket: docker-py answers the socket itself, or its
+    SocketIO. No timeout: a terminal waits for a person (its session bounds it)."""
     sock = getattr(sock, "_sock", sock)
     sock.settimeout(None)
     return sock
