@@ -308,3 +308,69 @@ def test_exec_is_judged_as_through_the_rest_api(as_token, sleeping, busybox_imag
     # another team's container is not there for a team's token
     code, out = as_token("web")("exec", sleeping, "true")
     assert code != 0 and "no such container" in out.lower(), out
+
+
+def compose_file(folder, image, **extra) -> None:
+    labels = json.dumps(dict(LABELS))
+    service = {"image": image, "labels": dict(LABELS), **extra}
+    (folder / "docker-compose.yml").write_text(
+        json.dumps(
+            {
+                "version": "3.8",
+                "services": {
+                    "web": {**service, "command": ["sh", "-c", "echo web-up; sleep 300"],
+                            "volumes": ["data:/data"]},
+                    "db": {**service, "command": ["sh", "-c", "echo db-up; sleep 300"]},
+                },
+                "volumes": {"data": {"labels": json.loads(labels)}},
+                "networks": {"default": {"labels": json.loads(labels)}},
+            }
+        )
+    )  # fmt: skip
+
+
+def compose(as_token, folder, *args):
+    env = as_token("ops").env
+    done = subprocess.run(
+        ["docker-compose", "-p", f"front{RUN_ID}", *args],
+        cwd=folder, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    return done.returncode, done.stdout + done.stderr
+
+
+def test_docker_compose_brings_a_two_service_file_up_and_down(
+    as_token, tmp_path, busybox_image, docker_api
+):
+    assert shutil.which("docker-compose"), "docker-compose is not installed (deploy/test.sh)"
+    compose_file(tmp_path, busybox_image)
+    code, out = compose(as_token, tmp_path, "up", "-d")
+    assert code == 0, out
+    project = {"label": f"com.docker.compose.project=front{RUN_ID}"}
+    running = docker_api.containers(filters=project)
+    assert len(running) == 2, running
+    code, out = compose(as_token, tmp_path, "ps")
+    assert code == 0 and out.count(" Up") == 2, out
+    code, out = compose(as_token, tmp_path, "logs")
+    assert code == 0 and "web-up" in out and "db-up" in out, out
+    code, out = compose(as_token, tmp_path, "down", "-v")
+    assert code == 0, out
+    assert not docker_api.containers(all=True, filters=project)
+    assert not docker_api.volumes(filters=project).get("Volumes")
+    assert not docker_api.networks(filters=project)
+
+
+@pytest.mark.parametrize(
+    "extra,field",
+    [({"privileged": True}, "Privileged"), ({"network_mode": "host"}, "NetworkMode"),
+     ({"cap_add": ["SYS_ADMIN"]}, "CapAdd"), ({"pid": "host"}, "PidMode")],
+    ids=["privileged", "network-host", "cap-add", "pid-host"],
+)  # fmt: skip
+def test_a_compose_file_with_powers_is_refused(
+    as_token, tmp_path, busybox_image, docker_api, extra, field
+):
+    before = ours(docker_api)
+    compose_file(tmp_path, busybox_image, **extra)
+    code, out = compose(as_token, tmp_path, "up", "-d")
+    assert code != 0 and field in out, out
+    assert ours(docker_api) == before
+    compose(as_token, tmp_path, "down", "-v")

@@ -32,8 +32,10 @@ from ..policy import teams
 from ..redaction import redact_argv, redact_engine_config
 from ..schemas import sees_secrets
 from ..schemas.fields import CONTAINER_REF
+from ..schemas.networks import DRIVERS as NETWORK_DRIVERS
 from ..streaming import reserve_stream
 from ..streaming.hijack import Upgraded, carry, wants_upgrade
+from .volumes import judged_volume
 
 blp = Blueprint("engine", __name__, url_prefix="/engine")
 
@@ -395,6 +397,81 @@ def unserved(kind):
     """An inspect of a kind the front serves none of: no such object, as the daemon would say
     (`docker inspect NAME` asks each kind in turn until one knows the name)."""
     abort(404, message=f"no such object: the Engine-API front serves no {kind}")
+
+
+@route("POST", r"/volumes/create", "write")
+def volume_create():
+    body = _body()
+    args = {
+        "name": body.get("Name") or None,
+        "driver": body.get("Driver") or "local",
+        "driver_opts": body.get("DriverOpts") or {},
+        "labels": body.get("Labels") or {},
+    }
+    engine = judged_volume(args)
+    answer = gateway().engine_call(
+        "POST", "/volumes/create", body=json.dumps(engine), headers=_JSON
+    )
+    return _passed(answer)
+
+
+@route("DELETE", rf"/volumes/(?P<name>{_NAME})", "write")
+def volume_remove(name):
+    if seen_volume(name) is None:
+        abort(404, message=f"get {name}: no such volume")
+    if name in policy_context().held()[0]:
+        raise policy.Denied("self-protection", f"volume {name} holds the service's own data")
+    return _passed(gateway().engine_call("DELETE", "/volumes/{0}", name, params=_query()))
+
+
+# what a network create may ask, as the REST API's: anything else (driver options, a config
+# network, an ingress) is refused
+_NETWORK_FIELDS = {
+    "Name", "CheckDuplicate", "Driver", "Internal", "Attachable", "EnableIPv6", "IPAM", "Labels",
+    "Options", "Scope",
+}  # fmt: skip
+
+
+@route("POST", r"/networks/create", "write")
+def network_create():
+    body = _body()
+    unknown = sorted(key for key, value in body.items() if key not in _NETWORK_FIELDS and value)
+    if body.get("Options") or unknown:
+        raise policy.Denied(
+            "network-options",
+            f"a network create may not set {', '.join(unknown) or 'driver options'} here",
+        )
+    driver = body.get("Driver") or "bridge"
+    if driver not in NETWORK_DRIVERS:
+        raise policy.Denied("network-driver", f"driver {driver}: {', '.join(NETWORK_DRIVERS)} only")
+    body["Labels"] = teams.claim(body.get("Labels"), team())
+    answer = gateway().engine_call("POST", "/networks/create", body=json.dumps(body), headers=_JSON)
+    g.target_id = answer.json().get("Id")
+    return _passed(answer)
+
+
+@route("DELETE", rf"/networks/(?P<ref>{_NAME})", "write")
+def network_remove(ref):
+    record = seen_network(ref)
+    policy.check_network_removal(record)
+    g.target_id = record["Id"]
+    return _passed(gateway().engine_call("DELETE", "/networks/{0}", record["Id"]))
+
+
+@route("POST", rf"/networks/(?P<ref>{_NAME})/(?P<verb>connect|disconnect)", "write")
+def network_connect(ref, verb):
+    record = seen_network(ref)
+    if verb == "connect":
+        policy.judge_network(record, "network")
+    body = _body()
+    container = str(body.get("Container") or "")
+    if not re.fullmatch(CONTAINER_REF, container):
+        abort(400, message=f"`{container}` is not a container id or name")
+    body["Container"] = guard(container)
+    answer = gateway().engine_call(
+        "POST", f"/networks/{{0}}/{verb}", record["Id"], body=json.dumps(body), headers=_JSON
+    )
+    return _passed(answer)
 
 
 @route("GET", r"/networks", "read")
