@@ -4,6 +4,7 @@ list, inspect, read logs of, stop and remove containers with a token; the policy
 refuses through the REST API, with the engine left unchanged; scopes, teams, redaction, audit
 and the browser's rules hold; what the front does not know is refused."""
 
+import io
 import json
 import os
 import pty
@@ -374,3 +375,101 @@ def test_a_compose_file_with_powers_is_refused(
     assert code != 0 and field in out, out
     assert ours(docker_api) == before
     compose(as_token, tmp_path, "down", "-v")
+
+
+@pytest.mark.parametrize("cli", CLIENTS)
+def test_docker_cp_both_ways_and_stats(as_token, cli, sleeping, tmp_path):
+    docker = as_token("ops", cli)
+    (tmp_path / "in.txt").write_text("copied-in\n")
+    code, out = docker("cp", str(tmp_path / "in.txt"), f"{sleeping}:/in.txt")
+    assert code == 0, out
+    code, out = docker("exec", sleeping, "cat", "/in.txt")
+    assert code == 0 and out == "copied-in\n", out
+    code, out = docker("cp", f"{sleeping}:/in.txt", str(tmp_path / "out.txt"))
+    assert code == 0 and (tmp_path / "out.txt").read_text() == "copied-in\n", out
+    code, out = docker("stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}}", sleeping)
+    assert code == 0 and out.startswith(sleeping), out
+    # the read token copies nothing out: files hold what the container holds
+    code, out = as_token("reader", cli)("cp", f"{sleeping}:/in.txt", str(tmp_path / "no.txt"))
+    assert code != 0 and "needs the `exec` scope" in out, out
+
+
+def test_pull_tag_push_and_remove_with_the_loopback_registry(
+    as_token, registry, busybox_image, docker_api
+):
+    docker = as_token("ops")
+    remote = f"{registry}/front-{RUN_ID}/busybox:1"
+    code, out = docker("tag", busybox_image, remote)
+    assert code == 0, out
+    code, out = docker("push", remote)
+    assert code == 0 and "digest: sha256:" in out, out
+    code, out = docker("rmi", remote)
+    assert code == 0, out
+    code, out = docker("pull", remote)
+    assert code == 0 and remote in out, out
+    assert docker_api.inspect_image(remote)["Id"] == docker_api.inspect_image(busybox_image)["Id"]
+    code, out = docker("rmi", remote)
+    assert code == 0, out
+
+
+@pytest.mark.parametrize("cli", CLIENTS)
+def test_docker_build_with_the_classic_builder(as_token, cli, tmp_path, busybox_image, docker_api):
+    (tmp_path / "Dockerfile").write_text(
+        f"FROM {busybox_image}\nCOPY hello.txt /hello.txt\nRUN echo built > /built.txt\n"
+    )
+    (tmp_path / "hello.txt").write_text("hello\n")
+    tag = f"front-{RUN_ID}/built:{os.path.basename(os.path.dirname(cli))}"
+    docker = as_token("ops", cli)
+    env = {**docker.env, "DOCKER_BUILDKIT": "0"}
+    done = subprocess.run(
+        [cli, "build", *LABEL_ARGS, "-t", tag, str(tmp_path)],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    image = docker_api.inspect_image(tag)
+    assert image["Config"]["Labels"][TEST_LABEL] == RUN_ID
+    # a build that would run its steps on the host's network is refused
+    done = subprocess.run(
+        [cli, "build", "--network", "host", *LABEL_ARGS, str(tmp_path)],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode != 0 and "networkmode" in done.stdout + done.stderr, done
+
+
+def test_docker_events_show_a_team_its_own_objects(as_token, busybox_image, docker_api):
+    """docker events for a time span: the operator sees both containers' starts, the team's
+    token only its own."""
+    since = str(int(time.time()) - 1)
+    other = docker_api.create_container(busybox_image, command=["true"], labels=dict(LABELS))["Id"]
+    docker_api.start(other)
+    code, out = as_token("web")("run", "-d", *LABEL_ARGS, busybox_image, "true")
+    assert code == 0, out
+    mine = out.strip().splitlines()[-1]
+    time.sleep(1)
+    until = str(int(time.time()) + 1)
+    span = ("--since", since, "--until", until, "--filter", "event=start", "--format", "{{.ID}}")
+    code, out = as_token("ops")("events", *span)
+    assert code == 0 and {other, mine} <= set(out.split()), out
+    code, out = as_token("web")("events", *span)
+    assert code == 0 and mine in out.split() and other not in out.split(), out
+
+
+def test_a_build_and_a_pull_reach_only_the_allowed_registries(busybox_image, registry, tmp_path):
+    """With PULL_PUSH_REGISTRIES limited, what a Dockerfile would fetch from elsewhere is
+    refused before the engine sees the build; so is a pull."""
+    tokens = json.dumps(TOKENS[:1])
+    with served(TOKENS=tokens, PULL_PUSH_REGISTRIES=json.dumps([registry])) as (base, _):
+        client = docker.APIClient(
+            base_url="tcp://" + base.removeprefix("http://") + "/engine", version="1.41"
+        )
+        client.headers["Authorization"] = "Bearer ops"
+        try:
+            dockerfile = io.BytesIO(b"FROM elsewhere.example:5000/team/base:1\nRUN true\n")
+            with pytest.raises(docker.errors.APIError) as refused:
+                list(client.build(fileobj=dockerfile, labels=dict(LABELS), rm=True))
+            assert refused.value.status_code == 403 and "registries" in str(refused.value)
+            with pytest.raises(docker.errors.APIError) as refused:
+                client.pull("elsewhere.example:5000/team/base", tag="1")
+            assert refused.value.status_code == 403 and "PULL_PUSH_REGISTRIES" in str(refused.value)
+        finally:
+            client.close()

@@ -27,14 +27,24 @@ from flask_smorest import abort
 from .. import policy
 from ..auth import ANY_TOKEN, current_token
 from ..extensions import gateway
-from ..guards import guard, mine, policy_context, seen_container, seen_network, seen_volume, team
+from ..guards import (
+    events_kept,
+    guard,
+    mine,
+    policy_context,
+    seen_container,
+    seen_network,
+    seen_volume,
+    team,
+)
 from ..policy import teams
 from ..redaction import redact_argv, redact_engine_config
 from ..schemas import sees_secrets
 from ..schemas.fields import CONTAINER_REF
 from ..schemas.networks import DRIVERS as NETWORK_DRIVERS
-from ..streaming import reserve_stream
+from ..streaming import reserve_stream, tar_upload
 from ..streaming.hijack import Upgraded, carry, wants_upgrade
+from .images import spooled_context
 from .volumes import judged_volume
 
 blp = Blueprint("engine", __name__, url_prefix="/engine")
@@ -229,6 +239,41 @@ def wait(ref):
     return _streamed(answer)
 
 
+@route("GET", rf"/containers/(?P<ref>{_REF})/stats", "operate")
+def stats(ref):
+    full = seen_container(ref)["Id"]
+    reserve_stream()
+    answer = gateway().engine_call(
+        "GET", "/containers/{0}/stats", full, params=_query(), stream=True
+    )
+    return _streamed(answer)
+
+
+@route("GET HEAD PUT", rf"/containers/(?P<ref>{_REF})/archive", "exec")
+def archive(ref):
+    """docker cp, both ways: a container's files are all it holds, secrets included."""
+    full = guard(ref, policed=True)
+    g.target_id = full
+    if request.method == "PUT":
+        headers = {"Content-Type": request.headers.get("Content-Type", "application/x-tar")}
+        answer = gateway().engine_call(
+            "PUT", "/containers/{0}/archive", full, params=_query(),
+            body=request.stream, headers=headers,
+        )  # fmt: skip
+        return _passed(answer)
+    answer = gateway().engine_call(
+        request.method, "/containers/{0}/archive", full, params=_query(), stream=True
+    )
+    stat = answer.headers.get("X-Docker-Container-Path-Stat")
+    if request.method == "HEAD":
+        answer.close()
+        return Response(status=answer.status_code, headers={"X-Docker-Container-Path-Stat": stat})
+    reserve_stream(close=answer.close)
+    streamed = _streamed(answer)
+    streamed.headers["X-Docker-Container-Path-Stat"] = stat or ""
+    return streamed
+
+
 @route("DELETE", rf"/containers/(?P<ref>{_REF})", "write")
 def remove(ref):
     full = guard(ref)
@@ -360,6 +405,36 @@ def _streamed(answer) -> Response:
     )
 
 
+@route("GET", r"/events", "read")
+def events():
+    """docker events: a team's token sees its team's objects' events only, as in the REST
+    API's event stream."""
+    kept = events_kept()
+    reserve_stream()
+    answer = gateway().engine_call("GET", "/events", params=_query(), stream=True)
+    if kept is None:
+        return _streamed(answer)
+
+    def lines():
+        buffer = b""
+        try:
+            yield b""
+            for chunk in answer.iter_content(chunk_size=None):
+                buffer += chunk
+                *whole, buffer = buffer.split(b"\n")
+                for line in whole:
+                    event = json.loads(line) if line.strip() else {}
+                    actor = event.get("Actor") or {}
+                    seen = {"type": event.get("Type"), "actor_id": actor.get("ID"),
+                            "attributes": actor.get("Attributes")}  # fmt: skip
+                    if event and kept(seen):
+                        yield line + b"\n"
+        finally:
+            answer.close()
+
+    return Response(lines(), content_type=answer.headers.get("Content-Type", "application/json"))
+
+
 # -- images, volumes, networks ---------------------------------------------------------------
 
 
@@ -397,6 +472,110 @@ def unserved(kind):
     """An inspect of a kind the front serves none of: no such object, as the daemon would say
     (`docker inspect NAME` asks each kind in turn until one knows the name)."""
     abort(404, message=f"no such object: the Engine-API front serves no {kind}")
+
+
+@route("POST", r"/images/create", "write")
+def pull():
+    image = request.args.get("fromImage", "")
+    if not image or request.args.get("fromSrc"):
+        abort(403, message="the Engine-API front pulls images; an import is POST /images/import")
+    tag = request.args.get("tag")
+    reference = f"{image}:{tag}" if tag and ":" not in image.rsplit("/", 1)[-1] else image
+    policy.registry_allowed(reference, "pull", current_app.config["PULL_PUSH_REGISTRIES"])
+    return _progress("POST", "/images/create")
+
+
+@route("POST", rf"/images/(?P<name>{_IMAGE})/push", "write")
+def push(name):
+    tag = request.args.get("tag")
+    policy.registry_allowed(name, "push", current_app.config["PULL_PUSH_REGISTRIES"])
+    return _progress("POST", "/images/{0}/push", name, tag=tag)
+
+
+def _progress(method, path, *path_args, tag=None) -> Response:
+    """Long work the daemon reports as it goes (pull, push), passed on as it comes; the
+    client's registry credentials (X-Registry-Auth) go with the call, and nowhere else."""
+    headers = {}
+    if "X-Registry-Auth" in request.headers:
+        headers["X-Registry-Auth"] = request.headers["X-Registry-Auth"]
+    reserve_stream()
+    answer = gateway().engine_call(
+        method, path, *path_args, params=_query(), headers=headers, stream=True
+    )
+    return _streamed(answer)
+
+
+# a build's query: what it may ask (Docker's names), the rest refused unless left at its default
+_BUILD_TAKEN = {
+    "t", "dockerfile", "q", "nocache", "pull", "rm", "forcerm", "buildargs", "labels", "target",
+    "cachefrom", "platform", "version", "memory", "memswap", "cpuperiod", "cpuquota",
+}  # fmt: skip
+# what a client sends for an option it leaves alone
+_UNSET = ("", "0", "false", "null", "[]", "{}")
+_BUILD_DEFAULTS = {"networkmode": (*_UNSET, "default", "bridge", "none")}
+
+
+@route("POST", r"/build", "write")
+def build():
+    """docker build with the classic builder: the context spooled and its Dockerfile judged
+    (every image it may fetch from an allowed registry), each RUN step held to a container's
+    limits, the team's label on the image; the daemon's progress passed on as it comes."""
+    query = request.args.to_dict()
+    if query.get("version") == "2":
+        abort(403, message=BUILDKIT)
+    for key, value in query.items():
+        if key not in _BUILD_TAKEN and value not in _BUILD_DEFAULTS.get(key, _UNSET):
+            raise policy.Denied("build-options", f"a build may not set `{key}` here", key)
+    settings = current_app.config
+    try:
+        labels = json.loads(query.get("labels") or "{}")
+        build_args = json.loads(query.get("buildargs") or "{}")
+    except ValueError:
+        abort(400, message="labels and buildargs are JSON objects")
+    query["labels"] = json.dumps(teams.claim(labels, team()))
+    # each RUN step's container: at most what a container may take
+    memory = min(
+        int(query.get("memory") or 0) or settings["DEFAULT_MEMORY"], settings["MAX_MEMORY"]
+    )
+    query.update(memory=str(memory), memswap=str(memory * 2), cpuperiod="100000",
+                 cpuquota=str(int(settings["MAX_CPUS"] * 100000)))  # fmt: skip
+    context = tar_upload("the build context")
+    allowed = settings["PULL_PUSH_REGISTRIES"]
+    if "*" not in allowed:
+        spooled = spooled_context(context, query.get("dockerfile") or "Dockerfile")
+        options = {"pull": query.get("pull") not in (None, "", "0", "false"),
+                   "build_args": build_args, "target": query.get("target")}  # fmt: skip
+        policy.check_build(spooled.dockerfile, options, allowed, gateway().image_record)
+        context = spooled
+    reserve_stream()
+    headers = {"Content-Type": "application/x-tar"}
+    if "X-Registry-Config" in request.headers:
+        headers["X-Registry-Config"] = request.headers["X-Registry-Config"]
+    answer = gateway().engine_call(
+        "POST", "/build", params=query, body=context, headers=headers, stream=True
+    )
+    return _streamed(answer)
+
+
+BUILDKIT = (
+    "the Engine-API front builds with the classic builder only (BuildKit sessions are not "
+    "taken): build with DOCKER_BUILDKIT=0"
+)
+
+
+@route("POST GET", r"/(?:session|grpc)", ANY_TOKEN)
+def buildkit():
+    abort(403, message=BUILDKIT)
+
+
+@route("POST", rf"/images/(?P<name>{_IMAGE})/tag", "write")
+def tag(name):
+    return _passed(gateway().engine_call("POST", "/images/{0}/tag", name, params=_query()))
+
+
+@route("DELETE", rf"/images/(?P<name>{_IMAGE})", "write")
+def image_remove(name):
+    return _passed(gateway().engine_call("DELETE", "/images/{0}", name, params=_query()))
 
 
 @route("POST", r"/volumes/create", "write")
