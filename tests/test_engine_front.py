@@ -94,7 +94,7 @@ def test_the_machines_docker_clients_are_there():
 
 @pytest.mark.parametrize("cli", CLIENTS)
 def test_the_docker_cli_runs_lists_inspects_logs_stops_and_removes(
-    as_token, cli, busybox_image, docker_api
+    as_token, front, cli, busybox_image, docker_api
 ):
     docker = as_token("ops", cli)
     code, out = docker("version", "--format", "{{.Server.APIVersion}}")
@@ -122,6 +122,11 @@ def test_the_docker_cli_runs_lists_inspects_logs_stops_and_removes(
     code, out = docker("rm", "-f", name)
     assert code == 0, out
     assert made not in ours(docker_api)
+    # each change is an audit line naming the token and the container
+    lines = [json.loads(line) for line in front[1].read_text().splitlines()]
+    acted = {line["path"].rsplit("/", 1)[-1] for line in lines if line["target_id"] == made}
+    assert {"start", "stop", name} <= acted, acted
+    assert all(line["token"] == "ops" for line in lines if line["target_id"] == made)
 
 
 REFUSED = [
@@ -226,6 +231,18 @@ def test_docker_py_runs_lists_logs_and_removes(
         listed = client.containers.list(filters={"label": f"{TEST_LABEL}={RUN_ID}"})
         assert box.id in [c.id for c in listed]
         assert b"from-py" in box.logs()
+        code, out = box.exec_run(["sh", "-c", "echo exec-$((2*3))"])
+        assert code == 0 and out == b"exec-6\n"
+        volume = client.volumes.create(f"front-{RUN_ID}-py", labels=dict(LABELS))
+        network = client.networks.create(f"front-{RUN_ID}-py", labels=dict(LABELS))
+        network.connect(box)
+        assert (
+            f"front-{RUN_ID}-py"
+            in docker_api.inspect_container(box.id)["NetworkSettings"]["Networks"]
+        )
+        network.disconnect(box)
+        network.remove()
+        volume.remove()
         with pytest.raises(docker.errors.APIError) as refused:
             client.containers.run(
                 busybox_image, "true", detach=True, privileged=True, labels=dict(LABELS)
@@ -267,12 +284,17 @@ def test_exec_and_an_attached_run_carry_output_input_and_exit_codes(
 
 
 @pytest.mark.parametrize("cli", CLIENTS)
-def test_exec_it_through_a_terminal(as_token, cli, sleeping):
+@pytest.mark.parametrize("command", ["exec", "run"])
+def test_exec_it_and_run_it_through_a_terminal(as_token, cli, command, sleeping, busybox_image):
     docker = as_token("ops", cli)
+    argv = {
+        "exec": [cli, "exec", "-it", sleeping, "sh"],
+        "run": [cli, "run", "-it", "--rm", *LABEL_ARGS, busybox_image, "sh"],
+    }[command]
     pid, fd = pty.fork()
     if pid == 0:  # the child: the docker CLI on a terminal, and nothing else
         try:
-            os.execve(cli, [cli, "exec", "-it", sleeping, "sh"], docker.env)
+            os.execve(cli, argv, docker.env)
         finally:
             os._exit(127)
     seen = b""
@@ -473,3 +495,62 @@ def test_a_build_and_a_pull_reach_only_the_allowed_registries(busybox_image, reg
             assert refused.value.status_code == 403 and "PULL_PUSH_REGISTRIES" in str(refused.value)
         finally:
             client.close()
+
+
+def test_top_diff_rename_update_export_and_commit(as_token, sleeping, tmp_path, docker_api):
+    docker = as_token("ops")
+    code, out = docker("top", sleeping)
+    assert code == 0 and "sleep 300" in out, out
+    code, out = docker("exec", sleeping, "touch", "/made-here")
+    code, out = docker("diff", sleeping)
+    assert code == 0 and "A /made-here" in out, out
+    renamed = f"{sleeping}-renamed"
+    code, out = docker("rename", sleeping, renamed)
+    assert code == 0, out
+    code, out = docker("update", "--memory", "64m", "--memory-swap", "128m", renamed)
+    assert code == 0, out
+    assert docker_api.inspect_container(renamed)["HostConfig"]["Memory"] == 64 * 1024**2
+    # past the service's maximum: the policy's rule, and nothing changed
+    code, out = docker("update", "--memory", "64g", "--memory-swap", "128g", renamed)
+    assert code != 0 and "rule `" in out, out
+    code, out = docker("export", "-o", str(tmp_path / "fs.tar"), renamed)
+    assert code == 0 and (tmp_path / "fs.tar").stat().st_size > 0, out
+    image = f"front-{RUN_ID}/committed:1"
+    code, out = docker("commit", "--change", f"LABEL {TEST_LABEL}={RUN_ID}", renamed, image)
+    assert code == 0, out
+    assert docker_api.inspect_image(image)["Config"]["Labels"][TEST_LABEL] == RUN_ID
+    code, out = as_token("reader")("export", "-o", str(tmp_path / "no.tar"), renamed)
+    assert code != 0 and "needs the `exec` scope" in out, out
+
+
+def test_a_session_waiting_for_input_is_not_cut_by_the_body_timeout(busybox_image, tmp_path):
+    """Reads wait for a person: with BODY_TIMEOUT at one second, input typed three seconds
+    later still reaches the process, and its output comes back."""
+    with served(TOKENS=json.dumps(TOKENS[:1]), BODY_TIMEOUT=1) as (base, _):
+        folder = tmp_path / "config"
+        folder.mkdir()
+        (folder / "config.json").write_text(
+            json.dumps({"HttpHeaders": {"Authorization": "Bearer ops"}})
+        )
+        env = {
+            **os.environ,
+            "DOCKER_HOST": "tcp://" + base.removeprefix("http://") + "/engine",
+            "DOCKER_CONFIG": str(folder),
+        }
+        argv = [
+            CLIENTS[0],
+            "run",
+            "-i",
+            "--rm",
+            *LABEL_ARGS,
+            busybox_image,
+            "sh",
+            "-c",
+            "read line; echo got-$line",
+        ]
+        process = subprocess.Popen(
+            argv, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        time.sleep(3)
+        out, _ = process.communicate("late\n", timeout=60)
+        assert process.returncode == 0 and out == "got-late\n", out

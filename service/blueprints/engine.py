@@ -239,6 +239,61 @@ def wait(ref):
     return _streamed(answer)
 
 
+@route("GET", rf"/containers/(?P<ref>{_REF})/top", "operate")
+def top(ref):
+    full = seen_container(ref)["Id"]
+    return _passed(gateway().engine_call("GET", "/containers/{0}/top", full, params=_query()))
+
+
+@route("GET", rf"/containers/(?P<ref>{_REF})/changes", "read")
+def changes(ref):
+    full = seen_container(ref)["Id"]
+    return _passed(gateway().engine_call("GET", "/containers/{0}/changes", full))
+
+
+@route("POST", rf"/containers/(?P<ref>{_REF})/rename", "write")
+def rename(ref):
+    policy.check_container_name(request.args.get("name"))
+    return _act("rename", ref, policed=True)
+
+
+@route("POST", rf"/containers/(?P<ref>{_REF})/update", "write")
+def update(ref):
+    body = _body()
+    policy.judge_update(body, policy_context())
+    full = guard(ref, policed=True)
+    g.target_id = full
+    answer = gateway().engine_call(
+        "POST", "/containers/{0}/update", full, body=json.dumps(body), headers=_JSON
+    )
+    return _passed(answer)
+
+
+@route("GET", rf"/containers/(?P<ref>{_REF})/export", "exec")
+def export(ref):
+    full = guard(ref, policed=True)
+    g.target_id = full
+    reserve_stream()
+    return _streamed(gateway().engine_call("GET", "/containers/{0}/export", full, stream=True))
+
+
+@route("POST", r"/commit", "exec")
+def commit():
+    ref = request.args.get("container", "")
+    if not re.fullmatch(CONTAINER_REF, ref):
+        abort(400, message=f"`{ref}` is not a container id or name")
+    body = _body()
+    if teams.TEAM_LABEL in (body.get("Labels") or {}):
+        raise policy.Denied("team-label", f"`{teams.TEAM_LABEL}` is set by the service")
+    full = guard(ref, policed=True)
+    g.target_id = full
+    query = [(k, v) for k, v in _query() if k != "container"] + [("container", full)]
+    answer = gateway().engine_call(
+        "POST", "/commit", params=query, body=json.dumps(body) if body else None, headers=_JSON
+    )
+    return _passed(answer)
+
+
 @route("GET", rf"/containers/(?P<ref>{_REF})/stats", "operate")
 def stats(ref):
     full = seen_container(ref)["Id"]
