@@ -70,6 +70,8 @@ ATTACKS = """async ([base, box]) => {
       headers: {"Content-Type": "text/plain"}, body: "{}"}],
     [`${base}/system/prune`, {method: "POST", mode: "no-cors",
       headers: {"Content-Type": "text/plain"}, body: '{"volumes": true}'}],
+    // Docker's own API, through the front
+    [`${base}/engine/containers/${box}/kill`, {method: "POST", mode: "no-cors"}],
   ];
   for (const [url, init] of tries) {
     // a network failure is tried again, as a page would: what counts is what reaches the service
@@ -99,14 +101,14 @@ def test_a_page_of_another_site_changes_nothing(
         page.goto(attacker_page)
         sent = page.evaluate(ATTACKS, [base, box["Id"]])
         page.close()
-    assert len(sent) == 4 and not any(s.startswith("failed") for s in sent[:3]), sent
-    assert sent[3] == "preflight refused"
+    assert len(sent) == 5 and not any(s.startswith("failed") for s in sent[:4]), sent
+    assert sent[4] == "preflight refused"
     state = docker_api.inspect_container(box["Id"])["State"]
     assert state["Running"] is True and state["Paused"] is False
     lines = [json.loads(line) for line in audit.read_text().splitlines()]
     # each reached the service, and each was refused as cross-site, before any token check
     statuses = [line["status"] for line in lines]
-    assert len(statuses) >= 3 and set(statuses) == {403}, statuses
+    assert len(statuses) >= 4 and set(statuses) == {403}, statuses
 
 
 def test_a_rebound_name_gets_nothing(browser):

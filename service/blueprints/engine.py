@@ -310,10 +310,10 @@ def archive(ref):
     full = guard(ref, policed=True)
     g.target_id = full
     if request.method == "PUT":
-        headers = {"Content-Type": request.headers.get("Content-Type", "application/x-tar")}
+        # a tar archive, at most MAX_UPLOAD_BYTES, as the REST API's copy in takes it
         answer = gateway().engine_call(
             "PUT", "/containers/{0}/archive", full, params=_query(),
-            body=request.stream, headers=headers,
+            body=tar_upload("the files"), headers={"Content-Type": "application/x-tar"},
         )  # fmt: skip
         return _passed(answer)
     answer = gateway().engine_call(
