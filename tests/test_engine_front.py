@@ -341,8 +341,9 @@ def compose_file(folder, image, **extra) -> None:
             {
                 "version": "3.8",
                 "services": {
+                    # what the test asks for last: each service asks for it
                     "web": {**service, "command": ["sh", "-c", "echo web-up; sleep 300"],
-                            "volumes": ["data:/data"]},
+                            "volumes": ["data:/data"], **extra},
                     "db": {**service, "command": ["sh", "-c", "echo db-up; sleep 300"]},
                 },
                 "volumes": {"data": {"labels": json.loads(labels)}},
@@ -385,8 +386,11 @@ def test_docker_compose_brings_a_two_service_file_up_and_down(
 @pytest.mark.parametrize(
     "extra,field",
     [({"privileged": True}, "Privileged"), ({"network_mode": "host"}, "NetworkMode"),
-     ({"cap_add": ["SYS_ADMIN"]}, "CapAdd"), ({"pid": "host"}, "PidMode")],
-    ids=["privileged", "network-host", "cap-add", "pid-host"],
+     ({"cap_add": ["SYS_ADMIN"]}, "CapAdd"), ({"pid": "host"}, "PidMode"),
+     ({"devices": ["/dev/null:/dev/null"]}, "Devices"),
+     ({"security_opt": ["seccomp=unconfined"]}, "SecurityOpt"),
+     ({"volumes": ["/:/host"]}, "Binds")],
+    ids=["privileged", "network-host", "cap-add", "pid-host", "device", "seccomp", "root-bind"],
 )  # fmt: skip
 def test_a_compose_file_with_powers_is_refused(
     as_token, tmp_path, busybox_image, docker_api, extra, field
@@ -554,3 +558,37 @@ def test_a_session_waiting_for_input_is_not_cut_by_the_body_timeout(busybox_imag
         time.sleep(3)
         out, _ = process.communicate("late\n", timeout=60)
         assert process.returncode == 0 and out == "got-late\n", out
+
+
+def test_volume_and_network_commands_follow_and_raw_calls(as_token, front, sleeping):
+    docker = as_token("ops")
+    name = f"front-{RUN_ID}-cli"
+    for command in (
+        ["volume", "create", *LABEL_ARGS, name],
+        ["network", "create", *LABEL_ARGS, name],
+        ["network", "connect", name, sleeping],
+        ["network", "disconnect", name, sleeping],
+        ["network", "rm", name],
+        ["volume", "rm", name],
+    ):
+        code, out = docker(*command)
+        assert code == 0, (command, out)
+    # docker logs -f: lines as they come (the container writes one when it starts)
+    follow = subprocess.Popen(
+        [CLIENTS[0], "logs", "-f", sleeping], env=docker.env, stdout=subprocess.PIPE, text=True
+    )
+    docker("exec", sleeping, "sh", "-c", "echo late-line > /proc/1/fd/1")
+    assert follow.stdout.readline() == "late-line\n"
+    follow.kill()
+    follow.wait()
+    # unversioned paths too, and BuildKit's session refused with what to do instead
+    base, _ = front
+    headers = {"Authorization": "Bearer ops"}
+    with urllib.request.urlopen(
+        urllib.request.Request(f"{base}/engine/containers/json", headers=headers), timeout=10
+    ) as answer:
+        assert answer.status == 200 and isinstance(json.load(answer), list)
+    call = urllib.request.Request(f"{base}/engine/v1.41/session", headers=headers, method="POST")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(call, timeout=10)
+    assert refused.value.code == 403 and b"DOCKER_BUILDKIT=0" in refused.value.read()
