@@ -592,3 +592,23 @@ def test_volume_and_network_commands_follow_and_raw_calls(as_token, front, sleep
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(call, timeout=10)
     assert refused.value.code == 403 and b"DOCKER_BUILDKIT=0" in refused.value.read()
+
+
+def test_a_body_not_of_dockers_types_is_a_400(front, busybox_image, docker_api):
+    base, _ = front
+    before = ours(docker_api)
+    for body in (
+        {"Image": busybox_image, "Labels": dict(LABELS), "HostConfig": {"Memory": "lots"}},
+        {"Image": busybox_image, "Labels": ["not", "a", "map"]},
+        {"Image": busybox_image, "Labels": dict(LABELS), "HostConfig": ["not", "a", "map"]},
+    ):
+        call = urllib.request.Request(
+            f"{base}/engine/v1.41/containers/create",
+            data=json.dumps(body).encode(),
+            headers={"Authorization": "Bearer ops", "Content-Type": "application/json"},
+            method="POST",
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(call, timeout=10)
+        assert refused.value.code in (400, 403), (body, refused.value.read())
+    assert ours(docker_api) == before

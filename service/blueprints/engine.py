@@ -49,7 +49,6 @@ from .volumes import judged_volume
 
 blp = Blueprint("engine", __name__, url_prefix="/engine")
 
-PREFIX = "/engine"
 _VERSIONED = re.compile(r"^/v\d+\.\d+(?=/)")
 # a container's reference in a path, as the REST API takes it
 _REF = CONTAINER_REF.removeprefix("^").removesuffix("$")
@@ -85,7 +84,12 @@ def front(rest):
                     message=f"rule `scope`: {request.method} {path} needs the `{scope}` scope; "
                     f"token `{token.name}` has {', '.join(sorted(token.scopes)) or 'none'}",
                 )
-            return handler(**found.groupdict())
+            try:
+                return handler(**found.groupdict())
+            except (TypeError, ValueError, AttributeError) as exc:
+                # a body the front reads as Docker's, whose fields are not of Docker's types
+                abort(400, message=f"{request.method} {path}: a field is not as the Engine API "
+                      f"takes it ({exc})")  # fmt: skip
     abort(
         403,
         message=f"the Engine-API front does not take {request.method} {path}: what it takes "
@@ -97,8 +101,8 @@ def front(rest):
 front.required_scope = ANY_TOKEN
 
 
-def _json(data, status=200) -> Response:
-    return Response(json.dumps(data), status=status, content_type="application/json")
+def _json(data) -> Response:
+    return Response(json.dumps(data), content_type="application/json")
 
 
 def _passed(answer) -> Response:
@@ -181,7 +185,7 @@ def create():
         "/containers/create",
         params=_query(),
         body=json.dumps(body),
-        headers={"Content-Type": "application/json"},
+        headers=_JSON,
     )
     g.target_id = answer.json().get("Id")
     return _passed(answer)
@@ -192,9 +196,9 @@ def _shaped(host: dict) -> dict:
     limits where none is asked for, and no-new-privileges (the table judges the rest)."""
     settings = current_app.config
     host = dict(host)
-    if not host.get("Memory"):
+    if host.get("Memory") in (None, 0):
         host["Memory"] = settings["DEFAULT_MEMORY"]
-    if not host.get("PidsLimit") or host["PidsLimit"] < 0:
+    if host.get("PidsLimit") in (None, 0):
         host["PidsLimit"] = settings["DEFAULT_PIDS_LIMIT"]
     options = list(host.get("SecurityOpt") or [])
     if not any(o.replace("=", ":").startswith("no-new-privileges") for o in options):
@@ -294,16 +298,6 @@ def commit():
     return _passed(answer)
 
 
-@route("GET", rf"/containers/(?P<ref>{_REF})/stats", "operate")
-def stats(ref):
-    full = seen_container(ref)["Id"]
-    reserve_stream()
-    answer = gateway().engine_call(
-        "GET", "/containers/{0}/stats", full, params=_query(), stream=True
-    )
-    return _streamed(answer)
-
-
 @route("GET HEAD PUT", rf"/containers/(?P<ref>{_REF})/archive", "exec")
 def archive(ref):
     """docker cp, both ways: a container's files are all it holds, secrets included."""
@@ -336,12 +330,13 @@ def remove(ref):
     return _passed(gateway().engine_call("DELETE", "/containers/{0}", full, params=_query()))
 
 
-@route("GET", rf"/containers/(?P<ref>{_REF})/logs", "operate")
-def logs(ref):
+@route("GET", rf"/containers/(?P<ref>{_REF})/(?P<what>logs|stats)", "operate")
+def logs_or_stats(ref, what):
+    """docker logs (-f) and docker stats: as the daemon streams them, counted as streams."""
     full = seen_container(ref)["Id"]
     reserve_stream()
     answer = gateway().engine_call(
-        "GET", "/containers/{0}/logs", full, params=_query(), stream=True
+        "GET", f"/containers/{{0}}/{what}", full, params=_query(), stream=True
     )
     return _streamed(answer)
 
