@@ -46,6 +46,7 @@ from ..schemas.fields import CONTAINER_REF
 from ..schemas.networks import DRIVERS as NETWORK_DRIVERS
 from ..streaming import reserve_stream, tar_upload
 from ..streaming.hijack import Upgraded, carry, wants_upgrade
+from .containers import container_ref
 from .images import spooled_context
 from .volumes import judged_volume
 
@@ -301,9 +302,7 @@ def export(ref):
 
 @route("POST", r"/commit", "exec")
 def commit():
-    ref = request.args.get("container", "")
-    if not re.fullmatch(CONTAINER_REF, ref):
-        abort(400, message=f"`{ref}` is not a container id or name")
+    ref = container_ref(request.args.get("container", ""))
     body = _body()
     if teams.TEAM_LABEL in (body.get("Labels") or {}):
         raise policy.Denied("team-label", f"`{teams.TEAM_LABEL}` is set by the service")
@@ -709,10 +708,7 @@ def network_connect(ref, verb):
     if verb == "connect":
         policy.judge_network(record, "network")
     body = _body()
-    container = str(body.get("Container") or "")
-    if not re.fullmatch(CONTAINER_REF, container):
-        abort(400, message=f"`{container}` is not a container id or name")
-    body["Container"] = guard(container)
+    body["Container"] = guard(container_ref(str(body.get("Container") or "")))
     answer = gateway().engine_call(
         "POST", f"/networks/{{0}}/{verb}", record["Id"], body=json.dumps(body), headers=_JSON
     )
