@@ -4,11 +4,10 @@ import logging
 
 from flask import Flask, request
 
-from . import audit, auth, concepts, metrics, openapi, policy, web
+from . import audit, auth, concepts, engines, metrics, openapi, policy, web
 from .blueprints import register_blueprints
 from .config import load_settings
 from .extensions import Api
-from .gateway import DockerGateway
 from .grants import Grants
 from .jsonio import JSONProvider
 from .routing import allowed_methods, register_converters
@@ -41,11 +40,13 @@ def create_app(config=None):
     app.extensions["dockyard_tickets"] = Tickets(app.config["SHARED_DIR"])
     metrics.init_app(app)
 
-    # the gateway opens no connection here: each worker connects on first use, after the fork
-    app.extensions["docker_gateway"] = DockerGateway.from_config(app.config)
+    # the engines' gateways open no connection here: each worker connects on first use,
+    # after the fork; the default engine's gateway serves plain paths
+    found = engines.load_engines(app.config)
+    app.extensions["docker_gateway"] = found.default.gateway
 
     api = Api(app)
-    openapi.init_app(api)
+    openapi.init_app(api, found.default.name)
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "description": "a token of the service"}
     )
@@ -53,7 +54,8 @@ def create_app(config=None):
     audit.init_app(app)
     web.init_app(app)
     auth.init_app(app)
-    policy.check_settings(app.config)
+    engines.init_app(app, found)
+    engines.check_settings(app.config, found, policy.check_settings)
     app.extensions["dockyard_grants"] = Grants(app.config["GRANTS_FILE"])
     app.extensions["dockyard_self"] = app.config["SELF_CONTAINER"] or policy.own_container_id()
     register_converters(app, api)

@@ -1,7 +1,7 @@
 """Request ids and the audit trail: one JSON line per request that may change state.
 
-The line names the token (never the token itself), the path, the status, and the object
-acted on as resolved by the service (a container's full id, not the name that was sent).
+The line names the token (never the token itself), the engine, the path, the status, and the
+object acted on as resolved by the service (a container's full id, not the name that was sent).
 """
 
 import json
@@ -73,7 +73,8 @@ def _finish(response):
                 "token": getattr(g.get("token"), "name", None),
                 "team": getattr(g.get("token"), "team", None),
                 "method": request.method,
-                "path": request.path,
+                "engine": getattr(g.get("engine"), "name", None),
+                "path": request.script_root + request.path,
                 "target": request.view_args or {},
                 "target_id": g.get("target_id"),
                 "status": response.status_code,

@@ -76,9 +76,12 @@ class Token:
     team: str | None = None
     # the streams it may hold at once; None: TOKEN_STREAMS
     streams: int | None = None
+    # the engines it may use, by name; None: every engine
+    engines: frozenset | None = None
 
 
 TEAM_NAME = re.compile(teams.TEAM_NAME)
+ENGINE_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,62}")
 
 
 LOCAL_ADMIN = Token("local", "", frozenset(SCOPES))
@@ -126,7 +129,14 @@ def load_tokens(config) -> list[Token]:
             isinstance(streams, int) and not isinstance(streams, bool) and streams >= 0
         ):
             raise ValueError(f"token {entry['name']!r}: streams must be a whole number, 0 or more")
-        tokens.append(Token(entry["name"], digest, scopes, expires, team, streams))
+        engines = entry.get("engines")
+        if engines is not None:
+            if not isinstance(engines, list) or not all(
+                isinstance(name, str) and ENGINE_NAME.fullmatch(name) for name in engines
+            ):
+                raise ValueError(f"token {entry['name']!r}: engines must be a list of engine names")
+            engines = frozenset(engines)
+        tokens.append(Token(entry["name"], digest, scopes, expires, team, streams, engines))
     return tokens
 
 
@@ -329,7 +339,8 @@ token_cli = click.Group("token", help="Tokens of the service.")
 @click.option("--scope", "scopes", multiple=True, type=click.Choice(SCOPES), required=True)
 @click.option("--expires", help="RFC 3339 time after which the token is refused")
 @click.option("--team", help="the team whose objects alone the token sees and drives")
-def new_token_command(name, scopes, expires, team):
+@click.option("--engine", "engines", multiple=True, help="an engine the token may use (all: none)")
+def new_token_command(name, scopes, expires, team, engines):
     """Make a token: print its secret once, and the entry to configure (its hash only)."""
     if team is not None and not TEAM_NAME.fullmatch(team):
         raise click.BadParameter(
@@ -341,5 +352,10 @@ def new_token_command(name, scopes, expires, team):
         entry["expires"] = expires
     if team:
         entry["team"] = team
+    for engine in engines:
+        if not ENGINE_NAME.fullmatch(engine):
+            raise click.BadParameter("not an engine name", param_hint="--engine")
+    if engines:
+        entry["engines"] = sorted(set(engines))
     click.echo(f"token (shown once): {secret}")
     click.echo(f"entry for DOCKYARD_TOKENS: {json.dumps(entry)}")

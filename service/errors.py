@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import docker.errors
 import requests.exceptions
-from flask import current_app
+from flask import current_app, g
 from werkzeug.exceptions import default_exceptions
 
 from .gateway.client import root_cause
@@ -136,7 +136,7 @@ def describe(exc: Exception) -> Failure:
         # ConnectTimeout is a ConnectionError too: the daemon cannot be reached either way
         return Failure(
             503,
-            f"the Docker daemon cannot be reached at {_daemon_url()}: {root_cause(exc)}",
+            f"{_engine()}the Docker daemon cannot be reached at {_daemon_url()}: {root_cause(exc)}",
             {"Retry-After": str(current_app.config["RETRY_AFTER"])},
         )
     if isinstance(exc, requests.exceptions.RequestException):
@@ -191,4 +191,12 @@ def _reason(exc: docker.errors.APIError) -> str:
 
 
 def _daemon_url() -> str:
-    return current_app.config["DOCKER_URL"]
+    engine = g.get("engine")
+    return engine.url if engine is not None else current_app.config["DOCKER_URL"]
+
+
+def _engine() -> str:
+    """The engine a failure is of, named when the service drives several (service.engines)."""
+    engine = g.get("engine")
+    several = len(current_app.extensions.get("dockyard_engines") or ()) > 1
+    return f"engine `{engine.name}`: " if engine is not None and several else ""

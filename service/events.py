@@ -66,11 +66,11 @@ def _strip_tag(name: str) -> str:
 
 
 class Subscription:
-    """One client's events out of the hub, as a daemon stream would give them: iterate it,
-    interrupt it from another thread, close it."""
+    """One client's events out of one hub or several (engines followed together), as a
+    daemon stream would give them: iterate it, interrupt it from another thread, close it."""
 
-    def __init__(self, hub: "EventHub", filters: dict):
-        self._hub = hub
+    def __init__(self, hubs: list["EventHub"], filters: dict):
+        self._hubs = hubs
         self.filters = filters
         self._queue = queue.Queue(maxsize=BACKLOG)
         self._closed = False
@@ -79,8 +79,8 @@ class Subscription:
         try:
             self._queue.put_nowait(item)
         except queue.Full:
-            # too slow: it ends with an error, and takes no more of the hub's memory
-            self._hub.leave(self)
+            # too slow: it ends with an error, and takes no more of the hubs' memory
+            self._leave()
             self._drain()
             self._queue.put_nowait(StreamError("the client read events too slowly: connect again"))
 
@@ -111,15 +111,21 @@ class Subscription:
     def close(self):
         if not self._closed:
             self._closed = True
-            self._hub.leave(self)
+            self._leave()
+
+    def _leave(self):
+        for hub in self._hubs:
+            hub.leave(self)
 
 
 class EventHub:
-    """The worker's one subscription to the daemon's events, shared by its clients."""
+    """The worker's one subscription to an engine's events, shared by its clients; each event
+    names the engine (``name``)."""
 
-    def __init__(self, open_stream):
+    def __init__(self, open_stream, name: str):
         # open_stream(): a daemon stream of every event (our shape), with interrupt and close
         self._open_stream = open_stream
+        self.name = name
         self._lock = threading.Lock()
         self._subscribers: set[Subscription] = set()
         self._stream = None
@@ -135,7 +141,10 @@ class EventHub:
     def subscribe(self, filters: dict) -> Subscription:
         """A new client's subscription; opens the daemon's stream if none is open (a daemon
         that does not answer raises here, before the answer starts)."""
-        subscription = Subscription(self, filters)
+        return subscribe([self], filters)
+
+    def join(self, subscription: Subscription):
+        """``subscription`` hears this hub's events from now on."""
         with self._lock:
             if self._stream is None or self._pid != os.getpid():
                 self._stream = self._open_stream()
@@ -146,7 +155,6 @@ class EventHub:
                 )
                 self._reader.start()
             self._subscribers.add(subscription)
-        return subscription
 
     def leave(self, subscription: Subscription):
         with self._lock:
@@ -169,6 +177,7 @@ class EventHub:
         failure = None
         try:
             for event in stream:
+                event["engine"] = self.name
                 for subscription in list(self._subscribers):
                     if matches(event, subscription.filters):
                         subscription.offer(event)
@@ -189,3 +198,16 @@ class EventHub:
                 else StreamError("the daemon ended its event stream: connect again")
             )
         stream.close()
+
+
+def subscribe(hubs: list[EventHub], filters: dict) -> Subscription:
+    """One client's subscription to the events of every hub of ``hubs`` (opened where none
+    is); a daemon that does not answer raises here, and the hubs joined are left."""
+    subscription = Subscription(hubs, filters)
+    try:
+        for hub in hubs:
+            hub.join(subscription)
+    except BaseException:
+        subscription.close()
+        raise
+    return subscription

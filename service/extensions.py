@@ -6,7 +6,7 @@ import logging
 from copy import deepcopy
 
 import flask_smorest
-from flask import current_app, request
+from flask import request
 from flask_smorest.error_handler import ErrorSchema
 from flask_smorest.utils import resolve_schema_instance
 from webargs import core
@@ -14,7 +14,7 @@ from webargs.flaskparser import FlaskParser, abort
 from werkzeug.exceptions import BadRequest, MethodNotAllowed
 from werkzeug.routing.exceptions import WebsocketMismatch
 
-from . import metrics
+from . import engines, metrics
 from .auth import ANY_TOKEN, BY_TICKET
 from .errors import ANSWERED_ERRORS, Failure, describe, http_exception
 from .gateway import DockerGateway
@@ -328,5 +328,5 @@ class Blueprint(flask_smorest.Blueprint):
 
 
 def gateway() -> DockerGateway:
-    """The docker gateway of the app serving the current request."""
-    return current_app.extensions["docker_gateway"]
+    """The docker gateway of the engine the current request targets (service.engines)."""
+    return engines.current().gateway

@@ -6,7 +6,7 @@ import re
 from flask import Response, current_app, jsonify
 from flask_smorest import abort
 
-from . import audit, policy
+from . import audit, engines, policy
 from .auth import current_token
 from .extensions import gateway
 from .gateway.images import from_rfc3339
@@ -17,7 +17,7 @@ from .schemas.services import SWARM_REF
 
 def policy_context() -> policy.Context:
     """The settings, the engine to resolve references through, the service's own container."""
-    return policy.Context(current_app.config, gateway(), own_container(), team(), given)
+    return policy.Context(engines.settings(), gateway(), own_container(), team(), given)
 
 
 def own_container() -> str | None:
@@ -114,25 +114,29 @@ def list_filters(kind: str, filters: dict | None) -> dict:
     return team_list_filters(kind, filters, team())
 
 
-def events_kept():
+def events_kept(followed=None):
     """For a team's token, whether an event is of its team's objects (None for an operator's,
     who sees all). A container's and an image's events carry their labels; a volume's, a
     network's, a service's, a secret's and a config's do not: the object is looked up once a
-    stream (one removed before the stream first named it is not shown)."""
+    stream (one removed before the stream first named it is not shown), on the engine the
+    event names among ``followed`` (the request's engine by default)."""
     if team() is None:
         return None
-    mine_of, store, engine = team(), grants(), gateway()
+    mine_of, store = team(), grants()
+    gateways = {engine.name: engine.gateway for engine in followed or [engines.current()]}
+    alone = next(iter(gateways.values()))
     lookups = {
-        "volume": lambda ref: engine.volume_record(ref),
-        "network": engine.network_record,
-        "service": engine.service_record,
-        "secret": lambda ref: engine.payload_record("secret", ref),
-        "config": lambda ref: engine.payload_record("config", ref),
+        "volume": lambda engine, ref: engine.volume_record(ref),
+        "network": lambda engine, ref: engine.network_record(ref),
+        "service": lambda engine, ref: engine.service_record(ref),
+        "secret": lambda engine, ref: engine.payload_record("secret", ref),
+        "config": lambda engine, ref: engine.payload_record("config", ref),
     }
     known: dict[tuple, bool] = {}
 
     def kept(event: dict) -> bool:
         kind, actor = event.get("type") or "", event.get("actor_id") or ""
+        engine = gateways.get(event.get("engine"), alone)
         attributes = event.get("attributes") or {}
         if kind == "container":
             return teams.owns(attributes, mine_of, store.teams("containers", actor))
@@ -141,9 +145,9 @@ def events_kept():
             return teams.TEAM_LABEL in attributes and teams.owns(attributes, mine_of)
         if kind not in lookups:
             return False  # the engine's own (daemon, node, plugin): not a team's
-        if (kind, actor) not in known:
+        if (engine, kind, actor) not in known:
             try:
-                record = lookups[kind](actor)
+                record = lookups[kind](engine, actor)
             except Exception:
                 return False  # gone, or unreachable: shown to no team
             if record is None:
@@ -152,8 +156,8 @@ def events_kept():
             # a network no team made is joined by every team: its events (which name every
             # team's containers) are no one team's
             to = given(f"{kind}s", record, store)
-            known[(kind, actor)] = teams.owns(labels, mine_of, to)
-        return known[(kind, actor)]
+            known[(engine, kind, actor)] = teams.owns(labels, mine_of, to)
+        return known[(engine, kind, actor)]
 
     return kept
 

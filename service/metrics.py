@@ -13,6 +13,7 @@ refusals their rule. Methods the service has no route for count as `other`.
 import os
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from flask import current_app, g, request
 from prometheus_client import (
@@ -234,42 +235,55 @@ def outcome_of(status: int) -> str:
 
 
 class _Now:
-    """What is measured at the scrape: the engine's ping, and the service's version."""
+    """What is measured at the scrape: each engine's ping (side by side), and the service's
+    version."""
 
-    def __init__(self, ping, version):
-        self._ping = ping
+    def __init__(self, pings: dict, version):
+        self._pings = pings
         self._version = version
 
     def collect(self):
-        started = time.monotonic()
-        try:
-            up = bool(self._ping())
-        except Exception:
-            up = False
-        seconds = time.monotonic() - started
-        yield GaugeMetricFamily(
-            "dockyard_engine_up", "1 when the engine answered its ping at this scrape", value=up
+        with ThreadPoolExecutor(max_workers=max(1, len(self._pings))) as pool:
+            measured = dict(zip(self._pings, pool.map(_timed, self._pings.values()), strict=True))
+        up = GaugeMetricFamily(
+            "dockyard_engine_up",
+            "1 when the engine answered its ping at this scrape",
+            labels=["engine"],
         )
-        yield GaugeMetricFamily(
+        took = GaugeMetricFamily(
             "dockyard_engine_ping_seconds",
             "Time the engine took to answer (or fail) its ping at this scrape",
-            value=seconds,
+            labels=["engine"],
         )
+        for name, (answered, seconds) in measured.items():
+            up.add_metric([name], answered)
+            took.add_metric([name], seconds)
+        yield up
+        yield took
         info = GaugeMetricFamily("dockyard_build_info", "The service's version", labels=["version"])
         info.add_metric([self._version], 1)
         yield info
 
 
-def exposition(ping, version: str) -> tuple[bytes, str]:
+def _timed(ping) -> tuple[bool, float]:
+    started = time.monotonic()
+    try:
+        answered = bool(ping())
+    except Exception:
+        answered = False
+    return answered, time.monotonic() - started
+
+
+def exposition(pings: dict, version: str) -> tuple[bytes, str]:
     """The metrics in Prometheus's text format (0.0.4: every Prometheus reads it), and its
-    media type."""
+    media type; ``pings``: each engine's ping, by its name."""
     if MULTIPROCESS:
         shared = CollectorRegistry()
         MultiProcessCollector(shared)
     else:
         shared = REGISTRY
     now = CollectorRegistry()
-    now.register(_Now(ping, version))
+    now.register(_Now(pings, version))
     # the ping first: its daemon call is counted in this scrape
     measured = generate_latest(now)
     return generate_latest(shared) + measured, CONTENT_TYPE_PLAIN_0_0_4

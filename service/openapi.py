@@ -8,6 +8,7 @@ import marshmallow as ma
 from apispec import BasePlugin
 
 from .auth import PUBLIC_ENDPOINTS
+from .engines import NEEDS_SWARM
 from .schemas import Reply, Schema
 from .streaming import TAR_BODY
 
@@ -30,6 +31,12 @@ engine itself.
 - Docker's own Engine API is served too, under `/engine`, for the docker CLI, docker-compose
   and docker-py (`DOCKER_HOST=tcp://HOST:PORT/engine`), with the same tokens, scopes and
   policy: its contract is Docker's, and the README lists what it takes.
+- Several engines (Docker, Podman) can stand behind one service: `GET /engines` lists them,
+  and every path, the Engine API's included, targets one by name when prefixed with
+  `/engines/{engine}` (this document's second server); plain paths reach the default engine.
+  A token may be limited to some engines (403 on the others); an engine that does not answer
+  is a 503 for its own paths only; a swarm operation on an engine that has no swarm (Podman)
+  is a 501.
 """
 
 # method and endpoint -> operationId: stable names for generated clients
@@ -42,6 +49,8 @@ OPERATION_IDS = {
     ("post", "system.Prune"): "pruneSystem",
     ("get", "system.Events"): "streamEvents",
     ("get", "auth.WhoAmI"): "getWhoAmI",
+    ("get", "engines.Engines"): "listEngines",
+    ("get", "engines.Engine"): "getEngine",
     ("get", "images.Images"): "listImages",
     ("post", "images.Pull"): "pullImage",
     ("post", "images.Build"): "buildImage",
@@ -324,6 +333,13 @@ TOO_LONG = {
 }
 
 
+# what an engine without a swarm (Podman) answers to an operation of these
+NO_SWARM = {
+    "description": "the engine has no swarm (Podman): `message` names it",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+}
+
+
 def operation_id(method: str, endpoint: str) -> str:
     """From the table, else `getVolumes`-like: the method and the view's name."""
     known = OPERATION_IDS.get((method, endpoint))
@@ -367,6 +383,8 @@ class DocumentPlugin(BasePlugin):
             operation["responses"].setdefault("414", TOO_LONG)
             if {502, "502"} & operation["responses"].keys():
                 _ambiguous(operation["responses"])
+            if rule.endpoint.partition(".")[0] in NEEDS_SWARM:
+                operation["responses"].setdefault("501", NO_SWARM)
 
 
 # a reference the engine finds several objects for (errors.describe)
@@ -434,7 +452,7 @@ def _key_names(converter, field, ret, **kwargs) -> dict:
     return {"propertyNames": names} if names.keys() - {"type"} else {}
 
 
-def init_app(api) -> None:
+def init_app(api, default_engine: str) -> None:
     """Before the blueprints are registered: the plugin sees every operation."""
     info = api.spec.options.setdefault("info", {})
     info["description"] = DESCRIPTION
@@ -443,7 +461,14 @@ def init_app(api) -> None:
     info["contact"] = {"name": "the operators of this service"}
     # wherever this document is served from: the docs' "try it" calls the address they
     # were loaded from, and a client is given its own
-    api.spec.options["servers"] = [{"url": "/", "description": "where this document is served"}]
+    api.spec.options["servers"] = [
+        {"url": "/", "description": "where this document is served: the default engine"},
+        {
+            "url": "/engines/{engine}",
+            "description": "one engine of the service, by name (`GET /engines` lists them)",
+            "variables": {"engine": {"default": default_engine}},
+        },
+    ]
     api.ma_plugin.converter.add_attribute_function(_request_default)
     api.ma_plugin.converter.add_attribute_function(_key_names)
     plugin = DocumentPlugin()

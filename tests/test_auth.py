@@ -181,6 +181,7 @@ def test_whoami_takes_any_valid_token_and_says_its_scopes():
             "scopes": [scope],
             "team": None,
             "expires": "2999-01-01T00:00:00+00:00",
+            "engines": None,
         }
     assert client.get("/auth/whoami").status_code == 401
     bad = client.get("/auth/whoami", headers={"Authorization": "Bearer nope"})

@@ -93,7 +93,7 @@ def test_metrics_count_requests_daemon_calls_refusals_and_audit(busybox_image, l
     assert grew("dockyard_audit_events_total", action="POST /containers", status="201") == 1
     assert grew("dockyard_audit_events_total", action="POST /containers", status="403") == 1
     assert grew("dockyard_auth_failures_total", reason="unknown") == 1
-    assert value(after, "dockyard_engine_up") == 1
+    assert value(after, "dockyard_engine_up", engine="default") == 1
     assert value(after, "dockyard_build_info", version="0.1.0") == 1
     # no id, no name as a label; the families are the ones the monitoring files name
     text = answer.get_data(as_text=True)
@@ -139,7 +139,7 @@ def test_a_metrics_token_reaches_nothing_else(busybox_image, labels):
 def test_an_engine_that_is_down_is_a_zero_not_a_failure(tmp_path):
     client = make_client(TOKENS=TOKENS, DOCKER_URL=f"unix://{tmp_path}/nothing.sock")
     found = scrape(client)
-    assert value(found, "dockyard_engine_up") == 0
+    assert value(found, "dockyard_engine_up", engine="default") == 0
     assert value(
         found, "dockyard_daemon_requests_total", operation="GET /version", outcome="unreachable"
     )

@@ -6,6 +6,7 @@ from . import (
     containers,
     docs,
     engine,
+    engines,
     identity,
     images,
     networks,
@@ -22,6 +23,7 @@ from . import (
 
 MODULES = (
     system,
+    engines,
     identity,
     policy,
     images,

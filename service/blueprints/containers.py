@@ -8,7 +8,7 @@ from flask.views import MethodView
 from flask_smorest import abort
 from flask_smorest.error_handler import ErrorSchema
 
-from .. import policy
+from .. import engines, policy
 from ..extensions import Blueprint, gateway
 from ..gateway.container_config import container_config, limits
 from ..gateway.containers import log_params
@@ -108,7 +108,7 @@ class Containers(MethodView):
         `POST /containers/decision` answers the decision and creates nothing. A container
         that fails to start is removed again.
         """
-        settings = current_app.config
+        settings = engines.settings()
         spec, config = judged_create(args)
         if spec["pull"] == "missing":
             gateway().ensure_image(
@@ -145,7 +145,7 @@ class Containers(MethodView):
 def judged_create(args) -> tuple[dict, dict]:
     """A create request shaped, built into the engine's form and judged: the spec and the
     engine's create body; Denied names the rule that refuses it."""
-    settings = current_app.config
+    settings = engines.settings()
     args["labels"] = teams.claim(args["labels"], team())
     spec = policy.shape_container(args, settings, gateway().volume_record)
     config = container_config(spec, settings["PUBLISH_HOST_IP"])

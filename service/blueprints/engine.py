@@ -22,10 +22,10 @@ import json
 import re
 
 import orjson
-from flask import Blueprint, Response, current_app, g, request
+from flask import Blueprint, Response, g, request
 from flask_smorest import abort
 
-from .. import policy
+from .. import engines, policy
 from ..auth import ANY_TOKEN, current_token
 from ..extensions import gateway
 from ..guards import (
@@ -213,7 +213,7 @@ def create():
 def _shaped(host: dict) -> dict:
     """The request's HostConfig with what the service adds to every create: its default
     limits where none is asked for, and no-new-privileges (the table judges the rest)."""
-    settings = current_app.config
+    settings = engines.settings()
     host = dict(host)
     if host.get("Memory") in (None, 0):
         host["Memory"] = settings["DEFAULT_MEMORY"]
@@ -546,14 +546,14 @@ def pull():
         abort(403, message="the Engine-API front pulls images; an import is POST /images/import")
     tag = request.args.get("tag")
     reference = f"{image}:{tag}" if tag and ":" not in image.rsplit("/", 1)[-1] else image
-    policy.registry_allowed(reference, "pull", current_app.config["PULL_PUSH_REGISTRIES"])
+    policy.registry_allowed(reference, "pull", engines.settings()["PULL_PUSH_REGISTRIES"])
     return _progress("POST", "/images/create")
 
 
 @route("POST", rf"/images/(?P<name>{_IMAGE})/push", "write")
 def push(name):
     tag = request.args.get("tag")
-    policy.registry_allowed(name, "push", current_app.config["PULL_PUSH_REGISTRIES"])
+    policy.registry_allowed(name, "push", engines.settings()["PULL_PUSH_REGISTRIES"])
     return _progress("POST", "/images/{0}/push", name, tag=tag)
 
 
@@ -591,7 +591,7 @@ def build():
     for key, value in query.items():
         if key not in _BUILD_TAKEN and value not in _BUILD_DEFAULTS.get(key, _UNSET):
             raise policy.Denied("build-options", f"a build may not set `{key}` here", key)
-    settings = current_app.config
+    settings = engines.settings()
     try:
         labels = json.loads(query.get("labels") or "{}")
         build_args = json.loads(query.get("buildargs") or "{}")

@@ -27,4 +27,5 @@ class WhoAmI(MethodView):
             "scopes": [scope for scope in SCOPES if scope in token.scopes],
             "team": token.team,
             "expires": token.expires,
+            "engines": None if token.engines is None else sorted(token.engines),
         }

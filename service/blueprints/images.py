@@ -10,7 +10,7 @@ from flask.views import MethodView
 from flask_smorest import abort
 from flask_smorest.error_handler import ErrorSchema
 
-from .. import policy
+from .. import engines, policy
 from ..auth import has_scope
 from ..dockerfiles import ContextTooLarge, SpooledContext
 from ..extensions import Blueprint, gateway
@@ -100,7 +100,7 @@ class Pull(MethodView):
         streamed (per-layer status, current and total bytes), then the result or the error.
         """
         repository, tag, ref = pull_target(args["image"], args.get("tag"))
-        policy.registry_allowed(repository, "pull", current_app.config["PULL_PUSH_REGISTRIES"])
+        policy.registry_allowed(repository, "pull", engines.settings()["PULL_PUSH_REGISTRIES"])
         events = gateway().pull_image(
             repository, tag, args.get("platform"), schemas.auth_config(args.get("auth"))
         )
@@ -166,7 +166,7 @@ class Build(MethodView):
             abort(400, message="send the context as application/x-tar, or JSON")
         # what a team's token builds carries its team's label, which no client sends
         options["labels"] = teams.claim(options.get("labels"), team())
-        allowed = current_app.config["PULL_PUSH_REGISTRIES"]
+        allowed = engines.settings()["PULL_PUSH_REGISTRIES"]
         if "*" not in allowed:
             # every image the build names is judged before the engine may fetch it
             if dockerfile is None:
@@ -183,8 +183,8 @@ class Build(MethodView):
             return image
 
         # each RUN step's container gets the limits a container gets
-        options["memory"] = current_app.config["DEFAULT_MEMORY"]
-        options["cpus"] = current_app.config["MAX_CPUS"]
+        options["memory"] = engines.settings()["DEFAULT_MEMORY"]
+        options["cpus"] = engines.settings()["MAX_CPUS"]
         events = gateway().build_image(context, options)
         return progress(events, finish, schemas.BuiltSchema(), status=201)
 
@@ -353,7 +353,7 @@ class Push(MethodView):
         `Accept: application/x-ndjson` or `text/event-stream`, the progress is streamed.
         """
         repository, tag = named_ref(ref)
-        policy.registry_allowed(repository, "push", current_app.config["PULL_PUSH_REGISTRIES"])
+        policy.registry_allowed(repository, "push", engines.settings()["PULL_PUSH_REGISTRIES"])
         events = gateway().push_image(repository, tag, schemas.auth_config(args.get("auth")))
 
         def finish(seen):

@@ -1,10 +1,9 @@
 """/policy: the one table that judges every path into the engine, as configured."""
 
 import click
-from flask import current_app
 from flask.views import MethodView
 
-from .. import policy
+from .. import engines, policy
 from ..extensions import Blueprint
 from ..schemas import policy as schemas
 
@@ -23,7 +22,7 @@ class Policy(MethodView):
         the table does not know is refused when it is set (`unknown-field`). A refusal is a
         403 naming its rule and its field.
         """
-        return policy.published(current_app.config)
+        return policy.published(engines.settings())
 
 
 # where the README holds the table, made from the code

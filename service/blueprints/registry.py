@@ -13,7 +13,7 @@ from flask.views import MethodView
 from flask_smorest import abort
 from flask_smorest.error_handler import ErrorSchema
 
-from .. import policy
+from .. import engines, policy
 from ..extensions import Blueprint, gateway
 from ..gateway.registry import RegistryError, is_host, split_term
 from ..schemas import registry as schemas
@@ -116,7 +116,7 @@ class Search(MethodView):
         its catalog (as does `registry=host:port`), where the fields a v2 registry cannot
         know are null. Any other registry is a 403, before anything is contacted.
         """
-        config = current_app.config
+        config = engines.settings()
         if args.get("registry"):
             return catalog_search(listed(args["registry"]), args["term"], args)
         index, rest = split_term(args["term"])

@@ -1,11 +1,10 @@
 """/services: replicated services on the swarm, checked by the container policy."""
 
-from flask import current_app
 from flask.views import MethodView
 from flask_smorest import abort
 from flask_smorest.error_handler import ErrorSchema
 
-from .. import audit, policy
+from .. import audit, engines, policy
 from ..extensions import Blueprint, gateway
 from ..gateway.containers import log_params
 from ..gateway.services import service_body, updated_spec
@@ -92,7 +91,7 @@ class Services(MethodView):
         mounted under /run/secrets/.
         """
         args["labels"] = teams.claim(args["labels"], team())
-        spec = policy.shape_service(args, current_app.config, gateway().volume_record)
+        spec = policy.shape_service(args, engines.settings(), gateway().volume_record)
         secrets = gateway().secret_references(spec["secrets"])
         # another team's secret is one this token cannot name
         missing = [

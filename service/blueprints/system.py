@@ -7,10 +7,10 @@ from flask.views import MethodView
 from flask_smorest import abort
 from flask_smorest.error_handler import ErrorSchema
 
-from .. import metrics
+from .. import engines, metrics
 from ..auth import current_token, has_scope
 from ..errors import DAEMON_ERRORS, describe
-from ..events import EventHub
+from ..events import subscribe
 from ..extensions import RETRY_AFTER_HEADER, Blueprint, gateway
 from ..guards import events_kept
 from ..schemas import streams
@@ -89,12 +89,11 @@ class Info(MethodView):
         """
         info = gateway().info()
         places = stream_places()
-        hub = current_app.extensions.get("dockyard_events")
         info["streams"] = {
             "limit": places.limit,
             "open": places.open,
             "refused": places.refused,
-            "event_subscriptions": hub.daemon_subscriptions if hub else 0,
+            "event_subscriptions": engines.current().hub.daemon_subscriptions,
             "by_token": streams_by_token(),
         }
         return info
@@ -142,7 +141,10 @@ class Metrics(MethodView):
         binary_format(TEXT)
         if not metrics.enabled():
             abort(404, message="metrics are off (DOCKYARD_METRICS=false)")
-        body, kind = metrics.exposition(gateway().ping, current_app.config["API_VERSION"])
+        body, kind = metrics.exposition(
+            {engine.name: engine.gateway.ping for engine in engines.engines()},
+            current_app.config["API_VERSION"],
+        )
         return Response(body, content_type=kind)
 
 
@@ -226,26 +228,49 @@ class Events(MethodView):
         filters = {
             daemon_name: args[name] for name, daemon_name in EVENT_FILTERS.items() if args.get(name)
         }
+        followed = followed_engines(args["engine"])
         # a team's token: events of its team's objects only, judged here
-        kept = events_kept()
+        kept = events_kept(followed)
         live_only = not (args.get("since") or args.get("until") or headers.get("last_event_id"))
         if live_only:
-            # events as they happen: the worker's one daemon subscription, shared
+            # events as they happen: the worker's one daemon subscription per engine, shared
             reserve_stream()
-            events = event_hub().subscribe(filters)
+            events = subscribe([engine.hub for engine in followed], filters)
         else:
+            if len(followed) > 1:
+                abort(400, message="`since`, `until` and Last-Event-ID replay one engine's events")
             since, seen = args.get("since"), None
             if headers.get("last_event_id"):
                 # the daemon takes seconds with a fraction, and gives again what came then
                 seen = int(headers["last_event_id"])
                 since = f"{seen // 10**9}.{seen % 10**9:09d}"
             reserve_stream()
-            events = gateway().events(filters, since=since, until=args.get("until"))
+            events = Named(
+                gateway().events(filters, since=since, until=args.get("until")), followed[0].name
+            )
             if seen is not None:
                 kept = both(kept, lambda event: (event["time_nano"] or 0) > seen)
         if kept is not None:
             events = Narrowed(events, kept=kept)
         return live(events, chosen_format(), event_id=lambda event: event["time_nano"])
+
+
+def followed_engines(names: list[str]) -> list:
+    """The engines an events stream follows: those named (`*`: every one the token may use),
+    else the request's own."""
+    if not names:
+        return [engines.current()]
+    if "*" in names:
+        return [engine for engine in engines.engines() if engines.may_use(engine.name)]
+    return [engines.named(name) for name in dict.fromkeys(names)]
+
+
+class Named(Narrowed):
+    """A daemon's events, each naming its engine."""
+
+    def __init__(self, items, name: str):
+        super().__init__(items)
+        self._narrowed = ({**event, "engine": name} for event in items)
 
 
 def both(first, second):
@@ -261,12 +286,3 @@ EVENT_FILTERS = {
     "container": "container",
     "image": "image",
 }
-
-
-def event_hub() -> EventHub:
-    """The worker's events hub (one app per worker process: its hub is the process's)."""
-    hub = current_app.extensions.get("dockyard_events")
-    if hub is None:
-        gate = gateway()
-        hub = current_app.extensions.setdefault("dockyard_events", EventHub(gate.events))
-    return hub

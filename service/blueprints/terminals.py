@@ -7,6 +7,7 @@ from flask.views import MethodView
 from flask_smorest import abort
 from flask_smorest.error_handler import ErrorSchema
 
+from .. import engines
 from ..audit import now
 from ..auth import admit_ticket_holder, current_token
 from ..extensions import RETRY_AFTER_HEADER, Blueprint, gateway
@@ -71,6 +72,7 @@ class Terminal(MethodView):
         seconds = float(current_app.config["TERMINAL_TICKET_SECONDS"])
         session = {
             "token": current_token().name,
+            "engine": engines.current().name,
             "container": full,
             **{key: args.get(key) for key in ("mode", "command", "env", "workdir", "user")},
             "rows": args["rows"],
@@ -90,7 +92,7 @@ class Terminal(MethodView):
             "ticket": ticket,
             "expires_in": seconds,
             "container": full,
-            "path": f"/containers/{full}/terminal",
+            "path": f"{request.script_root}/containers/{full}/terminal",
             "protocol": schemas.PROTOCOL,
         }
 
@@ -148,6 +150,8 @@ class TerminalSocket(MethodView):
         if session is None:
             abort(403, message="the ticket is unknown, used or expired: ask for a new one (POST)")
         admit_ticket_holder(session["token"], SCOPE)
+        if session["engine"] != engines.current().name:
+            abort(403, message=f"the ticket opens a terminal on engine `{session['engine']}`")
         full = guard(container_ref(id), policed=True)
         if full != session["container"]:
             abort(403, message=f"the ticket opens container {session['container'][:12]}'s terminal")

@@ -2,12 +2,12 @@
 
 import re
 
-from flask import current_app, request
+from flask import request
 from flask.views import MethodView
 from flask_smorest import abort
 from flask_smorest.error_handler import ErrorSchema
 
-from .. import policy
+from .. import engines, policy
 from ..archives import BadArchive, Gzipped, TooLarge, spool_checked
 from ..errors import users_named
 from ..extensions import Blueprint, gateway
@@ -253,7 +253,7 @@ class Restore(MethodView):
         volume_name(name)
         if request.mimetype not in TAR_TYPES:
             abort(400, message="send the archive as application/gzip or application/x-tar")
-        settings = current_app.config
+        settings = engines.settings()
         created = seen_volume(name) is None
         if created:
             # the name is taken before the body is read: no one else makes it meanwhile

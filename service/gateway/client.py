@@ -23,6 +23,7 @@ from urllib.parse import urlencode
 
 import docker
 import docker.errors
+import docker.tls
 import requests
 import requests.exceptions
 from docker.constants import DEFAULT_DOCKER_API_VERSION, MINIMUM_DOCKER_API_VERSION
@@ -37,6 +38,16 @@ from ..jsonio import loads
 
 
 @dataclass(frozen=True)
+class TLSFiles:
+    """A TLS client's files, as ``docker --tlsverify`` takes them: the CA that signed the
+    engine's certificate, and the client's certificate and key."""
+
+    ca_file: str
+    cert_file: str
+    key_file: str
+
+
+@dataclass(frozen=True)
 class DaemonSettings:
     url: str
     api_version: str
@@ -46,21 +57,26 @@ class DaemonSettings:
     pool_size: int
     # each call counted in the service's metrics
     counted: bool = False
+    # a tcp engine's TLS client files
+    tls: TLSFiles | None = None
 
     @classmethod
-    def from_config(cls, config) -> "DaemonSettings":
+    def from_config(cls, config, url=None, api_version=None, tls=None) -> "DaemonSettings":
+        """The settings' connection to the engine, or to the engine at ``url`` (with its
+        own ``api_version`` and ``tls`` files)."""
         # every open stream holds a connection, and control calls go on beside them; never
         # more than the worker holds connections (urllib3 fills its pool's queue up front)
         streams = min(stream_ceiling(config), int(config["WORKER_CONNECTIONS"]))
         pool_size = int(config["DOCKER_POOL_SIZE"]) or streams + 32
         return cls(
-            url=str(config["DOCKER_URL"]),
-            api_version=str(config["DOCKER_API_VERSION"]),
+            url=url or str(config["DOCKER_URL"]),
+            api_version=api_version or str(config["DOCKER_API_VERSION"]),
             timeout=float(config["DOCKER_TIMEOUT"]),
             long_timeout=float(config["DOCKER_LONG_TIMEOUT"]),
             ready_timeout=float(config["READY_TIMEOUT"]),
             pool_size=pool_size,
             counted=bool(config["METRICS"]),
+            tls=tls,
         )
 
 
@@ -220,7 +236,7 @@ class DaemonClients:
         self._long = None
 
     def _make(self, version, timeout):
-        url = self.settings.url
+        url, tls = self.settings.url, self.settings.tls
         client = DaemonAPI(
             base_url=url,
             version=version,
@@ -229,6 +245,15 @@ class DaemonClients:
             socket_path=url.removeprefix("unix://") if url.startswith("unix://") else None,
             pool_size=self.settings.pool_size,
             counted=self.settings.counted,
+            tls=(
+                docker.tls.TLSConfig(
+                    client_cert=(tls.cert_file, tls.key_file), ca_cert=tls.ca_file, verify=True
+                )
+                if tls
+                else False
+            ),
+            # ssh://: the system's ssh client, as the docker CLI uses it
+            use_ssh_client=url.startswith("ssh://"),
         )
         # requests would read the proxy variables and ~/.netrc again on every call (half a
         # millisecond each, the largest cost of a short call in the profile); the daemon is

@@ -5,11 +5,40 @@ import docker
 from .images import prune_filters
 
 
+def kind_of(version: dict) -> str:
+    """docker or podman, from the engine's version answer (Podman names its component)."""
+    names = {str(part.get("Name", "")) for part in version.get("Components") or []}
+    return "podman" if any(name.startswith("Podman") for name in names) else "docker"
+
+
 class SystemVerbs:
     def ping(self) -> bool:
         client = self.clients.probing()
         answer = client.get(f"{client.base_url}/_ping", timeout=self.clients.settings.ready_timeout)
         return answer.status_code == 200 and answer.text == "OK"
+
+    def identity(self, timeout: float) -> dict:
+        """What the engine is, asked now (``timeout`` seconds at most each call): its kind
+        (docker or podman, from its version answer), version, the API version spoken to it,
+        and its swarm state."""
+        client = self.clients.probing()
+        found = self.clients.call("GET", "/version", timeout=timeout) or {}
+        info = self.clients.call("GET", "/info", timeout=timeout) or {}
+        self._kind = kind_of(found)
+        swarm = (info.get("Swarm") or {}).get("LocalNodeState") or "inactive"
+        return {
+            "kind": self._kind,
+            "version": found.get("Version"),
+            "api_version": client.api_version,
+            # Podman has none: the capability is absent, not inactive
+            "swarm": None if self._kind == "podman" else swarm,
+        }
+
+    def kind(self) -> str:
+        """docker or podman (asked once a process)."""
+        if getattr(self, "_kind", None) is None:
+            self._kind = kind_of(self.clients.control.version())
+        return self._kind
 
     def info(self) -> dict:
         info = self.clients.control.info()

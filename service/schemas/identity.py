@@ -17,3 +17,8 @@ class WhoAmISchema(Reply):
     expires = ma.fields.DateTime(
         allow_none=True, **doc("when the token stops being accepted; null when never")
     )
+    engines = ma.fields.List(
+        Str(),
+        allow_none=True,
+        **doc("the engines the token may use, by name; null: every engine (GET /engines)"),
+    )

@@ -6,6 +6,7 @@ event named after that `type`. Every field is sent unless the schema says otherw
 
 import marshmallow as ma
 
+from ..auth import ENGINE_NAME as ENGINE_NAME_PATTERN
 from . import (
     FILTERS_MAX,
     DaemonTimes,
@@ -23,6 +24,7 @@ from .containers import StatsSchema
 from .fields import CONTAINER_REF
 from .images import reference_field
 
+ENGINE_NAME = ENGINE_NAME_PATTERN.pattern
 ENGINE_OBJECTS = [
     "container",
     "image",
@@ -75,6 +77,16 @@ class EventsArgsSchema(DaemonTimes, QueryArgsSchema):
         ),
     )
     until = Str(validate=time_pattern, **doc("end the stream at this time (same forms)"))
+    engine = ma.fields.List(
+        Str(validate=Pattern(rf"^(\*|{ENGINE_NAME})$")),
+        validate=most(FILTERS_MAX),
+        load_default=list,
+        **doc(
+            "follow this engine's events (repeatable; `*`: every engine the token may use), "
+            "each event naming its engine; several engines are followed live only, without "
+            "`since`, `until` or Last-Event-ID. Default: the engine of the path"
+        ),
+    )
 
 
 class ResumeHeadersSchema(QueryArgsSchema):
@@ -96,6 +108,7 @@ class EngineEventSchema(Reply):
     scope = Str(allow_none=True, **doc("local or swarm"))
     time = Int(**doc("unix time"))
     time_nano = Int(**doc("unix time in nanoseconds; also the SSE event's `id:`"))
+    engine = Str(**doc("the name of the engine it happened on (GET /engines)"))
 
 
 class LogLineSchema(Reply):
