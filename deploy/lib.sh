@@ -16,7 +16,8 @@ as_root() {
 # docker.io (engine), busybox-static (test image), docker-registry (loopback registry),
 # curl (probes), iproute2 (ss, to count sockets in tests), debootstrap (a base image for the
 # service's own image), docker-compose (deploy/compose.yaml), chromium (browser tests),
-# prometheus (scrapes the service in tests; promtool checks deploy/prometheus), python3-venv
+# prometheus (scrapes the service in tests; promtool checks deploy/prometheus), podman (a
+# second engine of another kind), socat and openssl (a TLS engine in tests), python3-venv
 # (where python lacks venv)
 ensure_packages() {
     local missing=()
@@ -32,6 +33,9 @@ ensure_packages() {
         command -v docker-compose >/dev/null || missing+=(docker-compose)
         [ -x /usr/bin/chromium ] || missing+=(chromium)
         command -v promtool >/dev/null || missing+=(prometheus)
+        command -v podman >/dev/null || missing+=(podman)
+        command -v socat >/dev/null || missing+=(socat)
+        command -v openssl >/dev/null || missing+=(openssl)
     fi
     command -v python3 >/dev/null || missing+=(python3)
     if [ ! -x "$VENV/bin/python" ] && ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
@@ -141,4 +145,57 @@ stop_engine() {
     done
     log "dockerd did not stop in 30 s: killing it"
     as_root kill -KILL "$ENGINE_PID" 2>/dev/null || true
+}
+
+# a Podman engine serving its Docker-compatible API beside dockerd, for the tests of several
+# engines: the one that answers at PODMAN_URL, else one started here (PODMAN_STARTED=1)
+PODMAN_URL="${DOCKYARD_TEST_PODMAN_URL:-unix:///run/podman/podman.sock}"
+PODMAN_STARTED=0
+podman_ping() {
+    curl -sf --max-time 3 --unix-socket "${PODMAN_URL#unix://}" http://podman/_ping >/dev/null
+}
+ensure_podman() {
+    if podman_ping 2>/dev/null; then
+        log "using the Podman engine at $PODMAN_URL"
+        return 0
+    fi
+    local conf=/etc/containers/containers.conf
+    # Podman's default rlimits are refused in containers like this machine's: give it some
+    # it may set ("error setting rlimit type 7")
+    if [ ! -e "$conf" ]; then
+        as_root mkdir -p /etc/containers
+        printf '[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]\n' |
+            as_root tee "$conf" >/dev/null
+    elif ! grep -q default_ulimits "$conf"; then
+        log "$conf sets no default_ulimits: Podman's containers may fail to start here"
+    fi
+    mkdir -p "$RUN_DIR"
+    as_root mkdir -p "$(dirname "${PODMAN_URL#unix://}")"
+    log "starting podman system service (log: $RUN_DIR/podman.log)"
+    as_root setsid -f sh -c 'echo $$ >"$1"; exec podman system service --time=0 "$2"' \
+        sh "$RUN_DIR/podman.pid" "$PODMAN_URL" >"$RUN_DIR/podman.log" 2>&1 </dev/null
+    PODMAN_STARTED=1
+    for _ in $(seq 1 60); do
+        PODMAN_PID=$(cat "$RUN_DIR/podman.pid" 2>/dev/null || true)
+        if [ -n "$PODMAN_PID" ] && podman_ping 2>/dev/null; then
+            log "podman is up (pid $PODMAN_PID)"
+            return 0
+        fi
+        sleep 0.5
+    done
+    log "podman did not come up; the end of its log:"
+    tail -n 20 "$RUN_DIR/podman.log" >&2
+    return 1
+}
+
+# stop the Podman service this script started
+stop_podman() {
+    [ "$PODMAN_STARTED" = 1 ] && [ -n "${PODMAN_PID:-}" ] || return 0
+    log "stopping the podman service this run started (pid $PODMAN_PID)"
+    as_root kill -TERM "$PODMAN_PID" 2>/dev/null || return 0
+    for _ in $(seq 1 40); do
+        kill -0 "$PODMAN_PID" 2>/dev/null || return 0
+        sleep 0.5
+    done
+    as_root kill -KILL "$PODMAN_PID" 2>/dev/null || true
 }

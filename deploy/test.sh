@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The same set-up as serve.sh, plus the test tools, then the whole suite against the real engine.
-# The suite itself starts the loopback registry and builds the busybox test image, and removes
-# both, with everything else it created, when it ends. Extra arguments go to pytest.
+# It starts a Podman engine beside dockerd (the tests of several engines), and stops what it
+# started. The suite itself starts the loopback registry and builds the busybox test image
+# (on both engines), and removes them, with everything else it created, when it ends. Extra
+# arguments go to pytest.
 #
 # Tests that could remove objects they did not create run only against an engine this script
 # started, or one given explicitly with DOCKYARD_TEST_ENGINE_OWNED=1.
@@ -13,9 +15,12 @@ ensure_venv test
 ensure_node_tools
 ensure_engine
 trap stop_engine EXIT
+ensure_podman
+trap 'stop_podman; stop_engine' EXIT
 
 export DOCKYARD_TEST_DOCKER_URL="$DOCKER_URL"
 export DOCKYARD_TEST_NODE_TOOLS="$NODE_TOOLS"
+export DOCKYARD_TEST_PODMAN_URL="$PODMAN_URL"
 if [ "$ENGINE_STARTED" = 1 ]; then
     export DOCKYARD_TEST_ENGINE_OWNED=1
 fi

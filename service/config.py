@@ -18,6 +18,11 @@ ENV_PREFIX = "DOCKYARD"
 class Config:
     # where the docker engine listens: unix:///path, tcp://host:port
     DOCKER_URL = "unix:///var/run/docker.sock"
+    # several engines, by name: a JSON list of {"name", "url", "default", "tls": {"ca_file",
+    # "cert_file", "key_file"}, "api_version", "settings": {...}} (service.engines); given,
+    # DOCKER_URL is not read. ENGINES_FILE: a JSON file with more of them
+    ENGINES = []
+    ENGINES_FILE = ""
     # engine api version to speak; "auto" negotiates with the daemon on first use
     DOCKER_API_VERSION = "auto"
     # seconds to wait for the daemon on control calls (inspect, list, start...)

@@ -188,7 +188,12 @@ def check_settings(config, engines: Engines, check) -> None:
     """``check`` (the policy's) on the settings each engine works under, and no remote engine
     with the service's bind roots."""
     for engine in engines:
-        check(ChainMap(engine.settings, config))
+        try:
+            check(ChainMap(engine.settings, config))
+        except ValueError as exc:
+            if not engine.settings:
+                raise
+            raise ValueError(f"engine {engine.name!r}, with its settings: {exc}") from None
         if config["ALLOWED_BIND_ROOTS"] and not engine.url.startswith("unix://"):
             if "ALLOWED_BIND_ROOTS" not in engine.settings:
                 raise ValueError(

@@ -236,6 +236,11 @@ def tar_of(files: dict) -> bytes:
 @pytest.fixture(scope="session")
 def busybox_image(docker_api):
     """The test image: a static busybox on scratch (sh, sleep, httpd, nc, tar...)."""
+    return build_busybox(docker_api)
+
+
+def build_busybox(api) -> str:
+    """The busybox test image built on the engine ``api`` speaks to: its tag."""
     tag = f"dockyard-test/busybox:{RUN_ID}"
     dockerfile = (
         b"FROM scratch\n"
@@ -251,7 +256,7 @@ def busybox_image(docker_api):
         tar.add(os.path.realpath(BUSYBOX), arcname="busybox")
     context.seek(0)
     log = list(
-        docker_api.build(
+        api.build(
             fileobj=context,
             custom_context=True,
             tag=tag,

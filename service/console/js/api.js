@@ -2,11 +2,16 @@
 // URL), errors explained in words, streams (SSE or ndjson) read from fetch() bodies.
 
 const KEY = "dockyard.token";
+const ENGINE_KEY = "dockyard.engine";
+// the service's own paths, the same whichever engine: never sent to one by name
+const SERVICE_WIDE = /^\/(engines|auth|openapi\.json|docs)(\/|$)/;
 
 export const session = {
   token: sessionStorage.getItem(KEY) || "",
-  who: null, // GET /auth/whoami: {name, scopes, team, expires}
+  who: null, // GET /auth/whoami: {name, scopes, team, expires, engines}
   spec: null, // /openapi.json: the scope of each operation
+  engines: null, // GET /engines: those the token may use, each {name, default, reachable, kind, version, error}
+  engine: null, // the one of `engines` this tab's calls go to; the default one (or none) by plain paths
 };
 
 export class ApiError extends Error {
@@ -41,7 +46,10 @@ export function explain(status, body) {
     case 502:
       return `502: the engine or a registry failed. ${message}`;
     case 503:
-      return `503: the Docker daemon cannot be reached, or the service is busy; try again shortly. ${message}`;
+      // the service says which engine does not answer (and where), or why it is busy
+      return message
+        ? `503: unavailable, try again shortly. ${message}`
+        : "503: the Docker daemon cannot be reached, or the service is busy; try again shortly.";
     case 504:
       return `504: the Docker daemon did not answer in time. ${message}`;
     default:
@@ -54,6 +62,8 @@ export function seg(value) {
   return encodeURIComponent(value).replace(/%2F/g, "/").replace(/%3A/g, ":");
 }
 
+// every call of the console goes to the engine of the tab: `/engines/{name}/...`, but for the
+// default one (plain paths) and the service's own paths
 export function url(path, query = {}) {
   const params = new URLSearchParams();
   for (const [key, value] of Object.entries(query || {})) {
@@ -61,7 +71,9 @@ export function url(path, query = {}) {
     for (const item of Array.isArray(value) ? value : [value]) params.append(key, String(item));
   }
   const search = params.toString();
-  return search ? `${path}?${search}` : path;
+  const engine = session.engine && !session.engine.default && !SERVICE_WIDE.test(path)
+    ? `/engines/${encodeURIComponent(session.engine.name)}` : "";
+  return `${engine}${path}${search ? `?${search}` : ""}`;
 }
 
 function headers(accept, type) {
@@ -212,6 +224,29 @@ export async function identify() {
   if (!session.token) return null;
   session.who = await call("GET", "/auth/whoami");
   return session.who;
+}
+
+// the engines the token may use, and the tab's among them: the one it chose before (kept in
+// this tab only, as the token is), else the default one
+export async function loadEngines() {
+  session.engines = null;
+  session.engine = null;
+  if (!can("read")) return null; // a token without `read` does not list them: the default one
+  try {
+    session.engines = await call("GET", "/engines");
+  } catch {
+    return null;
+  }
+  chooseEngine(sessionStorage.getItem(ENGINE_KEY));
+  return session.engines;
+}
+
+export function chooseEngine(name) {
+  const engines = session.engines || [];
+  session.engine = engines.find((e) => e.name === name) || engines.find((e) => e.default) || engines[0] || null;
+  if (session.engine) sessionStorage.setItem(ENGINE_KEY, session.engine.name);
+  else sessionStorage.removeItem(ENGINE_KEY);
+  return session.engine;
 }
 
 export async function loadSpec() {

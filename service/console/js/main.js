@@ -1,7 +1,8 @@
 // The console: sections chosen by the URL's fragment, the token kept in sessionStorage and
-// sent as a bearer header, what the token may do learned from GET /auth/whoami.
+// sent as a bearer header, what the token may do learned from GET /auth/whoami, the engine its
+// calls go to chosen in the header (GET /engines) and kept in sessionStorage too.
 
-import { ApiError, identify, loadSpec, session, setToken } from "./api.js";
+import { ApiError, chooseEngine, identify, loadEngines, loadSpec, session, setToken } from "./api.js";
 import { renderContainers } from "./containers.js";
 import { renderCourse } from "./course.js";
 import { clear, h } from "./dom.js";
@@ -45,6 +46,37 @@ function showIdentity() {
   }
 }
 
+// what the header says of an engine: its kind and version, or that it does not answer
+function engineText(engine) {
+  const state = engine.reachable ? [engine.kind, engine.version].filter(Boolean).join(" ") : "unreachable";
+  return `${engine.name} · ${state}${engine.default ? " (default)" : ""}`;
+}
+
+// the engines the token may use, the tab's chosen: a choice when there are several, a plain
+// label for one, nothing without a list
+function showEngines() {
+  const box = document.getElementById("engine-box");
+  const select = document.getElementById("engine");
+  const only = document.getElementById("engine-only");
+  const engines = session.engines || [];
+  box.hidden = !engines.length;
+  select.hidden = engines.length < 2;
+  only.hidden = engines.length !== 1;
+  only.textContent = engines.length === 1 ? engineText(engines[0]) : "";
+  clear(select, engines.map((engine) =>
+    h("option", {
+      value: engine.name,
+      class: engine.reachable ? null : "unreachable",
+      title: engine.error || null,
+      dataset: { reachable: String(engine.reachable), default: String(engine.default) },
+    }, engineText(engine))));
+  const current = session.engine;
+  if (!current) return;
+  select.value = current.name;
+  select.classList.toggle("unreachable", !current.reachable);
+  select.title = current.error || engineText(current);
+}
+
 // the part of an address after the section's name: a container's name, a network's...
 function detailOf(rest) {
   const text = rest.join("/");
@@ -65,7 +97,8 @@ async function route({ fresh = false } = {}) {
   const param = detailOf(rest);
   // a bookmark is named after the page it keeps
   const section = key[0].toUpperCase() + key.slice(1);
-  document.title = `${param ? `${param} · ` : ""}${section} · Dockyard console`;
+  const engine = session.engines?.length > 1 && session.engine ? ` on ${session.engine.name}` : "";
+  document.title = `${param ? `${param} · ` : ""}${section}${engine} · Dockyard console`;
   if (!fresh && shown?.key === key && shown.show) {
     await shown.show(param);
     return;
@@ -110,6 +143,8 @@ async function useToken(token) {
     tell(error instanceof ApiError ? error.message : String(error));
   }
   showIdentity();
+  await loadEngines();
+  showEngines();
 }
 
 document.getElementById("token-form").addEventListener("submit", async (event) => {
@@ -125,6 +160,13 @@ document.getElementById("token-form").addEventListener("submit", async (event) =
 document.getElementById("token-forget").addEventListener("click", async () => {
   await useToken("");
   tell("The token is forgotten.", "info");
+  await route({ fresh: true });
+});
+
+// another engine: the same section, its data from that engine
+document.getElementById("engine").addEventListener("change", async (event) => {
+  chooseEngine(event.target.value);
+  showEngines();
   await route({ fresh: true });
 });
 
