@@ -14,7 +14,7 @@ import requests.exceptions
 from flask import current_app, g
 from werkzeug.exceptions import default_exceptions
 
-from .gateway.client import root_cause
+from .gateway.client import Conflict, Unsupported, root_cause
 from .gateway.networks import NetworkRefused
 from .gateway.streams import StreamError
 from .gateway.volumes import VolumeInUse
@@ -24,7 +24,15 @@ from .policy.teams import Unseen
 # what talking to the daemon can raise (docker.errors.APIError is both)
 DAEMON_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException)
 # what views let through to the one handler: those, and the policy's refusals
-ANSWERED_ERRORS = (*DAEMON_ERRORS, Denied, NetworkRefused, Unseen, VolumeInUse)
+ANSWERED_ERRORS = (
+    *DAEMON_ERRORS,
+    Conflict,
+    Denied,
+    NetworkRefused,
+    Unseen,
+    Unsupported,
+    VolumeInUse,
+)
 
 # daemon statuses passed on as they are; any other 4xx is a bad request, any 5xx an upstream failure
 _PASSED_ON = {400, 403, 404, 409}
@@ -54,7 +62,7 @@ _STREAM_FAILURES = {
 # "ambiguous digest string", a 500; older engines' words too)
 _AMBIGUOUS = (
     r"matches found based on ID prefix|is ambiguous|multiple IDs found with provided prefix"
-    r"|^ambiguous digest string$"
+    r"|^ambiguous digest string$|^more than one result for"
 )
 # daemon 500s whose words show that the fault is not the daemon's, each matched narrowly:
 # the status answered instead
@@ -83,6 +91,13 @@ _REFUSALS = (
     (400, r"^source \S+ is not directory$"),
     # a path with a name longer than the filesystem takes
     (400, r": file name too long(?:: unknown)?$"),
+    # Podman answers a 500 where Docker answers a 409: a state the action does not fit, a
+    # name taken, an object in use
+    (
+        409,
+        r": container state improper$|: exec session state improper$|is already in use"
+        r"|already exists$|already used|has associated containers|is being used",
+    ),
 )
 
 
@@ -99,6 +114,10 @@ def describe(exc: Exception) -> Failure:
         return Failure(403, str(exc))
     if isinstance(exc, Unseen):
         return Failure(404, str(exc))
+    if isinstance(exc, Unsupported):
+        return Failure(501, f"{_engine()}{exc}")
+    if isinstance(exc, Conflict):
+        return Failure(409, f"{_engine()}{exc}")
     if isinstance(exc, NetworkRefused):
         return Failure(_NETWORK_REFUSALS[exc.kind], exc.message)
     if isinstance(exc, VolumeInUse):

@@ -544,6 +544,7 @@ def test_whoami_answers_the_tokens_name_and_scopes(service):
         "scopes": ["read"],
         "team": None,
         "expires": None,
+        "engines": None,  # every engine
     }
     assert whoami(WRITE)["scopes"] == ["read", "operate", "exec", "write"]
     with pytest.raises(urllib.error.HTTPError) as refused:

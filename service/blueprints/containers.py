@@ -311,12 +311,15 @@ class Update(MethodView):
     @blp.requires("write")
     @blp.arguments(schemas.UpdateSchema)
     @blp.response(200, schemas.UpdatedSchema)
+    @blp.alt_response(
+        501, schema=ErrorSchema, description="the engine cannot update a container (Podman)"
+    )
     @one_container
     def post(self, args, id):
         """Change a container's memory, CPUs, process limit or restart policy
 
         Within the configured maximums (rule `limits`), and only on a container the policy
-        would create.
+        would create. A Podman engine's compatible API has no update: a 501.
         """
         policy.judge_update(limits(args), policy_context())
         return gateway().update_container(guard(container_ref(id), policed=True), args)
@@ -522,6 +525,12 @@ class Archive(MethodView):
     @blp.response(204)
     @blp.alt_response(400, schema=ErrorSchema, description="the body is not a tar archive")
     @blp.alt_response(413, schema=ErrorSchema, description="the archive is too large")
+    @blp.alt_response(
+        409,
+        schema=ErrorSchema,
+        description="the path is read-only (a read-only mount or root filesystem; on Podman, "
+        "any while the container does not run)",
+    )
     @one_container
     def put(self, args, id):
         """Copy a tar archive's files into a container's directory (docker cp - CONTAINER:PATH)

@@ -322,6 +322,7 @@ def archive(ref):
     g.target_id = full
     if request.method == "PUT":
         # a tar archive, at most MAX_UPLOAD_BYTES, as the REST API's copy in takes it
+        gateway().copy_in_allowed(full)
         answer = gateway().engine_call(
             "PUT", "/containers/{0}/archive", full, params=_query(),
             body=tar_upload("the files"), headers={"Content-Type": "application/x-tar"},

@@ -329,7 +329,9 @@ class DaemonClients:
             **kwargs,
         )
         with response:
-            return response.json() if response.content else None
+            # Podman answers some calls with a plain-text "OK" where Docker sends nothing
+            kind = response.headers.get("Content-Type", "application/json")
+            return response.json() if response.content and "json" in kind else None
 
     @staticmethod
     def _request(client, method, path, *path_args, **kwargs):
@@ -343,6 +345,19 @@ class DaemonClients:
             finally:
                 response.close()
         return response
+
+
+class Unsupported(Exception):
+    """What the engine cannot do (a Podman engine: update a container's limits)."""
+
+    def __init__(self, kind: str, what: str):
+        super().__init__(f"{kind} cannot {what}")
+        self.kind = kind
+        self.what = what
+
+
+class Conflict(Exception):
+    """What the engine's state forbids, said by the service where the engine would not."""
 
 
 def root_cause(exc: BaseException) -> str:

@@ -6,6 +6,7 @@ import docker.errors
 from docker.utils import convert_filters
 from docker.utils.json_stream import json_stream
 
+from .client import Conflict, Unsupported
 from .container_config import limits
 from .container_views import container_detail, container_summary, engine_event, stats_sample
 from .frames import multiplexed_frames, raw_frames
@@ -31,8 +32,16 @@ class ContainerVerbs:
         return container_detail(self.clients.control.inspect_container(ref))
 
     def container_record(self, ref) -> dict:
-        """The engine's own record of a container (its inspect answer), for the policy."""
-        return self.clients.control.inspect_container(ref)
+        """The engine's own record of a container (its inspect answer), for the policy: what
+        the engine wrote there on its own, as every container of its gets it, is left out
+        (Podman names its defaults where Docker leaves the fields empty)."""
+        record = self.clients.control.inspect_container(ref)
+        given = self.engine_given()
+        host = record.get("HostConfig") or {}
+        for key, value in given.items():
+            if host.get(key) == value:
+                del host[key]
+        return record
 
     def container_by_id(self, prefix) -> dict | None:
         """The record of the container whose id starts with ``prefix``, never one a name
@@ -46,7 +55,12 @@ class ContainerVerbs:
 
     def container_top(self, ref, ps_args=None) -> dict:
         top = self.clients.control.top(ref, ps_args=ps_args)
-        return {"titles": top.get("Titles") or [], "processes": top.get("Processes") or []}
+        titles, processes = top.get("Titles") or [], top.get("Processes") or []
+        if len(titles) == 1 and len(titles[0].split()) > 1:
+            # Podman sends ps's lines whole: split them into columns, as Docker does
+            titles = titles[0].split()
+            processes = [row[0].split(None, len(titles) - 1) for row in processes if row]
+        return {"titles": titles, "processes": processes}
 
     def container_changes(self, ref) -> list[dict]:
         kinds = {0: "modified", 1: "added", 2: "deleted"}
@@ -95,6 +109,8 @@ class ContainerVerbs:
         self.clients.control.rename(ref, name)
 
     def update_container(self, ref, changes: dict) -> dict:
+        if self.kind() == "podman":
+            raise Unsupported("Podman", "change a container's limits or restart policy (update)")
         body = limits(changes)
         if "memory" in changes:
             # the daemon's default swap is twice the memory; keep it so when memory changes
@@ -191,7 +207,26 @@ class ContainerVerbs:
         )
         return DaemonStream(response.iter_content(chunk_size=DATA_CHUNK), response)
 
+    def copy_in_allowed(self, ref) -> None:
+        """A copy into a container writes nothing through a read-only mount or root
+        filesystem: Docker refuses such a write itself; Podman lets it through while the
+        container does not run, so that it is refused here (Conflict) before any byte."""
+        if self.kind() != "podman":
+            return
+        record = self.clients.control.inspect_container(ref)
+        if (record.get("State") or {}).get("Running"):
+            return
+        read_only = [m.get("Destination") for m in record.get("Mounts") or [] if not m.get("RW")]
+        if (record.get("HostConfig") or {}).get("ReadonlyRootfs"):
+            read_only.insert(0, "/")
+        if read_only:
+            raise Conflict(
+                f"the container mounts {', '.join(read_only)} read-only, which Podman does not "
+                "keep so while the container does not run: start it, then copy"
+            )
+
     def put_archive(self, ref, path, archive) -> None:
+        self.copy_in_allowed(ref)
         self.clients.call(
             "PUT",
             "/containers/{0}/archive",

@@ -3,6 +3,10 @@
 import docker
 
 from .images import prune_filters
+from .volumes import HELPER_LABEL
+
+# what an engine may write into a container's HostConfig on its own: namespaces, runtime, limits
+ENGINE_GIVEN = ("PidMode", "UTSMode", "IpcMode", "CgroupnsMode", "Runtime", "Ulimits")
 
 
 def kind_of(version: dict) -> str:
@@ -81,6 +85,31 @@ class SystemVerbs:
                 "runtime": info.get("DefaultRuntime") or "runc",
             }
         return self._engine_defaults
+
+    def engine_given(self) -> dict:
+        """What the engine writes into the HostConfig of a container that asks for none of
+        ENGINE_GIVEN (Podman: a private pid and uts namespace, its `oci` runtime, the
+        ulimits of its containers.conf), learnt once from a container made for it, never
+        started, and removed; {} for Docker, which writes nothing there."""
+        if getattr(self, "_engine_given", None) is None:
+            given = {}
+            if self.kind() == "podman":
+                api = self.clients.control
+                made = api.create_container_from_config(
+                    {
+                        "Image": self._helper_image(),
+                        "Cmd": ["never-started"],
+                        "Labels": {HELPER_LABEL: "probe"},
+                        "HostConfig": {"NetworkMode": "none"},
+                    }
+                )["Id"]
+                try:
+                    host = api.inspect_container(made)["HostConfig"]
+                finally:
+                    api.remove_container(made, force=True)
+                given = {key: host.get(key) for key in ENGINE_GIVEN if key in host}
+            self._engine_given = given
+        return self._engine_given
 
     def version(self) -> dict:
         client = self.clients.control

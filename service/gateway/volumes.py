@@ -6,6 +6,7 @@ container that mounts the volume and is never started: its image is an empty one
 imports itself, so nothing is pulled and nothing runs.
 """
 
+import hashlib
 import io
 import tarfile
 from collections.abc import Iterator
@@ -218,26 +219,31 @@ class VolumeVerbs:
         api = self.clients.control
         try:
             image = api.inspect_image(HELPER_IMAGE)
-            if image.get("Size") == 0 and (image.get("Config") or {}).get("Labels", {}).get(
-                HELPER_LABEL
-            ):
+            # its one layer is the empty tar imported here (any image tagged so elsewhere
+            # holds files), as Docker and Podman both record it
+            if (image.get("RootFS") or {}).get("Layers") == [_EMPTY_LAYER] and (
+                image.get("Config") or {}
+            ).get("Labels", {}).get(HELPER_LABEL):
                 return image["Id"]
         except docker.errors.ImageNotFound:
             pass
-        repository, tag = HELPER_IMAGE.rsplit(":", 1)
         self.clients.call(
             "POST",
             "/images/create",
             params={
+                # the tag in the name: Podman reads no `tag` with `fromSrc`
                 "fromSrc": "-",
-                "repo": repository,
-                "tag": tag,
+                "repo": HELPER_IMAGE,
                 "changes": [f"LABEL {HELPER_LABEL}=volume"],
             },
             data=_EMPTY_TAR,
             headers={"Content-Type": "application/x-tar"},
         )
         return api.inspect_image(HELPER_IMAGE)["Id"]
+
+
+def _empty_layer() -> str:
+    return "sha256:" + hashlib.sha256(_EMPTY_TAR).hexdigest()
 
 
 def _empty_tar() -> bytes:
@@ -248,6 +254,7 @@ def _empty_tar() -> bytes:
 
 
 _EMPTY_TAR = _empty_tar()
+_EMPTY_LAYER = _empty_layer()
 
 
 class HelperStream(DaemonStream):
