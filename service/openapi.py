@@ -464,9 +464,15 @@ def init_app(api, default_engine: str) -> None:
     api.spec.options["servers"] = [
         {"url": "/", "description": "where this document is served: the default engine"},
         {
-            "url": "/engines/{engine}",
+            "url": "{origin}/engines/{engine}",
             "description": "one engine of the service, by name (`GET /engines` lists them)",
-            "variables": {"engine": {"default": default_engine}},
+            "variables": {
+                "origin": {
+                    "default": "http://127.0.0.1:8000",
+                    "description": "where the service is served",
+                },
+                "engine": {"default": default_engine, "description": "the engine's name"},
+            },
         },
     ]
     api.ma_plugin.converter.add_attribute_function(_request_default)

@@ -72,7 +72,15 @@ def test_the_switcher_sends_every_call_to_the_chosen_engine_for_this_tab_only(
     browser, service, busybox_image, docker_api
 ):
     name = f"engines-{RUN_ID}"
-    made = docker_api.create_container(busybox_image, ["sleep", "300"], name=name, labels=LABELS)
+    # without a network: no interface comes and goes on the host, which Chromium would take for
+    # a change of network, failing the requests under way (net::ERR_NETWORK_CHANGED)
+    made = docker_api.create_container(
+        busybox_image,
+        ["sleep", "300"],
+        name=name,
+        labels=LABELS,
+        host_config=docker_api.create_host_config(network_mode="none"),
+    )
     docker_api.start(made["Id"])
 
     watched = Watched(browser, service)

@@ -1,5 +1,6 @@
 // The service's own API, as the console calls it: the bearer token in a header (never in a
-// URL), errors explained in words, streams (SSE or ndjson) read from fetch() bodies.
+// URL), errors explained in words, streams (SSE or ndjson) read from fetch() bodies, every path
+// sent to the engine chosen in this tab (`/engines/{name}/...`).
 
 const KEY = "dockyard.token";
 const ENGINE_KEY = "dockyard.engine";
