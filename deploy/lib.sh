@@ -121,30 +121,44 @@ ensure_engine() {
     # its own session, so that stopping a foreground gunicorn does not stop the engine
     as_root setsid -f dockerd --pidfile /var/run/docker.pid >"$RUN_DIR/dockerd.log" 2>&1 </dev/null
     ENGINE_STARTED=1
-    for _ in $(seq 1 120); do
-        ENGINE_PID=$(cat /var/run/docker.pid 2>/dev/null || true)
-        if [ -n "$ENGINE_PID" ] && engine_ping 2>/dev/null; then
-            log "dockerd is up (pid $ENGINE_PID)"
+    ENGINE_PID=$(await_up dockerd /var/run/docker.pid engine_ping "$RUN_DIR/dockerd.log" 120)
+}
+
+# the pid of a daemon just started, once its pidfile names it and ``ping`` answers (each try
+# half a second apart); else its log's end, and a failure
+await_up() {
+    local name=$1 pidfile=$2 ping=$3 logfile=$4 tries=$5 pid
+    for _ in $(seq 1 "$tries"); do
+        pid=$(cat "$pidfile" 2>/dev/null || true)
+        if [ -n "$pid" ] && "$ping" 2>/dev/null; then
+            log "$name is up (pid $pid)"
+            echo "$pid"
             return 0
         fi
         sleep 0.5
     done
-    log "dockerd did not come up; the end of its log:"
-    tail -n 20 "$RUN_DIR/dockerd.log" >&2
+    log "$name did not come up; the end of its log:"
+    tail -n 20 "$logfile" >&2
     return 1
 }
 
 # stop the engine this script started, and wait for it to be gone
 stop_engine() {
     [ "$ENGINE_STARTED" = 1 ] && [ -n "${ENGINE_PID:-}" ] || return 0
-    log "stopping the dockerd this run started (pid $ENGINE_PID)"
-    as_root kill -TERM "$ENGINE_PID" 2>/dev/null || return 0
+    stop_pid dockerd "$ENGINE_PID"
+}
+
+# stop a daemon this script started, by its pid, and wait for it to be gone (30 s, then KILL)
+stop_pid() {
+    local name=$1 pid=$2
+    log "stopping the $name this run started (pid $pid)"
+    as_root kill -TERM "$pid" 2>/dev/null || return 0
     for _ in $(seq 1 60); do
-        kill -0 "$ENGINE_PID" 2>/dev/null || return 0
+        kill -0 "$pid" 2>/dev/null || return 0
         sleep 0.5
     done
-    log "dockerd did not stop in 30 s: killing it"
-    as_root kill -KILL "$ENGINE_PID" 2>/dev/null || true
+    log "$name did not stop in 30 s: killing it"
+    as_root kill -KILL "$pid" 2>/dev/null || true
 }
 
 # a Podman engine serving its Docker-compatible API beside dockerd, for the tests of several
@@ -175,27 +189,11 @@ ensure_podman() {
     as_root setsid -f sh -c 'echo $$ >"$1"; exec podman system service --time=0 "$2"' \
         sh "$RUN_DIR/podman.pid" "$PODMAN_URL" >"$RUN_DIR/podman.log" 2>&1 </dev/null
     PODMAN_STARTED=1
-    for _ in $(seq 1 60); do
-        PODMAN_PID=$(cat "$RUN_DIR/podman.pid" 2>/dev/null || true)
-        if [ -n "$PODMAN_PID" ] && podman_ping 2>/dev/null; then
-            log "podman is up (pid $PODMAN_PID)"
-            return 0
-        fi
-        sleep 0.5
-    done
-    log "podman did not come up; the end of its log:"
-    tail -n 20 "$RUN_DIR/podman.log" >&2
-    return 1
+    PODMAN_PID=$(await_up podman "$RUN_DIR/podman.pid" podman_ping "$RUN_DIR/podman.log" 60)
 }
 
 # stop the Podman service this script started
 stop_podman() {
     [ "$PODMAN_STARTED" = 1 ] && [ -n "${PODMAN_PID:-}" ] || return 0
-    log "stopping the podman service this run started (pid $PODMAN_PID)"
-    as_root kill -TERM "$PODMAN_PID" 2>/dev/null || return 0
-    for _ in $(seq 1 40); do
-        kill -0 "$PODMAN_PID" 2>/dev/null || return 0
-        sleep 0.5
-    done
-    as_root kill -KILL "$PODMAN_PID" 2>/dev/null || true
+    stop_pid podman "$PODMAN_PID"
 }

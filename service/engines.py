@@ -32,6 +32,7 @@ from .errors import describe as failure_of
 from .events import EventHub
 from .gateway import DaemonSettings, DockerGateway
 from .gateway.client import TLSFiles
+from .policy import SETTINGS
 
 log = logging.getLogger(__name__)
 
@@ -43,23 +44,7 @@ ENVIRON_KEY = "dockyard.engine"
 DEFAULT_NAME = "default"
 SCHEMES = ("unix://", "tcp://", "ssh://")
 # the policy's settings an engine may set for itself
-ENGINE_SETTINGS = (
-    "ALLOWED_BIND_ROOTS",
-    "ALLOW_WRITABLE_BINDS",
-    "ALLOWED_VOLUME_DRIVERS",
-    "ALLOWED_PUBLISH_IPS",
-    "PUBLISH_HOST_IP",
-    "ALLOW_LOW_PORTS",
-    "DEFAULT_MEMORY",
-    "MAX_MEMORY",
-    "DEFAULT_PIDS_LIMIT",
-    "MAX_PIDS_LIMIT",
-    "MAX_CPUS",
-    "PULL_PUSH_REGISTRIES",
-    "SEARCH_INDEXES",
-    "RESTORE_MAX_BYTES",
-    "RESTORE_MAX_ENTRIES",
-)
+ENGINE_SETTINGS = (*SETTINGS, "SEARCH_INDEXES")
 # the blueprints whose every operation needs a swarm, which Podman has not
 NEEDS_SWARM = frozenset({"swarm", "services", "secrets"})
 _ENTRY_KEYS = {"name", "url", "default", "tls", "api_version", "settings"}

@@ -163,6 +163,9 @@ def describe(exc: Exception) -> Failure:
     if isinstance(exc, docker.errors.InvalidArgument | docker.errors.NullResource):
         # raised by docker-py itself before any call, from values it refuses
         return Failure(400, str(exc))
+    if isinstance(exc, docker.errors.InvalidVersion):
+        # the API version negotiated with this engine is too old for what was asked
+        return Failure(501, f"{_engine()}the engine's API version lacks it: {exc}")
     if isinstance(exc, docker.errors.DockerException):
         return Failure(502, f"talking to the Docker daemon failed: {exc}")
     return Failure(500, "internal error")

@@ -405,3 +405,28 @@ def test_a_teams_token_sees_its_own_on_every_engine(app, ops, busybox_image, lab
     assert made.json["id"] in listed and other.json["id"] not in listed
     assert team.get(f"/engines/twin/containers/{other.json['id']}").status_code == 404
     time.sleep(0)
+
+
+def test_each_engine_speaks_its_own_api_version_and_what_an_older_one_lacks_is_a_501(tmp_path):
+    app = make_app(
+        ENGINES=[
+            {"name": "dock", "url": ENGINE_URL, "default": True},
+            {"name": "old", "url": ENGINE_URL, "api_version": "1.24"},
+        ],
+        TOKENS=TOKENS[:1],
+    )
+    client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = "Bearer ops"
+    found = {engine["name"]: engine["api_version"] for engine in client.get("/engines").json}
+    assert found["old"] == "1.24" and found["dock"] != "1.24"
+    assert client.get("/engines/old/containers").status_code == 200
+    # docker-py prunes volumes from API 1.25 on
+    refused = client.post("/engines/old/volumes/prune", json={"label": [f"{TEST_LABEL}=none"]})
+    assert refused.status_code == 501, refused.json
+    assert refused.json["message"].startswith("engine `old`: the engine's API version lacks it")
+    assert (
+        client.post(
+            "/engines/dock/volumes/prune", json={"label": [f"{TEST_LABEL}=none"]}
+        ).status_code
+        == 200
+    )

@@ -79,6 +79,16 @@ def client(apis):
     return client
 
 
+def sleeper(client, engine, image, labels, **more) -> str:
+    """A container made through the service on ``engine``, sleeping: its id."""
+    made = client.post(
+        f"/engines/{engine}/containers",
+        json={"image": image, "command": ["sleep", "300"], "labels": labels, **more},
+    )
+    assert made.status_code == 201, made.json
+    return made.json["id"]
+
+
 def ids(api) -> set[str]:
     return {c["Id"] for c in api.containers(all=True, filters={"label": f"{TEST_LABEL}={RUN_ID}"})}
 
@@ -207,15 +217,7 @@ def test_a_network_joined_and_left_on_each_engine(client, apis, images, labels, 
     made = client.post(f"{at}/networks", json={"name": f"net-{engine}-{RUN_ID}", "labels": labels})
     assert made.status_code == 201, made.json
     network = made.json["id"]
-    box = client.post(
-        f"{at}/containers",
-        json={
-            "image": images[engine],
-            "command": ["sleep", "300"],
-            "labels": labels,
-            "start": True,
-        },
-    ).json["id"]
+    box = sleeper(client, engine, images[engine], labels, start=True)
     joined = client.post(
         f"{at}/networks/{network}/connect", json={"container": box, "aliases": ["db"]}
     )
@@ -239,10 +241,7 @@ def test_what_podman_lacks_is_a_501_naming_the_engine(client, apis, images, labe
         assert answer.status_code == 501, (path, answer.json)
         assert answer.json["message"].startswith("engine `podman` is Podman, which has no swarm")
     assert client.post("/engines/podman/swarm/init", json={"confirm": True}).status_code == 501
-    box = client.post(
-        "/engines/podman/containers",
-        json={"image": images["podman"], "command": ["sleep", "300"], "labels": labels},
-    ).json["id"]
+    box = sleeper(client, "podman", images["podman"], labels)
     update = client.post(f"/engines/podman/containers/{box}/update", json={"memory": 64 * 1024**2})
     assert update.status_code == 501 and "engine `podman`: Podman cannot" in update.json["message"]
     assert apis["podman"].inspect_container(box)["HostConfig"]["Memory"] == 1024**3
@@ -257,15 +256,8 @@ def test_a_copy_through_a_read_only_mount_is_refused_on_each_engine(
     at = f"/engines/{engine}"
     name = f"vol-ro-{engine}-{RUN_ID}"
     assert client.post(f"{at}/volumes", json={"name": name, "labels": labels}).status_code == 201
-    box = client.post(
-        f"{at}/containers",
-        json={
-            "image": images[engine],
-            "command": ["sleep", "300"],
-            "labels": labels,
-            "mounts": [{"type": "volume", "source": name, "target": "/data", "read_only": True}],
-        },
-    ).json["id"]
+    mounts = [{"type": "volume", "source": name, "target": "/data", "read_only": True}]
+    box = sleeper(client, engine, images[engine], labels, mounts=mounts)
     # never started: Podman itself would write into the volume
     copied = client.put(
         f"{at}/containers/{box}/archive?path=/data",
@@ -287,11 +279,7 @@ def test_a_copy_through_a_read_only_mount_is_refused_on_each_engine(
 def test_a_token_of_podman_alone_and_the_front_on_podman(client, apis, images, labels):
     pod = make_app(ENGINES=ENGINES, TOKENS=TOKENS).test_client()
     pod.environ_base["HTTP_AUTHORIZATION"] = "Bearer pod"
-    made = pod.post(
-        "/engines/podman/containers",
-        json={"image": images["podman"], "command": ["sleep", "300"], "labels": labels},
-    )
-    assert made.status_code == 201
+    made = sleeper(pod, "podman", images["podman"], labels)
     assert pod.get("/containers").status_code == 403
     assert pod.get("/engines/docker/containers").status_code == 403
     assert [engine["name"] for engine in pod.get("/engines").json] == ["podman"]
@@ -300,7 +288,7 @@ def test_a_token_of_podman_alone_and_the_front_on_podman(client, apis, images, l
         "/engines/podman/engine/v1.41/containers/json",
         query_string={"all": "1", "filters": json.dumps({"label": [f"{TEST_LABEL}={RUN_ID}"]})},
     )
-    assert listed.status_code == 200 and [c["Id"] for c in listed.json] == [made.json["id"]]
+    assert listed.status_code == 200 and [c["Id"] for c in listed.json] == [made]
 
 
 def test_events_of_both_engines_in_one_stream(client, apis, images, labels):
