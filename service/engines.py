@@ -17,7 +17,6 @@ A token may be limited to some engines (its entry's ``engines``): any other answ
 """
 
 import json
-import logging
 import re
 import time
 from collections import ChainMap
@@ -33,8 +32,6 @@ from .events import EventHub
 from .gateway import DaemonSettings, DockerGateway
 from .gateway.client import TLSFiles
 from .policy import SETTINGS
-
-log = logging.getLogger(__name__)
 
 ENGINE_NAME = ENGINE_NAME_PATTERN.pattern
 _NAME = ENGINE_NAME_PATTERN
@@ -62,7 +59,7 @@ class Engine:
 
     def __post_init__(self):
         # the worker's one subscription to its events, opened by the first client to follow
-        self.hub = EventHub(self.gateway.events, self.name)
+        self.hub = EventHub(self.gateway.events)
 
     @property
     def transport(self) -> str:
@@ -87,10 +84,6 @@ class Engines:
     def __len__(self):
         return len(self.by_name)
 
-    def close(self):
-        for engine in self:
-            engine.gateway.close()
-
 
 def load_engines(config) -> Engines:
     """The engines the settings name; a malformed entry stops the service from starting."""
@@ -99,7 +92,7 @@ def load_engines(config) -> Engines:
         with open(config["ENGINES_FILE"], encoding="utf-8") as file:
             entries += json.load(file)
     if not entries:
-        gateway = DockerGateway(DaemonSettings.from_config(config))
+        gateway = DockerGateway(DaemonSettings.from_config(config), DEFAULT_NAME)
         return Engines([Engine(DEFAULT_NAME, str(config["DOCKER_URL"]), True, gateway)])
     engines, seen = [], set()
     for entry in entries:
@@ -166,7 +159,7 @@ def _engine(entry, config, seen: set) -> Engine:
     default = entry.get("default", False)
     if not isinstance(default, bool):
         raise ValueError(f"{where}: default is true or false")
-    return Engine(name, url, default, DockerGateway(daemon), settings)
+    return Engine(name, url, default, DockerGateway(daemon, name), settings)
 
 
 def check_settings(config, engines: Engines, check) -> None:

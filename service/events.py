@@ -119,13 +119,11 @@ class Subscription:
 
 
 class EventHub:
-    """The worker's one subscription to an engine's events, shared by its clients; each event
-    names the engine (``name``)."""
+    """The worker's one subscription to an engine's events, shared by its clients."""
 
-    def __init__(self, open_stream, name: str):
+    def __init__(self, open_stream):
         # open_stream(): a daemon stream of every event (our shape), with interrupt and close
         self._open_stream = open_stream
-        self.name = name
         self._lock = threading.Lock()
         self._subscribers: set[Subscription] = set()
         self._stream = None
@@ -177,7 +175,6 @@ class EventHub:
         failure = None
         try:
             for event in stream:
-                event["engine"] = self.name
                 for subscription in list(self._subscribers):
                     if matches(event, subscription.filters):
                         subscription.offer(event)

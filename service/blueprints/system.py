@@ -245,9 +245,7 @@ class Events(MethodView):
                 seen = int(headers["last_event_id"])
                 since = f"{seen // 10**9}.{seen % 10**9:09d}"
             reserve_stream()
-            events = Named(
-                gateway().events(filters, since=since, until=args.get("until")), followed[0].name
-            )
+            events = gateway().events(filters, since=since, until=args.get("until"))
             if seen is not None:
                 kept = both(kept, lambda event: (event["time_nano"] or 0) > seen)
         if kept is not None:
@@ -263,14 +261,6 @@ def followed_engines(names: list[str]) -> list:
     if "*" in names:
         return [engine for engine in engines.engines() if engines.may_use(engine.name)]
     return [engines.named(name) for name in dict.fromkeys(names)]
-
-
-class Named(Narrowed):
-    """A daemon's events, each naming its engine."""
-
-    def __init__(self, items, name: str):
-        super().__init__(items)
-        self._narrowed = ({**event, "engine": name} for event in items)
 
 
 def both(first, second):

@@ -29,8 +29,10 @@ class DockerGateway(
     SwarmVerbs,
     FrontVerbs,
 ):
-    def __init__(self, settings: DaemonSettings):
+    def __init__(self, settings: DaemonSettings, name: str = "default"):
         self.clients = DaemonClients(settings)
+        # the engine's name in the service (its events name it)
+        self.name = name
 
     @classmethod
     def from_config(cls, config) -> "DockerGateway":

@@ -245,7 +245,8 @@ def _io_bytes(entries, op) -> int:
     return sum(e.get("value", 0) for e in entries if (e.get("op") or "").lower() == op)
 
 
-def engine_event(e: dict) -> dict:
+def engine_event(e: dict, engine: str) -> dict:
+    """An event of the daemon's, in our shape, naming the ``engine`` it happened on."""
     actor = e.get("Actor") or {}
     return {
         "type": e.get("Type"),
@@ -255,4 +256,5 @@ def engine_event(e: dict) -> dict:
         "scope": e.get("scope"),
         "time": e.get("time"),
         "time_nano": e.get("timeNano"),
+        "engine": engine,
     }

@@ -298,7 +298,10 @@ class ContainerVerbs:
             params["until"] = until
         response = self.clients.open_stream("GET", "/events", params=params)
         return DaemonStream(
-            (engine_event(e) for e in json_stream(response.iter_content(chunk_size=None))),
+            (
+                engine_event(e, self.name)
+                for e in json_stream(response.iter_content(chunk_size=None))
+            ),
             response,
         )
 

@@ -51,7 +51,7 @@ class EventsArgsSchema(DaemonTimes, QueryArgsSchema):
         **doc("only events about this kind of object (repeatable)"),
     )
     action = ma.fields.List(
-        Str(validate=Pattern(r"^[a-z_]{1,64}(: .{0,64})?$")),
+        Str(validate=Pattern(r"^[a-z_]{1,64}(: [^\n\r]{0,64})?$")),
         validate=most(FILTERS_MAX),
         load_default=list,
         **doc("only this action, e.g. start, die, pull (repeatable)"),
