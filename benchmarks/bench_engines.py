@@ -50,6 +50,7 @@ from bench_api import (  # noqa: E402
 
 
 def served(engines: list[dict], private: Path):
+    private.mkdir()
     os.environ["DOCKYARD_ENGINES"] = json.dumps(engines)
     try:
         options = argparse.Namespace(streams=0, serve_from=None, token=None)
