@@ -8,8 +8,8 @@ tests/test_podman.py.
 """
 
 import json
+import socket
 import subprocess
-import time
 
 import docker
 import pytest
@@ -327,8 +327,6 @@ def tls_engine(certificates):
 
 
 def _listening(port) -> bool:
-    import socket
-
     with socket.socket() as sock:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
@@ -404,7 +402,6 @@ def test_a_teams_token_sees_its_own_on_every_engine(app, ops, busybox_image, lab
     listed = {c["id"] for c in team.get("/engines/dock/containers?all=true").json}
     assert made.json["id"] in listed and other.json["id"] not in listed
     assert team.get(f"/engines/twin/containers/{other.json['id']}").status_code == 404
-    time.sleep(0)
 
 
 def test_each_engine_speaks_its_own_api_version_and_what_an_older_one_lacks_is_a_501(tmp_path):

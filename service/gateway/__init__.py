@@ -34,10 +34,6 @@ class DockerGateway(
         # the engine's name in the service (its events name it)
         self.name = name
 
-    @classmethod
-    def from_config(cls, config) -> "DockerGateway":
-        return cls(DaemonSettings.from_config(config))
-
     @property
     def url(self) -> str:
         return self.clients.settings.url

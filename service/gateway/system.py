@@ -26,14 +26,13 @@ class SystemVerbs:
     def identity(self, timeout: float) -> dict:
         """What the engine is, asked now (``timeout`` seconds at most each call): its kind
         (docker or podman), version, the API version spoken to it, and its swarm state."""
-        client = self.clients.probing()
         self._kind, version = self._server(timeout)
         swarm = None  # Podman has none: the capability is absent, not inactive
         if self._kind == "docker":
             info = self.clients.call("GET", "/info", timeout=timeout) or {}
             swarm = (info.get("Swarm") or {}).get("LocalNodeState") or "inactive"
-        return {"kind": self._kind, "version": version, "api_version": client.api_version,
-                "swarm": swarm}  # fmt: skip
+        api_version = self.clients.control.api_version
+        return {"kind": self._kind, "version": version, "api_version": api_version, "swarm": swarm}
 
     def kind(self) -> str:
         """docker or podman (asked once a process)."""
