@@ -145,6 +145,8 @@ await_up() {
 # stop the engine this script started, and wait for it to be gone
 stop_engine() {
     [ "$ENGINE_STARTED" = 1 ] && [ -n "${ENGINE_PID:-}" ] || return 0
+    # the owned-engine tests restart it: the pidfile names the one running now
+    ENGINE_PID=$(cat /var/run/docker.pid 2>/dev/null || echo "$ENGINE_PID")
     stop_pid dockerd "$ENGINE_PID"
 }
 

@@ -94,6 +94,13 @@ class Config:
     SHARED_DIR = ""
     # Prometheus metrics at /metrics (the `metrics` scope); off, nothing is counted
     METRICS = True
+    # lists and inspects of containers, images, volumes and networks answered from each
+    # worker's mirror of the engine, kept current by its events (service.gateway.mirror); off,
+    # every read asks the daemon
+    READ_CACHE = True
+    # bytes (as JSON) one worker's mirror of one engine may hold; a kind past it is read from
+    # the daemon
+    READ_CACHE_MAX_BYTES = 64 * 1024 * 1024
 
     # registries the service may browse (catalog, tags, search by substring), a JSON list of
     # {"host": "127.0.0.1:5000", "insecure": true, "username": "...", "password_file": "..."

@@ -17,6 +17,7 @@ A token may be limited to some engines (its entry's ``engines``): any other answ
 """
 
 import json
+import os
 import re
 import time
 from collections import ChainMap
@@ -26,11 +27,14 @@ from dataclasses import dataclass, field
 from flask import current_app, g, request
 from flask_smorest import abort
 
+from . import metrics
 from .auth import ENGINE_NAME as ENGINE_NAME_PATTERN
+from .config import temporary_dir
 from .errors import describe as failure_of
 from .events import EventHub
 from .gateway import DaemonSettings, DockerGateway
 from .gateway.client import TLSFiles
+from .gateway.mirror import Mirror, WriteMark
 from .policy import SETTINGS
 
 ENGINE_NAME = ENGINE_NAME_PATTERN.pattern
@@ -210,6 +214,47 @@ def init_app(app, engines: Engines):
     app.extensions["dockyard_engines"] = engines
     app.wsgi_app = EnginePrefix(app.wsgi_app)
     app.before_request(_choose)
+    directory = app.config["SHARED_DIR"] or temporary_dir()
+    for engine in engines:
+        engine.gateway.mirror = mirror_of(engine, app.config, directory)
+    app.after_request(_written)
+
+
+def mirror_of(engine: Engine, config, directory: str) -> Mirror:
+    """The engine's mirror in each worker: its reads answered without the daemon, kept current
+    by the engine's events (the hub's one subscription) and by the write mark the workers
+    share in ``directory``."""
+    gateway = engine.gateway
+    mirror = Mirror(
+        lambda: gateway.clients.control,
+        lambda: engine.hub.subscribe({}),
+        lambda: gateway.kind() == "docker",
+        WriteMark(os.path.join(directory, f"writes-{engine.name}")),
+        int(config["READ_CACHE_MAX_BYTES"]),
+        enabled=bool(config["READ_CACHE"]),
+    )
+    if config["METRICS"]:
+        reads = metrics.READ_CACHE_READS
+        mirror.observe = lambda kind, hit: reads.labels(
+            engine.name, kind, "hit" if hit else "miss"
+        ).inc()
+        mirror.held = metrics.READ_CACHE_BYTES.labels(engine.name).set
+    return mirror
+
+
+def _written(response):
+    """A request that may have changed its engine moves the engine's write mark before it
+    answers (and again when a streamed answer ends): the next read of any worker asks the
+    daemon again what its mirror read before."""
+    engine = g.get("engine")
+    if request.method in ("GET", "HEAD", "OPTIONS") or engine is None:
+        return response
+    mirror = engine.gateway.mirror
+    if mirror is not None and mirror.enabled:
+        mirror.mark.move()
+        if response.is_streamed:
+            response.call_on_close(mirror.mark.move)
+    return response
 
 
 def engines() -> Engines:

@@ -330,3 +330,13 @@ class Blueprint(flask_smorest.Blueprint):
 def gateway() -> DockerGateway:
     """The docker gateway of the engine the current request targets (service.engines)."""
     return engines.current().gateway
+
+
+def cached() -> bool:
+    """Whether the request's reads may be answered from the engine's mirror: a read (GET)
+    that does not ask for the daemon itself (`Cache-Control: no-cache`, `Pragma: no-cache`)."""
+    if request.method not in ("GET", "HEAD"):
+        return False
+    if request.cache_control.no_cache:
+        return False
+    return request.headers.get("Pragma", "").strip().lower() != "no-cache"

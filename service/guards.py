@@ -162,29 +162,30 @@ def events_kept(followed=None):
     return kept
 
 
-def seen_container(ref: str) -> dict:
+def seen_container(ref: str, cached: bool = False) -> dict:
     """The engine's record of a container the calling token may see (a team's token: one its
-    team made or was given; another answers 404, as one that does not exist)."""
-    record = gateway().container_record(ref)
+    team made or was given; another answers 404, as one that does not exist). ``cached``: as
+    the engine's mirror holds it (a read's, never a policy's judgement)."""
+    record = gateway().container_record(ref, cached)
     labels = (record.get("Config") or {}).get("Labels")
     teams.seen("container", ref, labels, team(), given("containers", record))
     return record
 
 
-def seen_volume(name: str) -> dict | None:
+def seen_volume(name: str, cached: bool = False) -> dict | None:
     """The engine's record of a volume the calling token may see, None when there is none;
     another team's answers 404."""
-    record = gateway().volume_record(name)
+    record = gateway().volume_record(name, cached)
     if record is not None:
         teams.seen("volume", name, record.get("Labels"), team(), given("volumes", record))
     return record
 
 
-def seen_network(ref: str) -> dict:
+def seen_network(ref: str, cached: bool = False) -> dict:
     """The engine's record of a network the calling token may see: its team's, or one with
     no team (the engine's own, an operator's) given to none, which every team may join;
     another team's answers 404."""
-    record = gateway().network_record(ref)
+    record = gateway().network_record(ref, cached)
     labels, to = record.get("Labels") or {}, given("networks", record)
     if not teams.shared(labels, to):
         teams.seen("network", ref, labels, team(), to)

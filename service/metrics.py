@@ -68,6 +68,18 @@ STREAMED_BYTES = Counter(
     "received from them (build contexts, restores, imports, archives)",
     ["kind", "direction"],
 )
+READ_CACHE_READS = Counter(
+    "dockyard_read_cache_reads",
+    "Reads of an engine's mirror, by kind: a hit answered without the daemon, a miss asked it "
+    "(and kept its answer)",
+    ["engine", "kind", "result"],
+)
+READ_CACHE_BYTES = Gauge(
+    "dockyard_read_cache_bytes",
+    "What a worker's mirror of an engine holds, measured as JSON (the largest worker's)",
+    ["engine"],
+    multiprocess_mode="livemax",
+)
 DAEMON_REQUESTS = Counter(
     "dockyard_daemon_requests",
     "Calls to the Docker daemon, by Engine API operation and outcome",

@@ -70,8 +70,18 @@ def pytest_configure(config):
 
 def make_app(**config):
     """The app as a test wants it: the test engine, no audit output, then ``config``; its
-    test clients check each answer against the served document."""
-    app = create_app({"TESTING": True, "DOCKER_URL": ENGINE_URL, "AUDIT_LOG": os.devnull, **config})
+    test clients check each answer against the served document. The engine's mirror is off
+    unless ``config`` turns it on: tests change the engine behind the service's back and
+    read at once, which the mirror answers within its bound (tests/test_mirror.py)."""
+    app = create_app(
+        {
+            "TESTING": True,
+            "DOCKER_URL": ENGINE_URL,
+            "AUDIT_LOG": os.devnull,
+            "READ_CACHE": False,
+            **config,
+        }
+    )
     app.test_client_class = contract.CheckingClient
     return app
 
@@ -354,6 +364,8 @@ def served(**settings):
         "DOCKYARD_BIND": address,
         "DOCKYARD_WORKERS": "1",
         "DOCKYARD_WORKER_CONNECTIONS": "200",
+        # as make_app: the mirror's own tests turn it on
+        "DOCKYARD_READ_CACHE": "false",
         "DOCKYARD_DOCKER_URL": ENGINE_URL,
         **{f"DOCKYARD_{key}": str(value) for key, value in settings.items()},
     }

@@ -318,6 +318,42 @@ def test_volumes_are_searched_by_name_ordered_and_measured(
     watched.check()
 
 
+def test_a_token_given_while_the_console_starts_draws_its_section_once(
+    browser, service, docker_api
+):
+    """The token form is sent before the console has read its document: the section is drawn
+    once, after both, and not cleared under the person by the start's own first drawing."""
+    name = f"views-{RUN_ID}-early"
+    docker_api.create_volume(name, labels=dict(LABELS))
+    watched = Watched(browser, service, viewport=DESKTOP)
+    page = watched.page
+    held = []
+    page.route("**/openapi.json", lambda route: held.append(route))
+    lists = []  # the volume list's requests
+    listing = re.compile(r"/volumes(\?|$)")
+    page.on("request", lambda r: listing.search(r.url) and lists.append(r.url))
+    page.goto(f"{service}/#volumes")
+    for _ in range(200):  # the handler runs while Playwright waits, not in a sleep
+        if held:
+            break
+        page.wait_for_timeout(50)
+    page.fill("#token", WRITE)
+    page.click("#token-form button[type=submit]")
+    with page.expect_response("**/openapi.json"):
+        held[0].continue_()
+    expect(page.locator("#identity")).to_contain_text("token console-")
+    expect(page.locator("#main")).to_have_attribute("data-ready", "volumes")
+    page.fill("#volume-search", name)
+    rows = page.locator("#volume-list tbody tr")
+    expect(rows).to_have_count(1)
+    page.wait_for_timeout(500)
+    assert rows.evaluate_all("rows => rows.map(row => row.dataset.name)") == [name]
+    assert len(lists) == 1, lists
+    # the actions know their scopes: the document was read before the section was drawn
+    expect(rows.get_by_role("button", name="Remove")).to_be_enabled()
+    watched.check()
+
+
 def test_push_only_for_tags_naming_a_registry_and_the_registry_offered_by_name(
     browser, service, registry, busybox_image, docker_api
 ):

@@ -9,7 +9,7 @@ from flask_smorest import abort
 from flask_smorest.error_handler import ErrorSchema
 
 from .. import engines, policy
-from ..extensions import Blueprint, gateway
+from ..extensions import Blueprint, cached, gateway
 from ..gateway.container_config import container_config, limits
 from ..gateway.containers import log_params
 from ..guards import (
@@ -87,7 +87,8 @@ class Containers(MethodView):
         Answered by one call to the daemon, however many containers there are.
         """
         filters = list_filters("containers", asked_filters(args))
-        return mine("containers", gateway().list_containers(all=args["all"], filters=filters))
+        found = gateway().list_containers(all=args["all"], filters=filters, cached=cached())
+        return mine("containers", found)
 
     @blp.requires("write")
     @blp.arguments(schemas.ContainerCreateSchema)
@@ -206,7 +207,8 @@ class Container(MethodView):
         Environment values whose names look secret (PASSWORD, TOKEN, KEY...) are hidden
         from tokens without the `admin` scope.
         """
-        return gateway().inspect_container(seen(id))
+        full = seen_container(container_ref(id), cached())["Id"]
+        return gateway().inspect_container(full, cached())
 
     @blp.requires("write")
     @blp.arguments(schemas.RemoveArgsSchema, location="query")

@@ -13,7 +13,7 @@ from flask_smorest.error_handler import ErrorSchema
 from .. import engines, policy
 from ..auth import has_scope
 from ..dockerfiles import ContextTooLarge, SpooledContext
-from ..extensions import Blueprint, gateway
+from ..extensions import Blueprint, cached, gateway
 from ..gateway.images import pull_target, split_reference
 from ..gateway.streams import StreamError
 from ..guards import team
@@ -82,7 +82,7 @@ class Images(MethodView):
         filters = {key: args[key] for key in ("reference", "label") if args[key]}
         if "dangling" in args:
             filters["dangling"] = args["dangling"]
-        return gateway().list_images(all=args["all"], filters=filters)
+        return gateway().list_images(all=args["all"], filters=filters, cached=cached())
 
 
 @blp.route("/pull")
@@ -284,7 +284,7 @@ class Image(MethodView):
 
         Environment values whose names look secret are hidden from tokens without `admin`.
         """
-        return gateway().inspect_image(image_ref(ref))
+        return gateway().inspect_image(image_ref(ref), cached())
 
     @blp.requires("write")
     @blp.arguments(schemas.RemoveArgsSchema, location="query")

@@ -8,7 +8,7 @@ from flask_smorest import abort
 from flask_smorest.error_handler import ErrorSchema
 
 from .. import audit, policy
-from ..extensions import Blueprint, gateway
+from ..extensions import Blueprint, cached, gateway
 from ..guards import guard, list_filters, mine, own_container, seen_network, team
 from ..policy import teams
 from ..schemas import networks as schemas
@@ -28,9 +28,9 @@ def network_ref(id: str) -> str:
     return id
 
 
-def network_record(id: str) -> dict:
+def network_record(id: str, cached: bool = False) -> dict:
     """The engine's record of the network a path names, its full id kept for the audit."""
-    record = seen_network(network_ref(id))
+    record = seen_network(network_ref(id), cached)
     audit.resolved(record["Id"])
     return record
 
@@ -57,7 +57,8 @@ class Networks(MethodView):
         filters = {key: args[key] for key in schemas.LIST_FILTERS if args.get(key)}
         if "dangling" in args:
             filters["dangling"] = args["dangling"]
-        return mine("networks", gateway().list_networks(filters=list_filters("networks", filters)))
+        filters = list_filters("networks", filters)
+        return mine("networks", gateway().list_networks(filters=filters, cached=cached()))
 
     @blp.requires("write")
     @blp.arguments(schemas.NetworkCreateSchema)
@@ -112,7 +113,7 @@ class Network(MethodView):
         By id, short id or name. `containers` lists the running containers attached, each
         with its IPv4, IPv6 and MAC address on the network.
         """
-        return gateway().inspect_network(network_record(id)["Id"])
+        return gateway().inspect_network(network_record(id, cached())["Id"], cached())
 
     @blp.requires("write")
     @blp.arguments(schemas.RemoveArgsSchema, location="query")

@@ -96,6 +96,7 @@ class Info(MethodView):
             "event_subscriptions": engines.current().hub.daemon_subscriptions,
             "by_token": streams_by_token(),
         }
+        info["read_cache"] = gateway().mirror.report()
         return info
 
 

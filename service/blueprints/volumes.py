@@ -10,7 +10,7 @@ from flask_smorest.error_handler import ErrorSchema
 from .. import engines, policy
 from ..archives import BadArchive, Gzipped, TooLarge, spool_checked
 from ..errors import users_named
-from ..extensions import Blueprint, gateway
+from ..extensions import Blueprint, cached, gateway
 from ..guards import (
     decision,
     given,
@@ -76,7 +76,8 @@ class Volumes(MethodView):
         filters = {key: args[key] for key in schemas.LIST_FILTERS if args.get(key)}
         if "dangling" in args:
             filters["dangling"] = args["dangling"]
-        volumes = gateway().list_volumes(list_filters("volumes", filters), sizes=args["size"])
+        filters = list_filters("volumes", filters)
+        volumes = gateway().list_volumes(filters, sizes=args["size"], cached=cached())
         return mine("volumes", volumes)
 
     @blp.requires("write")
@@ -163,9 +164,9 @@ class Volume(MethodView):
 
         `in_use_by` lists the containers that mount it, running or not.
         """
-        if seen_volume(volume_name(name)) is None:
+        if seen_volume(volume_name(name), cached()) is None:
             abort(404, message=f"no such volume: {name}")
-        return gateway().inspect_volume(name)
+        return gateway().inspect_volume(name, cached())
 
     @blp.requires("write")
     @blp.arguments(schemas.VolumeRemoveArgsSchema, location="query")

@@ -8,6 +8,7 @@ from .client import DaemonClients, DaemonSettings
 from .containers import ContainerVerbs
 from .front import FrontVerbs
 from .images import ImageVerbs
+from .mirror import Mirror, Reads
 from .networks import NetworkVerbs
 from .registry import RegistryVerbs
 from .services import ServiceVerbs
@@ -33,6 +34,15 @@ class DockerGateway(
         self.clients = DaemonClients(settings)
         # the engine's name in the service (its events name it)
         self.name = name
+        # the worker's mirror of the engine's objects (set by the service, else none)
+        self.mirror: Mirror | None = None
+
+    def reads(self, cached: bool = False):
+        """Where a read goes: the engine's mirror when ``cached`` and the mirror serves (it
+        asks the daemon for what it cannot answer), else the daemon."""
+        if cached and self.mirror is not None and self.mirror.serving():
+            return Reads(self.mirror, self.clients.control)
+        return self.clients.control
 
     @property
     def url(self) -> str:

@@ -22,21 +22,25 @@ PLAIN = {"Accept-Encoding": "identity"}
 class ContainerVerbs:
     # -- reading -----------------------------------------------------------------------------
 
-    def list_containers(self, all=False, filters=None) -> list[dict]:
-        # one call for the whole list: the model layer inspects each container
+    def list_containers(self, all=False, filters=None, cached=False) -> list[dict]:
+        # one call for the whole list (the model layer inspects each container), or none
+        # (``cached``: the engine's mirror)
         return [
-            container_summary(c) for c in self.clients.control.containers(all=all, filters=filters)
+            container_summary(c) for c in self.reads(cached).containers(all=all, filters=filters)
         ]
 
-    def inspect_container(self, ref) -> dict:
-        return container_detail(self.clients.control.inspect_container(ref))
+    def inspect_container(self, ref, cached=False) -> dict:
+        return container_detail(self.reads(cached).inspect_container(ref))
 
-    def container_record(self, ref) -> dict:
+    def container_record(self, ref, cached=False) -> dict:
         """The engine's own record of a container (its inspect answer), for the policy: what
         the engine wrote there on its own, as every container of its gets it, is left out
         (Podman names its defaults where Docker leaves the fields empty)."""
-        record = self.clients.control.inspect_container(ref)
+        record = self.reads(cached).inspect_container(ref)
         given = self.engine_given()
+        if given:
+            # a copy: the mirror's record stays as the engine answered it
+            record = {**record, "HostConfig": dict(record.get("HostConfig") or {})}
         host = record.get("HostConfig") or {}
         for key, value in given.items():
             if host.get(key) == value:

@@ -15,12 +15,13 @@ DATA_CHUNK = 64 * 1024
 
 
 class ImageVerbs:
-    def list_images(self, all=False, filters=None) -> list[dict]:
-        # one call for the whole list: the model layer's images.list() inspects each image
-        return [image_summary(i) for i in self.clients.control.images(all=all, filters=filters)]
+    def list_images(self, all=False, filters=None, cached=False) -> list[dict]:
+        # one call for the whole list (the model layer's images.list() inspects each image),
+        # or none (``cached``: the engine's mirror)
+        return [image_summary(i) for i in self.reads(cached).images(all=all, filters=filters)]
 
-    def inspect_image(self, ref) -> dict:
-        return image_detail(self.clients.control.inspect_image(ref))
+    def inspect_image(self, ref, cached=False) -> dict:
+        return image_detail(self.reads(cached).inspect_image(ref))
 
     def image_history(self, ref) -> list[dict]:
         return [

@@ -49,29 +49,29 @@ def _reason(exc: docker.errors.APIError) -> str:
 class NetworkVerbs:
     # -- reading -----------------------------------------------------------------------------
 
-    def list_networks(self, filters=None) -> list[dict]:
-        # one call: the list answer holds all a summary says
-        return [network_summary(n) for n in self.clients.control.networks(filters=filters)]
+    def list_networks(self, filters=None, cached=False) -> list[dict]:
+        # one call (none from the mirror): the list answer holds all a summary says
+        return [network_summary(n) for n in self.reads(cached).networks(filters=filters)]
 
-    def network_record(self, ref) -> dict:
+    def network_record(self, ref, cached=False) -> dict:
         """The engine's own record of a network (its inspect answer), by id, short id or name."""
         try:
-            return self.clients.control.inspect_network(ref)
+            return self.reads(cached).inspect_network(ref)
         except docker.errors.NotFound as exc:
             raise NetworkRefused(
                 "not_found",
                 f"no network is named `{ref}` or has an id starting with it: {_reason(exc)}",
             ) from exc
 
-    def inspect_network(self, ref) -> dict:
-        return network_detail(self.network_record(ref))
+    def inspect_network(self, ref, cached=False) -> dict:
+        return network_detail(self.network_record(ref, cached))
 
-    def network_users(self, name) -> list[dict]:
+    def network_users(self, name, cached=False) -> list[dict]:
         """Containers attached to a network, running or not (the network's own record only
         lists those running): one call."""
         return [
             {"id": c["Id"], "name": (c.get("Names") or ["/"])[0].lstrip("/")}
-            for c in self.clients.control.containers(all=True, filters={"network": [name]})
+            for c in self.reads(cached).containers(all=True, filters={"network": [name]})
         ]
 
     # -- changing ----------------------------------------------------------------------------

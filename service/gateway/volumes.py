@@ -36,16 +36,17 @@ class VolumeInUse(Exception):
 class VolumeVerbs:
     # -- reading -----------------------------------------------------------------------------
 
-    def list_volumes(self, filters=None, sizes=False) -> list[dict]:
+    def list_volumes(self, filters=None, sizes=False, cached=False) -> list[dict]:
         """Every volume the filters select, with the containers that use each: two daemon
-        calls however many volumes there are; with ``sizes``, a third (the engine's disk
-        usage, which measures every volume), and each volume's size (None when unknown)."""
-        api = self.clients.control
+        calls however many volumes there are (none from the mirror); with ``sizes``, a third
+        (the engine's disk usage, which measures every volume, never mirrored), and each
+        volume's size (None when unknown)."""
+        api = self.reads(cached)
         volumes = api.volumes(filters=filters or None).get("Volumes") or []
         users = self._volume_users(api.containers(all=True))
         measured = {}
         if sizes:
-            for v in api.df().get("Volumes") or []:
+            for v in self.clients.control.df().get("Volumes") or []:
                 size = (v.get("UsageData") or {}).get("Size", -1)
                 measured[v["Name"]] = size if size >= 0 else None
         return [
@@ -53,16 +54,16 @@ class VolumeVerbs:
             for v in volumes
         ]
 
-    def inspect_volume(self, name) -> dict:
-        api = self.clients.control
+    def inspect_volume(self, name, cached=False) -> dict:
+        api = self.reads(cached)
         volume = api.inspect_volume(name)
         users = self._volume_users(api.containers(all=True, filters={"volume": volume["Name"]}))
         return volume_detail(volume, users.get(volume["Name"], []))
 
-    def volume_record(self, name) -> dict | None:
+    def volume_record(self, name, cached=False) -> dict | None:
         """The engine's own record of a volume (driver, options), or None when there is none."""
         try:
-            return self.clients.control.inspect_volume(name)
+            return self.reads(cached).inspect_volume(name)
         except docker.errors.NotFound:
             return None
 

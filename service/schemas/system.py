@@ -37,6 +37,32 @@ class StreamsSchema(Reply):
     )
 
 
+class MirroredKindSchema(Reply):
+    kind = Str(**doc("containers, images, volumes or networks"))
+    listed = Bool(**doc("the whole list is held, current as of the last event"))
+    records = Int(**doc("records held: list entries, or inspects where more"))
+    bytes = Int(**doc("what they take, measured as their JSON"))
+    too_large = Bool(
+        **doc("the kind did not fit in DOCKYARD_READ_CACHE_MAX_BYTES: its reads go to the daemon")
+    )
+    hits = Int(**doc("reads answered without the daemon, since the worker started"))
+    misses = Int(**doc("reads that asked the daemon and kept its answer, since then"))
+
+
+class ReadCacheSchema(Reply):
+    enabled = Bool(**doc("DOCKYARD_READ_CACHE, on an engine whose events are followed (Docker)"))
+    serving = Bool(
+        **doc(
+            "the worker follows the engine's events now and answers reads from its mirror; "
+            "false before the first read and while the event stream is opened again"
+        )
+    )
+    bytes = Int(**doc("what this worker's mirror of the engine holds, measured as JSON"))
+    limit_bytes = Int(**doc("DOCKYARD_READ_CACHE_MAX_BYTES: the most it may hold"))
+    rebuilds = Int(**doc("times the mirror was started afresh: its event stream (re)opened"))
+    kinds = ma.fields.List(ma.fields.Nested(MirroredKindSchema), **doc("by kind"))
+
+
 class InfoSchema(Reply):
     name = Str(**doc("host name of the engine's machine"))
     server_version = Str(**doc("Docker Engine version, e.g. 20.10.24"))
@@ -60,6 +86,10 @@ class InfoSchema(Reply):
     streams = ma.fields.Nested(
         StreamsSchema,
         **doc("admission control of the worker that answered: its streams, now and refused"),
+    )
+    read_cache = ma.fields.Nested(
+        ReadCacheSchema,
+        **doc("the engine's mirror in the worker that answered: what it holds and serves"),
     )
 
 

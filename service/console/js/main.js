@@ -153,11 +153,13 @@ document.getElementById("token-form").addEventListener("submit", async (event) =
   const value = input.value.trim();
   input.value = "";
   if (!value) return;
+  await started;
   await useToken(value);
   await route({ fresh: true });
 });
 
 document.getElementById("token-forget").addEventListener("click", async () => {
+  await started;
   await useToken("");
   tell("The token is forgotten.", "info");
   await route({ fresh: true });
@@ -165,12 +167,16 @@ document.getElementById("token-forget").addEventListener("click", async () => {
 
 // another engine: the same section, its data from that engine
 document.getElementById("engine").addEventListener("change", async (event) => {
+  await started;
   chooseEngine(event.target.value);
   showEngines();
   await route({ fresh: true });
 });
 
-window.addEventListener("hashchange", () => route());
+window.addEventListener("hashchange", async () => {
+  await started;
+  await route();
+});
 
 async function start() {
   try {
@@ -183,4 +189,7 @@ async function start() {
   await route();
 }
 
-start();
+// A token given, an engine chosen or a section opened while the console still starts waits
+// for it: the section is then drawn once, after the document and the token are known, and
+// never cleared under the person by the start's own first drawing.
+const started = start();

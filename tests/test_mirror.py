@@ -1,0 +1,471 @@
+"""The engine's mirror (service.gateway.mirror): lists and inspects answered without the daemon,
+compared with the daemon's own answers (the same request with `Cache-Control: no-cache`)
+field by field, after changes made through the service and through the docker CLI, on two
+workers of one service; the event stream cut by a daemon restart; its filters against the
+daemon's; what it holds, reported; off, and bypassed, it asks the daemon."""
+
+import json
+import os
+import random
+import re
+import signal
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from contextlib import ExitStack
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import (
+    ENGINE_URL,
+    LABELS,
+    RUN_ID,
+    TEST_LABEL,
+    admin_headers,
+    eventually,
+    make_client,
+    require_owned_engine,
+    served,
+)
+
+# a change made elsewhere is seen within this (measured: tens of milliseconds, README)
+BOUND = 2.0
+LABEL = f"{TEST_LABEL}={RUN_ID}"
+# the daemon's words for a duration change with the second: compared as one word
+_DURATION = re.compile(r"Less than a second|About a minute|About an hour|\d+ \w+")
+
+
+def call(base, method, path, body=None, fresh=False):
+    headers = {**admin_headers(), "Content-Type": "application/json"}
+    if fresh:
+        headers["Cache-Control"] = "no-cache"
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(base + path, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            text = answer.read()
+            return answer.status, json.loads(text) if text else None
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+def cli(*args):
+    done = subprocess.run(
+        ["docker", *args],
+        env={**os.environ, "DOCKER_HOST": ENGINE_URL},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def normal(answer, path=""):
+    """An answer as compared: durations in words as one word; volumes and networks in a
+    stable order (the daemon itself lists them in any order)."""
+    if isinstance(answer, list | tuple):
+        items = [normal(item) for item in answer]
+        if path.startswith(("/volumes", "/networks")):
+            items.sort(key=lambda item: json.dumps(item, sort_keys=True))
+        return items
+    if isinstance(answer, dict):
+        return {key: normal(value) for key, value in answer.items()}
+    if isinstance(answer, str):
+        return _DURATION.sub("T", answer)
+    return answer
+
+
+def reads(base, names) -> list[str]:
+    """The run's lists and each of its objects' inspect: the paths compared."""
+    paths = [
+        f"/containers?all=true&label={LABEL}",
+        f"/containers?label={LABEL}",
+        f"/images?label={LABEL}",
+        f"/volumes?label={LABEL}",
+        f"/networks?label={LABEL}",
+    ]
+    for kind in ("containers", "volumes", "networks", "images"):
+        paths += [f"/{kind}/{name}" for name in names.get(kind, ())]
+    return paths
+
+
+def differences(base, names) -> list[str]:
+    found = []
+    for path in reads(base, names):
+        mirrored, daemon = call(base, "GET", path), call(base, "GET", path, fresh=True)
+        if mirrored[0] != daemon[0] or normal(mirrored[1], path) != normal(daemon[1], path):
+            found.append(f"{path}: {mirrored} != {daemon}")
+    return found
+
+
+class World:
+    """The run's objects, changed at random through the service or the docker CLI."""
+
+    def __init__(self, base, image, seed):
+        self.base, self.image = base, image
+        self.random = random.Random(seed)
+        self.containers: dict[str, bool] = {}  # name -> running
+        self.connected: set[str] = set()
+        self.volumes: list[str] = []
+        self.tags: list[str] = []
+        self.count = 0
+        self.network = f"mirror-{RUN_ID}-net"
+
+    def names(self) -> dict:
+        return {
+            "containers": list(self.containers),
+            "volumes": self.volumes,
+            "networks": [self.network],
+            "images": self.tags,
+        }
+
+    def fresh(self, kind):
+        self.count += 1
+        return f"mirror-{RUN_ID}-{kind}{self.count}"
+
+    def step(self, by: str) -> str:
+        """One change, by ``service`` or ``cli``: what it was."""
+        r, base = self.random, self.base
+        some = sorted(self.containers)
+        choices = ["create", "volume", "tag"]
+        if some:
+            choices += ["start", "stop", "rename", "update", "connect", "remove"]
+        if self.connected:
+            choices.append("disconnect")
+        if self.volumes:
+            choices.append("volume-remove")
+        if self.tags:
+            choices.append("untag")
+        action = r.choice(choices)
+        name = r.choice(some) if some else None
+        service = by == "service"
+        if action == "create":
+            name = self.fresh("c")
+            if service:
+                body = {
+                    "image": self.image,
+                    "command": ["sleep", "300"],
+                    "name": name,
+                    "labels": dict(LABELS),
+                }
+                assert call(base, "POST", "/containers", body)[0] == 201
+            else:
+                cli("create", "--label", LABEL, "--name", name, self.image, "sleep", "300")
+            self.containers[name] = False
+        elif action == "start":
+            if service:
+                assert call(base, "POST", f"/containers/{name}/start")[0] == 200
+            else:
+                cli("start", name)
+            self.containers[name] = True
+        elif action == "stop":
+            if service:
+                assert call(base, "POST", f"/containers/{name}/stop?timeout=0")[0] == 200
+            else:
+                cli("stop", "-t", "0", name)
+            self.containers[name] = False
+        elif action == "rename":
+            new = self.fresh("c")
+            if service:
+                assert call(base, "POST", f"/containers/{name}/rename", {"name": new})[0] == 200
+            else:
+                cli("rename", name, new)
+            self.containers[new] = self.containers.pop(name)
+            if name in self.connected:
+                self.connected.discard(name)
+                self.connected.add(new)
+        elif action == "update":
+            retries = r.randint(1, 5)
+            if service:
+                body = {"restart_policy": {"name": "on-failure", "maximum_retry_count": retries}}
+                assert call(base, "POST", f"/containers/{name}/update", body)[0] == 200
+            else:
+                cli("update", "--restart", f"on-failure:{retries}", name)
+        elif action == "connect":
+            if name in self.connected:
+                return "nothing"
+            body = {"container": name}
+            if service:
+                assert call(base, "POST", f"/networks/{self.network}/connect", body)[0] == 204
+            else:
+                cli("network", "connect", self.network, name)
+            self.connected.add(name)
+        elif action == "disconnect":
+            name = r.choice(sorted(self.connected))
+            body = {"container": name}
+            if service:
+                assert call(base, "POST", f"/networks/{self.network}/disconnect", body)[0] == 204
+            else:
+                cli("network", "disconnect", self.network, name)
+            self.connected.discard(name)
+        elif action == "remove":
+            if service:
+                assert call(base, "DELETE", f"/containers/{name}?force=true")[0] == 204
+            else:
+                cli("rm", "-f", name)
+            del self.containers[name]
+            self.connected.discard(name)
+        elif action == "volume":
+            name = self.fresh("v")
+            if service:
+                body = {"name": name, "labels": dict(LABELS)}
+                assert call(base, "POST", "/volumes", body)[0] == 201
+            else:
+                cli("volume", "create", "--label", LABEL, name)
+            self.volumes.append(name)
+        elif action == "volume-remove":
+            name = self.volumes.pop(r.randrange(len(self.volumes)))
+            if service:
+                assert call(base, "DELETE", f"/volumes/{name}")[0] == 204
+            else:
+                cli("volume", "rm", name)
+        elif action == "tag":
+            repository, tag = f"mirror-{RUN_ID}/tagged", f"t{self.count}"
+            self.count += 1
+            if service:
+                body = {"repository": repository, "tag": tag}
+                assert call(base, "POST", f"/images/{self.image}/tag", body)[0] == 201
+            else:
+                cli("tag", self.image, f"{repository}:{tag}")
+            name = f"{repository}:{tag}"
+            self.tags.append(name)
+        elif action == "untag":
+            name = self.tags.pop(r.randrange(len(self.tags)))
+            if service:
+                assert call(base, "DELETE", f"/images/{name}")[0] == 200
+            else:
+                cli("rmi", name)
+        return f"{by} {action} {name}"
+
+
+@pytest.fixture
+def two_workers(tmp_path):
+    """Two workers of one service (two gunicorn processes sharing the directory the workers
+    of one service share), with the mirror on: each serves its own mirror."""
+    shared = tempfile.mkdtemp(prefix="dockyard-mirror-", dir=tmp_path)
+    with ExitStack() as stack:
+        bases = [
+            stack.enter_context(served(READ_CACHE="true", SHARED_DIR=shared))[0] for _ in range(2)
+        ]
+        yield bases
+
+
+def serving(base) -> bool:
+    return call(base, "GET", "/system/info")[1]["read_cache"]["serving"]
+
+
+def test_answers_equal_the_daemons_after_changes_through_the_service_and_the_cli(
+    two_workers, busybox_image
+):
+    bases = two_workers
+    world = World(bases[0], busybox_image, seed=RUN_ID)
+    body = {"name": world.network, "labels": dict(LABELS)}
+    assert call(bases[0], "POST", "/networks", body)[0] == 201
+    for base in bases:
+        call(base, "GET", "/containers")
+        eventually(lambda base=base: serving(base))
+    seen_after = []
+    for number in range(30):
+        by = "service" if number % 2 == 0 else "cli"
+        world.base = bases[world.random.randrange(2)]
+        done = world.step(by)
+        started = time.monotonic()
+        for base in bases:
+            if by == "service":
+                # made through the service: the next read of either worker sees it
+                assert not differences(base, world.names()), done
+            else:
+                found = differences(base, world.names())
+                while found and time.monotonic() - started < BOUND:
+                    found = differences(base, world.names())
+                assert not found, done
+                seen_after.append(time.monotonic() - started)
+    for base in bases:
+        report = call(base, "GET", "/system/info")[1]["read_cache"]
+        assert report["serving"] and report["bytes"] > 0
+        assert sum(kind["hits"] for kind in report["kinds"]) > 0
+    print(f"changes made elsewhere seen after at most {max(seen_after) * 1000:.0f} ms")
+    for tag in world.tags:
+        cli("rmi", tag)
+
+
+def test_filters_are_the_daemons(busybox_image, docker_api):
+    client = make_client(READ_CACHE=True)
+    network = docker_api.create_network(f"mirror-{RUN_ID}-filters", labels=dict(LABELS))["Id"]
+    volume = docker_api.create_volume(f"mirror-{RUN_ID}-data", labels=dict(LABELS))["Name"]
+    made = []
+    for number, running in enumerate((True, False, True)):
+        extra = {"mirror.n": str(number)}
+        host = docker_api.create_host_config(binds=[f"{volume}:/data"] if number == 0 else None)
+        box = docker_api.create_container(
+            busybox_image,
+            ["sleep", "300"],
+            name=f"mirror-{RUN_ID}-f{number}",
+            labels={**LABELS, **extra},
+            host_config=host,
+        )["Id"]
+        if number == 2:
+            docker_api.connect_container_to_network(box, network)
+        if running:
+            docker_api.start(box)
+        made.append(box)
+    client.get("/containers")
+    eventually(lambda: client.get("/system/info").json["read_cache"]["serving"])
+    label = f"label={LABEL}"
+    paths = [
+        f"/containers?{label}",
+        f"/containers?all=true&{label}",
+        f"/containers?status=exited&status=created&{label}",
+        f"/containers?status=running&{label}",
+        f"/containers?all=true&{label}&label=mirror.n=1",
+        f"/containers?all=true&{label}&label=mirror.n",
+        f"/containers?all=true&name=mirror-{RUN_ID}-f",
+        f"/containers?all=true&name={RUN_ID}-f2",
+        f"/containers?all=true&network=mirror-{RUN_ID}-filters",
+        f"/containers?all=true&network={network}",
+        f"/containers?all=true&volume={volume}",
+        f"/containers?all=true&volume=/data&{label}",
+        f"/images?label={LABEL}",
+        "/images?dangling=false",
+        "/images",
+        f"/volumes?label={LABEL}",
+        f"/volumes?name=mirror-{RUN_ID}",
+        f"/networks?label={LABEL}",
+        f"/networks?name=mirror-{RUN_ID}",
+        "/networks?name=bridge",
+        f"/containers/{made[0]}",
+        f"/containers/mirror-{RUN_ID}-f1",
+        f"/volumes/{volume}",
+        f"/networks/{network}",
+        f"/networks/mirror-{RUN_ID}-filters",
+        f"/images/{busybox_image}",
+    ]
+    for path in paths:
+        mirrored = client.get(path)
+        daemon = client.get(path, headers={"Cache-Control": "no-cache"})
+        assert mirrored.status_code == daemon.status_code == 200, path
+        assert normal(mirrored.json, path) == normal(daemon.json, path), path
+    report = client.get("/system/info").json["read_cache"]
+    assert {kind["kind"]: kind["hits"] > 0 for kind in report["kinds"]} == dict.fromkeys(
+        ("containers", "images", "volumes", "networks"), True
+    )
+    for box in made:
+        docker_api.remove_container(box, force=True)
+
+
+def test_no_cache_off_and_sizes_ask_the_daemon(busybox_image, docker_api):
+    client = make_client(READ_CACHE=True)
+    client.get("/containers")
+    eventually(lambda: client.get("/system/info").json["read_cache"]["serving"])
+    mirror = client.application.extensions["docker_gateway"].mirror
+
+    def hits():
+        return sum(mirror.hits.values()), sum(mirror.misses.values())
+
+    client.get("/containers?all=true")
+    before = hits()
+    client.get("/containers?all=true", headers={"Cache-Control": "no-cache"})
+    client.get("/containers?all=true", headers={"Pragma": "no-cache"})
+    assert hits() == before
+    client.get("/containers?all=true")
+    assert hits()[0] > before[0]
+
+    # a volume's size is not in its events: measured by the daemon at each read
+    volume = docker_api.create_volume(f"mirror-{RUN_ID}-size", labels=dict(LABELS))["Name"]
+    client.get("/volumes")
+
+    def size():
+        (found,) = [v for v in client.get("/volumes?size=true").json if v["name"] == volume]
+        return found["size"]
+
+    assert size() == 0
+    writer = docker_api.create_container(
+        busybox_image,
+        ["sh", "-c", "head -c 5000 /dev/zero > /v/file"],
+        labels=dict(LABELS),
+        host_config=docker_api.create_host_config(binds=[f"{volume}:/v"]),
+    )
+    docker_api.start(writer)
+    docker_api.wait(writer, timeout=30)
+    assert size() == 5000
+
+    off = make_client(READ_CACHE=False)
+    off.get("/containers")
+    report = off.get("/system/info").json["read_cache"]
+    assert not report["enabled"] and not report["serving"] and report["bytes"] == 0
+
+
+def test_memory_is_reported_in_info_and_metrics():
+    with served(READ_CACHE="true") as (base, _):
+        reported(base)
+
+
+def reported(base):
+    call(base, "GET", "/containers?all=true")
+    eventually(lambda: serving(base))
+    for _ in range(2):  # filled, then answered from the mirror
+        call(base, "GET", "/containers?all=true")
+        call(base, "GET", "/images")
+    report = call(base, "GET", "/system/info")[1]["read_cache"]
+    assert report["bytes"] > 0 and report["limit_bytes"] == 64 * 1024 * 1024
+    request = urllib.request.Request(base + "/metrics", headers=admin_headers())
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        text = answer.read().decode()
+    assert re.search(r'dockyard_read_cache_bytes\{engine="default"\} [1-9]', text), text[-2000:]
+    reads = re.findall(r"dockyard_read_cache_reads_total\{[^}]*\}", text)
+    assert (
+        'dockyard_read_cache_reads_total{engine="default",kind="containers",result="hit"}' in reads
+    ), reads
+
+
+def test_a_kind_past_the_limit_is_read_from_the_daemon(docker_api):
+    client = make_client(READ_CACHE=True, READ_CACHE_MAX_BYTES=100)
+    client.get("/containers")
+    eventually(lambda: client.get("/system/info").json["read_cache"]["serving"])
+    first = client.get("/images").json
+    assert client.get("/images").json == first
+    report = client.get("/system/info").json["read_cache"]
+    (images,) = [kind for kind in report["kinds"] if kind["kind"] == "images"]
+    assert images["too_large"] and report["bytes"] <= 100
+
+
+def test_answers_stay_right_across_a_daemon_restart(busybox_image, docker_api):
+    """The daemon restarted: the mirror's event stream breaks, reads go to the daemon (503
+    while it is down), then the mirror is built again and follows the new stream."""
+    require_owned_engine()
+    pidfile = Path("/var/run/docker.pid")
+    with served(READ_CACHE="true") as (base, _):
+        name = f"mirror-{RUN_ID}-restart"
+        cli("create", "--label", LABEL, "--name", name, busybox_image, "sleep", "300")
+        call(base, "GET", "/containers")
+        eventually(lambda: serving(base))
+        names = {"containers": [name]}
+        assert not differences(base, names)
+        rebuilds = call(base, "GET", "/system/info")[1]["read_cache"]["rebuilds"]
+        old = int(pidfile.read_text())
+        os.kill(old, signal.SIGTERM)
+        eventually(lambda: not Path(f"/proc/{old}").exists(), timeout=60)
+        eventually(lambda: call(base, "GET", "/containers?all=true")[0] == 503)
+        log = open(Path(__file__).resolve().parents[1] / ".run" / "dockerd.log", "ab")
+        subprocess.Popen(
+            ["setsid", "-f", "dockerd", "--pidfile", str(pidfile)],
+            stdout=log,
+            stderr=log,
+            stdin=subprocess.DEVNULL,
+        ).wait(timeout=30)
+        eventually(lambda: call(base, "GET", "/containers")[0] == 200, timeout=60)
+        # a change while the stream is opened again, and after
+        cli("rename", name, f"{name}-2")
+        names = {"containers": [f"{name}-2"]}
+        eventually(lambda: serving(base), timeout=30)
+        report = call(base, "GET", "/system/info")[1]["read_cache"]
+        assert report["rebuilds"] > rebuilds
+        eventually(lambda: not differences(base, names), timeout=BOUND)
+        cli("rename", f"{name}-2", f"{name}-3")
+        names = {"containers": [f"{name}-3"]}
+        eventually(lambda: not differences(base, names), timeout=BOUND)
+        cli("rm", "-f", f"{name}-3")
