@@ -305,6 +305,30 @@ EXAMPLES = {
             "event_subscriptions": 1,
             "by_token": [{"token": "ops", "open": 3, "refused": 0, "quota": 64}],
         },
+        "read_cache": {
+            "enabled": True,
+            "serving": True,
+            "bytes": 951279,
+            "limit_bytes": 67108864,
+            "rebuilds": 1,
+            "kinds": [
+                {
+                    "kind": kind,
+                    "listed": True,
+                    "records": records,
+                    "bytes": size,
+                    "too_large": False,
+                    "hits": hits,
+                    "misses": 1,
+                }
+                for kind, records, size, hits in (
+                    ("containers", 200, 921344, 5120),
+                    ("images", 3, 2921, 88),
+                    ("volumes", 4, 1842, 40),
+                    ("networks", 3, 25172, 31),
+                )
+            ],
+        },
     },
     "Error": {
         "code": 409,

@@ -28,6 +28,8 @@ METRICS = HISTOGRAMS | {
     "dockyard_engine_up",
     "dockyard_engine_ping_seconds",
     "dockyard_streamed_bytes_total",
+    "dockyard_read_cache_reads_total",
+    "dockyard_read_cache_bytes",
     "dockyard_build_info",
     "up",
 }

@@ -154,6 +154,8 @@ class Mirror:
         self._reader = None
         self._start_lock = threading.Lock()
         self.rebuilds = 0
+        # the containers' list held, and its names and ids to ids
+        self._index: tuple = (None, {})
         self.hits = dict.fromkeys(KINDS, 0)
         self.misses = dict.fromkeys(KINDS, 0)
         # observe(kind, hit) at each read, held(bytes) when what is held changes: the metrics
@@ -385,14 +387,21 @@ class Mirror:
     def inspect_container(self, ref) -> dict:
         ref = str(ref)
         api = self._api()
-        found = [
-            entry["Id"]
-            for entry, _ in self._container_list(api)
-            if ref == entry["Id"] or f"/{ref}" in (entry.get("Names") or [])
-        ]
-        if len(found) != 1:
+        found = self._names(self._container_list(api)).get(ref)
+        if found is None:
             raise Miss("containers")
-        return self._detail("containers", found[0], lambda: api.inspect_container(found[0]))
+        return self._detail("containers", found, lambda: api.inspect_container(found))
+
+    def _names(self, pairs) -> dict[str, str]:
+        """Full ids and names to ids, made once for each list held."""
+        if self._index[0] is not pairs:
+            index = {}
+            for entry, _ in pairs:
+                index[entry["Id"]] = entry["Id"]
+                for name in entry.get("Names") or []:
+                    index[name.lstrip("/")] = entry["Id"]
+            self._index = (pairs, index)
+        return self._index[1]
 
     # -- images --------------------------------------------------------------------------------
 
