@@ -101,6 +101,9 @@ class Config:
     # bytes (as JSON) one worker's mirror of one engine may hold; a kind past it is read from
     # the daemon
     READ_CACHE_MAX_BYTES = 64 * 1024 * 1024
+    # seconds a mirrored record is answered at most before the daemon is asked again: the
+    # bound for a change the engine announces by no event
+    READ_CACHE_MAX_AGE = 5.0
 
     # registries the service may browse (catalog, tags, search by substring), a JSON list of
     # {"host": "127.0.0.1:5000", "insecure": true, "username": "...", "password_file": "..."

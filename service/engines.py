@@ -231,6 +231,7 @@ def mirror_of(engine: Engine, config, directory: str) -> Mirror:
         lambda: gateway.kind() == "docker",
         WriteMark(os.path.join(directory, f"writes-{engine.name}")),
         int(config["READ_CACHE_MAX_BYTES"]),
+        float(config["READ_CACHE_MAX_AGE"]),
         enabled=bool(config["READ_CACHE"]),
     )
     if config["METRICS"]:

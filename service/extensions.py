@@ -335,8 +335,10 @@ def gateway() -> DockerGateway:
 def cached() -> bool:
     """Whether the request's reads may be answered from the engine's mirror: a read (GET)
     that does not ask for the daemon itself (`Cache-Control: no-cache`, `Pragma: no-cache`)."""
-    if request.method not in ("GET", "HEAD"):
+    environ = request.environ
+    if environ["REQUEST_METHOD"] not in ("GET", "HEAD"):
         return False
-    if request.cache_control.no_cache:
+    asked = environ.get("HTTP_CACHE_CONTROL")
+    if asked and request.cache_control.no_cache:
         return False
-    return request.headers.get("Pragma", "").strip().lower() != "no-cache"
+    return environ.get("HTTP_PRAGMA", "").strip().lower() != "no-cache"

@@ -11,7 +11,8 @@ filtered here as the daemon filters them, or raises ``Miss`` and the daemon is a
   touches stale, and the next read of it asks the daemon again, once, for every reader.
 - A change made through the service (any worker) moves the engine's write mark, a counter the
   workers share in a file: what was read before it is read again. A change made elsewhere is
-  seen once its event arrives.
+  seen once its event arrives; one the engine announces by no event (a stopped container
+  connected to a network) once the record is ``max_age`` seconds old, when it is read again.
 - Until the event stream is open, and again from the moment it breaks until it is opened
   again, every read goes to the daemon; what was held is dropped.
 - What events do not follow (sizes, stats, a filter not known here) is always the daemon's.
@@ -37,6 +38,19 @@ from .container_views import status_text
 log = logging.getLogger(__name__)
 
 KINDS = ("containers", "images", "volumes", "networks")
+# the docker-py calls a mirror answers (those it cannot answer as asked raise Miss)
+_ANSWERED = frozenset(
+    {
+        "containers",
+        "inspect_container",
+        "images",
+        "inspect_image",
+        "volumes",
+        "inspect_volume",
+        "networks",
+        "inspect_network",
+    }
+)
 # seconds between two attempts to open the event stream again
 RETRY = 1.0
 # names the daemon's regular-expression filters take that mean the same as plain text
@@ -58,6 +72,9 @@ class Reads:
         self._api = api
 
     def __getattr__(self, name):
+        if name not in _ANSWERED:
+            return getattr(self._api, name)
+
         def read(*args, **kwargs):
             try:
                 return getattr(self._mirror, name)(*args, **kwargs)
@@ -107,7 +124,8 @@ class _Kind:
     def __init__(self):
         self.entries: list[dict] | None = None
         self.listed_mark = -1
-        # id -> (write mark, record, its JSON size)
+        self.listed_at = 0.0
+        # id -> (write mark, record, its JSON size, when it was read)
         self.details: dict[str, tuple[int, dict, int]] = {}
         self.entries_bytes = 0
         self.details_bytes = 0
@@ -138,7 +156,16 @@ class _Kind:
 class Mirror:
     """One engine's mirror in one worker (see the module's docstring)."""
 
-    def __init__(self, api, subscribe, is_docker, mark: WriteMark | None, limit: int, enabled=True):
+    def __init__(
+        self,
+        api,
+        subscribe,
+        is_docker,
+        mark: WriteMark | None,
+        limit: int,
+        max_age: float,
+        enabled=True,
+    ):
         # api(): the engine's docker-py client; subscribe(): a subscription to every event;
         # is_docker(): whether the engine is Docker's (Podman's events differ: not mirrored)
         self._api = api
@@ -147,6 +174,9 @@ class Mirror:
         self._docker = None
         self.mark = mark
         self.limit = limit
+        # seconds a record is answered at most: what changes with no event (a stopped
+        # container connected to a network elsewhere) is seen within it
+        self.max_age = max_age
         self.enabled = enabled
         self._kinds = {kind: _Kind() for kind in KINDS}
         self._ready = False
@@ -258,15 +288,17 @@ class Mirror:
     def _now(self) -> int:
         return self.mark.read() if self.mark is not None else 0
 
-    def _listed(self, name: str, fetch) -> list[dict]:
-        """The kind's whole list, as held or read again (``fetch()``: the daemon's)."""
+    def _listed(self, name: str, fetch, counted=True) -> list[dict]:
+        """The kind's whole list, as held or read again (``fetch()``: the daemon's);
+        ``counted``: a read of its own (not the lookup of an inspect)."""
         kind = self._kinds[name]
         if kind.too_large:
             raise Miss(name)
-        mark = self._now()
+        mark, now = self._now(), time.monotonic()
         entries = kind.entries
-        if entries is not None and kind.listed_mark == mark:
-            self._read(name, True)
+        if entries is not None and kind.listed_mark == mark and now - kind.listed_at < self.max_age:
+            if counted:
+                self._read(name, True)
             return entries
         with kind.lock:
             epoch = kind.epoch
@@ -276,15 +308,17 @@ class Mirror:
         with kind.lock:
             if kind.epoch == epoch and self._ready and not kind.too_large:
                 kind.entries, kind.listed_mark, kind.entries_bytes = entries, mark, size
+                kind.listed_at = now
                 self._bounded(kind)
         return entries
 
     def _detail(self, name: str, key: str, fetch, force=False) -> dict:
         """One record by its id, as held or read again (``force``: read again)."""
         kind = self._kinds[name]
-        mark = self._now()
+        mark, now = self._now(), time.monotonic()
         held = kind.details.get(key)
-        if held is not None and held[0] == mark and not force:
+        fresh = held is not None and held[0] == mark and now - held[3] < self.max_age
+        if fresh and not force:
             self._read(name, True)
             return held[1]
         with kind.lock:
@@ -295,7 +329,7 @@ class Mirror:
         with kind.lock:
             if kind.epoch == epoch and self._ready and not kind.too_large:
                 kind.forget(key)
-                kind.details[key] = (mark, record, size)
+                kind.details[key] = (mark, record, size, now)
                 kind.details_bytes += size
                 self._bounded(kind)
         return record
@@ -339,7 +373,7 @@ class Mirror:
 
     # -- containers ----------------------------------------------------------------------------
 
-    def _container_list(self, api) -> list[tuple[dict, dict]]:
+    def _container_list(self, api, counted=True) -> list[tuple[dict, dict]]:
         """Every container's list entry with its state (from its inspect: the list's `Status`
         words are of the moment, made again at each read). An inspect held is kept while the
         words it gives are the daemon's; else it is read again."""
@@ -365,7 +399,7 @@ class Mirror:
                 pairs.append((entry, state))
             return pairs
 
-        return self._listed("containers", fetch)
+        return self._listed("containers", fetch, counted)
 
     def containers(self, all=False, filters=None, size=False, **rest) -> list[dict]:
         if size or rest:
@@ -387,7 +421,7 @@ class Mirror:
     def inspect_container(self, ref) -> dict:
         ref = str(ref)
         api = self._api()
-        found = self._names(self._container_list(api)).get(ref)
+        found = self._names(self._container_list(api, counted=False)).get(ref)
         if found is None:
             raise Miss("containers")
         return self._detail("containers", found, lambda: api.inspect_container(found))
@@ -418,7 +452,7 @@ class Mirror:
     def inspect_image(self, ref) -> dict:
         ref = str(ref)
         api = self._api()
-        entries = self._listed("images", lambda: api.images())
+        entries = self._listed("images", lambda: api.images(), counted=False)
         ids = [e["Id"] for e in entries if _image_named(e, ref)]
         if len(ids) != 1:
             raise Miss("images")
@@ -442,7 +476,7 @@ class Mirror:
     def inspect_volume(self, name) -> dict:
         name = str(name)
         api = self._api()
-        entries = self._listed("volumes", lambda: api.volumes().get("Volumes") or [])
+        entries = self._listed("volumes", lambda: api.volumes().get("Volumes") or [], counted=False)
         if not any(e["Name"] == name for e in entries):
             raise Miss("volumes")
         return self._detail("volumes", name, lambda: api.inspect_volume(name))
@@ -468,7 +502,7 @@ class Mirror:
             raise Miss("networks")
         ref = str(ref)
         api = self._api()
-        entries = self._listed("networks", lambda: api.networks())
+        entries = self._listed("networks", lambda: api.networks(), counted=False)
         ids = [e["Id"] for e in entries if ref in (e["Id"], e.get("Name"))]
         if len(ids) != 1:
             raise Miss("networks")
