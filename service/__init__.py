@@ -1,6 +1,7 @@
 """Dockyard: a Docker engine behind a documented HTTP API."""
 
 import logging
+from inspect import iscoroutinefunction
 
 from flask import Flask, request
 
@@ -18,6 +19,21 @@ from .streaming.tickets import Tickets
 class App(Flask):
     # answer fields in the order the schemas declare them, encoded by orjson
     json_provider_class = JSONProvider
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._plain: set = set()
+
+    def ensure_sync(self, func):
+        # Flask asks each hook and view whether it is a coroutine at every request (twenty
+        # times a request here); the answer of a function does not change: asked once
+        plain = getattr(func, "__func__", func)
+        if plain in self._plain:
+            return func
+        if iscoroutinefunction(func):
+            return super().ensure_sync(func)
+        self._plain.add(plain)
+        return func
 
     def make_default_options_response(self):
         # werkzeug lists the methods of every rule whose pattern matches, even where a

@@ -275,6 +275,20 @@ class Blueprint(flask_smorest.Blueprint):
 
         return decorator
 
+    def mirrored(self, view):
+        """Document that a read may be answered from the engine's mirror (service.gateway.
+        mirror), and how to ask the daemon itself: `Cache-Control: no-cache`."""
+        view._apidoc["mirrored"] = True
+        if self._document_mirror not in self._prepare_doc_cbks:
+            self._prepare_doc_cbks.append(self._document_mirror)
+        return view
+
+    @staticmethod
+    def _document_mirror(doc, doc_info, **kwargs):
+        if doc_info.get("mirrored"):
+            doc.setdefault("parameters", []).append(NO_CACHE_HEADER)
+        return doc
+
     @staticmethod
     def _document_streams(doc, doc_info, *, api, **kwargs):
         declared = doc_info.get("streams")
@@ -330,6 +344,17 @@ class Blueprint(flask_smorest.Blueprint):
 def gateway() -> DockerGateway:
     """The docker gateway of the engine the current request targets (service.engines)."""
     return engines.current().gateway
+
+
+NO_CACHE_HEADER = {
+    "in": "header",
+    "name": "Cache-Control",
+    "required": False,
+    "schema": {"type": "string", "maxLength": 256},
+    "description": "`no-cache`: the daemon answers, not the engine's mirror (the worker's copy "
+    "of the engine's objects, kept current by its events; `DOCKYARD_READ_CACHE`). Any other "
+    "value is read as none.",
+}
 
 
 def cached() -> bool:

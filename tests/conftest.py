@@ -68,17 +68,22 @@ def pytest_configure(config):
     config.pluginmanager.register(contract, "contract")
 
 
+# the engine's mirror in the suite's services: off, unless asked for (see make_app)
+READ_CACHE = os.environ.get("DOCKYARD_TEST_READ_CACHE") == "1"
+
+
 def make_app(**config):
     """The app as a test wants it: the test engine, no audit output, then ``config``; its
     test clients check each answer against the served document. The engine's mirror is off
-    unless ``config`` turns it on: tests change the engine behind the service's back and
-    read at once, which the mirror answers within its bound (tests/test_mirror.py)."""
+    unless ``config`` (or DOCKYARD_TEST_READ_CACHE=1) turns it on: tests change the engine
+    behind the service's back and read at once, which the mirror answers within its bound
+    (tests/test_mirror.py)."""
     app = create_app(
         {
             "TESTING": True,
             "DOCKER_URL": ENGINE_URL,
             "AUDIT_LOG": os.devnull,
-            "READ_CACHE": False,
+            "READ_CACHE": READ_CACHE,
             **config,
         }
     )
@@ -365,7 +370,7 @@ def served(**settings):
         "DOCKYARD_WORKERS": "1",
         "DOCKYARD_WORKER_CONNECTIONS": "200",
         # as make_app: the mirror's own tests turn it on
-        "DOCKYARD_READ_CACHE": "false",
+        "DOCKYARD_READ_CACHE": str(READ_CACHE).lower(),
         "DOCKYARD_DOCKER_URL": ENGINE_URL,
         **{f"DOCKYARD_{key}": str(value) for key, value in settings.items()},
     }

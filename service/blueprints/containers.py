@@ -77,6 +77,7 @@ def seen(id: str) -> str:
 
 @blp.route("")
 class Containers(MethodView):
+    @blp.mirrored
     @blp.requires("read")
     @blp.arguments(schemas.ContainerListArgsSchema, location="query")
     @blp.response(200, schemas.ContainerSchema(many=True))
@@ -198,6 +199,7 @@ class Prune(MethodView):
 
 @blp.route("/<containerref:id>")
 class Container(MethodView):
+    @blp.mirrored
     @blp.requires("read")
     @blp.response(200, schemas.ContainerDetailSchema)
     @one_container

@@ -70,6 +70,7 @@ def not_found(what):
 
 @blp.route("")
 class Images(MethodView):
+    @blp.mirrored
     @blp.requires("read")
     @blp.arguments(schemas.ImageListArgsSchema, location="query")
     @blp.response(200, schemas.ImageSchema(many=True))
@@ -275,6 +276,7 @@ class Import(MethodView):
 
 @blp.route("/<imageref:ref>")
 class Image(MethodView):
+    @blp.mirrored
     @blp.requires("read")
     @blp.response(200, schemas.ImageDetailSchema)
     @not_found("image")

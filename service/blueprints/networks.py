@@ -44,6 +44,7 @@ def one_network(func):
 
 @blp.route("")
 class Networks(MethodView):
+    @blp.mirrored
     @blp.requires("read")
     @blp.arguments(schemas.NetworkListArgsSchema, location="query")
     @blp.response(200, schemas.NetworkSchema(many=True))
@@ -104,6 +105,7 @@ class Prune(MethodView):
 
 @blp.route("/<networkref:id>")
 class Network(MethodView):
+    @blp.mirrored
     @blp.requires("read")
     @blp.response(200, schemas.NetworkDetailSchema)
     @one_network

@@ -63,6 +63,7 @@ def existing(name: str, writing: bool = False) -> dict:
 
 @blp.route("")
 class Volumes(MethodView):
+    @blp.mirrored
     @blp.requires("read")
     @blp.arguments(schemas.VolumeListArgsSchema, location="query")
     @blp.response(200, schemas.VolumeListItemSchema(many=True))
@@ -156,6 +157,7 @@ class Prune(MethodView):
 
 @blp.route("/<volumename:name>")
 class Volume(MethodView):
+    @blp.mirrored
     @blp.requires("read")
     @blp.response(200, schemas.VolumeDetailSchema)
     @one_volume

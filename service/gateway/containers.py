@@ -8,7 +8,13 @@ from docker.utils.json_stream import json_stream
 
 from .client import Conflict, Unsupported
 from .container_config import limits
-from .container_views import container_detail, container_summary, engine_event, stats_sample
+from .container_views import (
+    container_detail,
+    container_summary,
+    engine_event,
+    stats_sample,
+    status_text,
+)
 from .frames import multiplexed_frames, raw_frames
 from .images import image_detail, prune_filters
 from .streams import DaemonStream, StreamError
@@ -30,7 +36,14 @@ class ContainerVerbs:
         ]
 
     def inspect_container(self, ref, cached=False) -> dict:
-        return container_detail(self.reads(cached).inspect_container(ref))
+        reads = self.reads(cached)
+        record = reads.inspect_container(ref)
+        if reads is self.clients.control:
+            return container_detail(record)
+        # the mirror answers the same record until it changes: its detail is made once, but
+        # for its state in words, which the clock changes
+        detail = self.mirror.shaped("containers", record, container_detail)
+        return {**detail, "status": status_text(record.get("State") or {})}
 
     def container_record(self, ref, cached=False) -> dict:
         """The engine's own record of a container (its inspect answer), for the policy: what

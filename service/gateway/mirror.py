@@ -129,6 +129,8 @@ class _Kind:
         self.details: dict[str, tuple[int, dict, int]] = {}
         self.entries_bytes = 0
         self.details_bytes = 0
+        # id -> (record, what the service made of it): made once for each record held
+        self.shaped: dict[str, tuple[dict, dict]] = {}
         # moved by every event that touches the kind: a read that began before it is not kept
         self.epoch = 0
         self.lock = threading.Lock()
@@ -142,8 +144,11 @@ class _Kind:
         """One inspect no longer held (None: every one)."""
         if key is None:
             self.details.clear()
+            self.shaped.clear()
             self.details_bytes = 0
-        elif (held := self.details.pop(key, None)) is not None:
+            return
+        self.shaped.pop(key, None)
+        if (held := self.details.pop(key, None)) is not None:
             self.details_bytes -= held[2]
 
     def drop(self):
@@ -333,6 +338,19 @@ class Mirror:
                 kind.details_bytes += size
                 self._bounded(kind)
         return record
+
+    def shaped(self, name: str, record: dict, make) -> dict:
+        """``make(record)``, made once for each record the mirror holds (an answer's form)."""
+        kind = self._kinds[name]
+        key = record.get("Id")
+        held = kind.shaped.get(key)
+        if held is not None and held[0] is record:
+            return held[1]
+        value = make(record)
+        with kind.lock:
+            if (kind.details.get(key) or (None, None))[1] is record:
+                kind.shaped[key] = (record, value)
+        return value
 
     def _read(self, name: str, hit: bool):
         (self.hits if hit else self.misses)[name] += 1
