@@ -85,7 +85,9 @@ class Containers(MethodView):
     def get(self, args):
         """List containers (docker ps; `all=true` is docker ps -a)
 
-        Answered by one call to the daemon, however many containers there are.
+        Answered from the engine's mirror, without the daemon; else (`Cache-Control:
+        no-cache`, a filter it does not apply) by one call to the daemon, however many
+        containers there are.
         """
         filters = list_filters("containers", asked_filters(args))
         found = gateway().list_containers(all=args["all"], filters=filters, cached=cached())

@@ -78,7 +78,9 @@ class Images(MethodView):
     def get(self, args):
         """List images (docker images)
 
-        Answered by one call to the daemon, however many images there are.
+        Answered from the engine's mirror, without the daemon; else (`Cache-Control:
+        no-cache`, `all`, `reference`) by one call to the daemon, however many images there
+        are.
         """
         filters = {key: args[key] for key in ("reference", "label") if args[key]}
         if "dangling" in args:

@@ -52,8 +52,10 @@ class Networks(MethodView):
     def get(self, args):
         """List networks (docker network ls)
 
-        Answered by one call to the daemon, however many networks there are. Filters narrow
-        the list; a list entry has no `containers`: inspect the network for them.
+        Answered from the engine's mirror, without the daemon; else (`Cache-Control:
+        no-cache`, a filter it does not apply) by one call to the daemon, however many
+        networks there are. Filters narrow the list; a list entry has no `containers`:
+        inspect the network for them.
         """
         filters = {key: args[key] for key in schemas.LIST_FILTERS if args.get(key)}
         if "dangling" in args:

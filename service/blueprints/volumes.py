@@ -71,8 +71,10 @@ class Volumes(MethodView):
     def get(self, args):
         """List volumes (docker volume ls), with the containers that use each
 
-        Answered by two calls to the daemon (the volumes, the containers), however many
-        volumes there are; a third with `size=true` (the engine's disk usage).
+        Answered from the engine's mirror, without the daemon; else (`Cache-Control:
+        no-cache`, a filter it does not apply) by two calls to the daemon (the volumes, the
+        containers), however many volumes there are. `size=true` asks the daemon for its
+        disk usage, each time: sizes are never mirrored.
         """
         filters = {key: args[key] for key in schemas.LIST_FILTERS if args.get(key)}
         if "dangling" in args:
