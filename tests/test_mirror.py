@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests import test_teams
+from tests import test_podman, test_teams
 from tests.conftest import (
     ENGINE_URL,
     LABELS,
@@ -31,6 +31,9 @@ from tests.conftest import (
     require_owned_engine,
     served,
 )
+
+# the Podman engine's fixture, for the test of engines the mirror does not follow
+podman_api = test_podman.podman_api
 
 # what a mirror holds is answered for MAX_AGE seconds at most (a change the engine announces by
 # no event, as a stopped container connected to a network, is seen within it; one it announces,
@@ -533,3 +536,24 @@ def test_a_team_sees_only_its_own_through_the_mirror(case, docker_api, busybox_i
     case(client, docker_api, busybox_image, labels)
     report = client.get("/system/info", headers=ops).json["read_cache"]
     assert sum(kind["hits"] for kind in report["kinds"]) > 0
+
+
+def test_a_podman_engine_is_read_from_itself(podman_api):
+    """Podman's events are not Docker's (no network events, `remove` for `destroy`): its
+    reads go to it, while the Docker engine beside it is mirrored."""
+    headers = {"Authorization": "Bearer ops"}
+    client = make_client(ENGINES=test_podman.ENGINES, TOKENS=test_podman.TOKENS, READ_CACHE=True)
+    for engine in test_podman.BOTH:
+        assert client.get(f"/engines/{engine}/containers", headers=headers).status_code == 200
+    eventually(
+        lambda: client.get("/engines/docker/system/info", headers=headers).json["read_cache"][
+            "serving"
+        ]
+    )
+    podman = client.get("/engines/podman/system/info", headers=headers).json["read_cache"]
+    assert not podman["enabled"] and not podman["serving"] and podman["bytes"] == 0
+    answers = [
+        client.get("/engines/podman/containers?all=true", headers=extra | headers).json
+        for extra in ({}, {"Cache-Control": "no-cache"})
+    ]
+    assert answers[0] == answers[1]
