@@ -150,7 +150,8 @@ def read_events(sock, wanted: int, deadline: float) -> list[dict]:
 
 def test_event_clients_share_one_daemon_subscription(client, busybox_image, labels):
     clients = 20
-    with served(**SETTINGS) as (base, server):
+    # the mirror, on, is one more client of the subscription, for as long as the worker lives
+    with served(**SETTINGS, READ_CACHE="false") as (base, server):
         worker = worker_of(server)
         assert get(base, "/containers")[0] == 200
         warm_up(base, "/system/events")
