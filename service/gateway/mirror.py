@@ -28,6 +28,7 @@ import re
 import struct
 import threading
 import time
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import docker.errors
@@ -188,6 +189,9 @@ class Mirror:
         self._pid = None
         self._reader = None
         self._start_lock = threading.Lock()
+        # (kind, id or None) -> the lock of the one reader asking the daemon for it
+        self._filling: dict[tuple, threading.Lock] = {}
+        self._filling_lock = threading.Lock()
         self.rebuilds = 0
         # the containers' list held, and its names and ids to ids
         self._index: tuple = (None, {})
@@ -299,45 +303,69 @@ class Mirror:
         kind = self._kinds[name]
         if kind.too_large:
             raise Miss(name)
-        mark, now = self._now(), time.monotonic()
-        entries = kind.entries
-        if entries is not None and kind.listed_mark == mark and now - kind.listed_at < self.max_age:
-            if counted:
-                self._read(name, True)
-            return entries
-        with kind.lock:
-            epoch = kind.epoch
-        self._read(name, False)
-        entries = fetch()
-        size = sum(len(orjson.dumps(e)) for e in entries)
-        with kind.lock:
-            if kind.epoch == epoch and self._ready and not kind.too_large:
-                kind.entries, kind.listed_mark, kind.entries_bytes = entries, mark, size
-                kind.listed_at = now
-                self._bounded(kind)
-        return entries
+
+        def current(mark, now):
+            fresh = kind.listed_mark == mark and now - kind.listed_at < self.max_age
+            return kind.entries if fresh else None
+
+        def keep(entries, mark, now, size):
+            kind.entries, kind.listed_mark, kind.listed_at = entries, mark, now
+            kind.entries_bytes = size
+
+        return self._answered(name, None, current, fetch, keep, counted)
 
     def _detail(self, name: str, key: str, fetch, force=False) -> dict:
         """One record by its id, as held or read again (``force``: read again)."""
         kind = self._kinds[name]
-        mark, now = self._now(), time.monotonic()
-        held = kind.details.get(key)
-        fresh = held is not None and held[0] == mark and now - held[3] < self.max_age
-        if fresh and not force:
+
+        def current(mark, now):
+            held = kind.details.get(key)
+            fresh = held is not None and held[0] == mark and now - held[3] < self.max_age
+            return held[1] if fresh else None
+
+        def keep(record, mark, now, size):
+            kind.forget(key)
+            kind.details[key] = (mark, record, size, now)
+            kind.details_bytes += size
+
+        return self._answered(name, key, None if force else current, fetch, keep)
+
+    def _answered(self, name: str, key: str | None, current, fetch, keep, counted=True):
+        """What the mirror holds of kind ``name`` (``key``: one record; None: the list) when
+        ``current(mark, now)`` finds it current, else the daemon's answer (``fetch()``), kept
+        unless an event touched the kind meanwhile. One reader at a time asks the daemon for
+        the same thing; those who come meanwhile wait for its answer."""
+        kind = self._kinds[name]
+        found = current(self._now(), time.monotonic()) if current else None
+        if found is None:
+            with self._alone(name, key):
+                mark, now = self._now(), time.monotonic()
+                found = current(mark, now) if current else None
+                if found is None:
+                    with kind.lock:
+                        epoch = kind.epoch
+                    self._read(name, False)
+                    answer = fetch()
+                    size = len(orjson.dumps(answer))
+                    with kind.lock:
+                        if kind.epoch == epoch and self._ready and not kind.too_large:
+                            keep(answer, mark, now, size)
+                            self._bounded(kind)
+                    return answer
+        if counted:
             self._read(name, True)
-            return held[1]
-        with kind.lock:
-            epoch = kind.epoch
-        self._read(name, False)
-        record = fetch()
-        size = len(orjson.dumps(record))
-        with kind.lock:
-            if kind.epoch == epoch and self._ready and not kind.too_large:
-                kind.forget(key)
-                kind.details[key] = (mark, record, size, now)
-                kind.details_bytes += size
-                self._bounded(kind)
-        return record
+        return found
+
+    @contextmanager
+    def _alone(self, name: str, key: str | None):
+        """One reader at a time for the same record (or list) of a kind."""
+        with self._filling_lock:
+            lock = self._filling.setdefault((name, key), threading.Lock())
+        with lock:
+            yield
+        with self._filling_lock:
+            if self._filling.get((name, key)) is lock and not lock.locked():
+                del self._filling[(name, key)]
 
     def shaped(self, name: str, record: dict, make) -> dict:
         """``make(record)``, made once for each record the mirror holds (an answer's form)."""
