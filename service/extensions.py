@@ -350,7 +350,8 @@ NO_CACHE_HEADER = {
     "in": "header",
     "name": "Cache-Control",
     "required": False,
-    "schema": {"type": "string", "maxLength": 256},
+    # any value is taken: what is not `no-cache` is read as none
+    "schema": {"type": "string"},
     "description": "`no-cache`: the daemon answers, not the engine's mirror (the worker's copy "
     "of the engine's objects, kept current by its events; `DOCKYARD_READ_CACHE`). Any other "
     "value is read as none.",

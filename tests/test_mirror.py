@@ -385,6 +385,12 @@ def test_filters_are_the_daemons(busybox_image, docker_api):
         f"/networks?label={LABEL}",
         f"/networks?name=mirror-{RUN_ID}",
         "/networks?name=bridge",
+        # the daemon's own: a filter the mirror does not apply
+        f"/containers?all=true&ancestor={busybox_image}&{label}",
+        f"/containers?all=true&name=mirror-{RUN_ID}-f[12]",
+        "/volumes?driver=local",
+        "/networks?driver=bridge",
+        f"/images?reference={busybox_image}",
         f"/containers/{made[0]}",
         f"/containers/mirror-{RUN_ID}-f1",
         f"/volumes/{volume}",

@@ -451,7 +451,7 @@ class Mirror:
         if size or rest:
             raise Miss("containers")
         wanted = _normal(filters)
-        if set(wanted) - {"label", "name", "status", "network", "volume", "id"}:
+        if set(wanted) - {"label", "name", "status", "network", "volume"}:
             raise Miss("containers")
         if any(not _PLAIN.match(v) for v in wanted.get("name", [])):
             raise Miss("containers")
@@ -508,14 +508,14 @@ class Mirror:
 
     def volumes(self, filters=None) -> dict:
         wanted = _normal(filters)
-        if set(wanted) - {"label", "name", "driver"}:
+        if set(wanted) - {"label", "name"}:
             raise Miss("volumes")
-        if any(not _PLAIN.match(v) for v in wanted.get("name", []) + wanted.get("driver", [])):
+        if any(not _PLAIN.match(v) for v in wanted.get("name", [])):
             raise Miss("volumes")
         api = self._api()
         entries = self._listed("volumes", lambda: api.volumes().get("Volumes") or [])
         return {
-            "Volumes": [e for e in entries if _volume_kept(e, wanted)],
+            "Volumes": [e for e in entries if _named_kept(e, wanted)],
             "Warnings": None,
         }
 
@@ -533,15 +533,13 @@ class Mirror:
         if names or ids or greedy:
             raise Miss("networks")
         wanted = _normal(filters)
-        if set(wanted) - {"label", "name", "id", "driver", "scope", "type"}:
+        if set(wanted) - {"label", "name"}:
             raise Miss("networks")
-        if any(
-            not _PLAIN.match(v) for key in ("name", "id", "driver") for v in wanted.get(key, [])
-        ):
+        if any(not _PLAIN.match(v) for v in wanted.get("name", [])):
             raise Miss("networks")
         api = self._api()
         entries = self._listed("networks", lambda: api.networks())
-        return [e for e in entries if _network_kept(e, wanted)]
+        return [e for e in entries if _named_kept(e, wanted)]
 
     def inspect_network(self, ref, verbose=None, scope=None) -> dict:
         if verbose or scope:
@@ -586,8 +584,6 @@ def _container_kept(entry: dict, wanted: dict, all: bool) -> bool:
         return False
     if "status" in wanted and state not in wanted["status"]:
         return False
-    if "id" in wanted and not any(entry["Id"].startswith(v) for v in wanted["id"]):
-        return False
     if "name" in wanted:
         names = [n.lstrip("/") for n in entry.get("Names") or []]
         if not any(v in n for v in wanted["name"] for n in names):
@@ -627,33 +623,10 @@ def _image_named(entry: dict, ref: str) -> bool:
     return ref in tags or (":" not in last and "@" not in ref and f"{ref}:latest" in tags)
 
 
-def _volume_kept(entry: dict, wanted: dict) -> bool:
+def _named_kept(entry: dict, wanted: dict) -> bool:
+    """A volume's or a network's entry: every `label` given, and any `name` within its name
+    (the daemon's regular expression, for words of plain characters)."""
     if "label" in wanted and not _labels_match(entry.get("Labels"), wanted["label"]):
         return False
-    if "name" in wanted and not any(v in entry["Name"] for v in wanted["name"]):
-        return False
-    if "driver" in wanted and not any(v in entry.get("Driver", "") for v in wanted["driver"]):
-        return False
-    return True
-
-
-_BUILT_IN = {"bridge", "host", "none"}
-
-
-def _network_kept(entry: dict, wanted: dict) -> bool:
-    if "label" in wanted and not _labels_match(entry.get("Labels"), wanted["label"]):
-        return False
-    if "name" in wanted and not any(v in entry.get("Name", "") for v in wanted["name"]):
-        return False
-    if "id" in wanted and not any(v in entry["Id"] for v in wanted["id"]):
-        return False
-    if "driver" in wanted and not any(v in entry.get("Driver", "") for v in wanted["driver"]):
-        return False
-    if "scope" in wanted and entry.get("Scope") not in wanted["scope"]:
-        return False
-    if "type" in wanted:
-        built_in = entry.get("Name") in _BUILT_IN or entry.get("Driver") == "null"
-        kinds = {"builtin" if built_in else "custom"}
-        if not kinds & set(wanted["type"]):
-            return False
-    return True
+    name = entry.get("Name") or ""
+    return "name" not in wanted or any(v in name for v in wanted["name"])
