@@ -34,7 +34,7 @@ from .errors import describe as failure_of
 from .events import EventHub
 from .gateway import DaemonSettings, DockerGateway
 from .gateway.client import TLSFiles
-from .gateway.mirror import Mirror, WriteMark
+from .gateway.mirror import KINDS, Mirror, WriteMark
 from .policy import SETTINGS
 
 ENGINE_NAME = ENGINE_NAME_PATTERN.pattern
@@ -235,10 +235,15 @@ def mirror_of(engine: Engine, config, directory: str) -> Mirror:
         enabled=bool(config["READ_CACHE"]),
     )
     if config["METRICS"]:
-        reads = metrics.READ_CACHE_READS
-        mirror.observe = lambda kind, hit: reads.labels(
-            engine.name, kind, "hit" if hit else "miss"
-        ).inc()
+        # each read counts: the counters' children found once
+        counted = {
+            (kind, hit): metrics.READ_CACHE_READS.labels(
+                engine.name, kind, "hit" if hit else "miss"
+            )
+            for kind in KINDS
+            for hit in (True, False)
+        }
+        mirror.observe = lambda kind, hit: counted[kind, hit].inc()
         mirror.held = metrics.READ_CACHE_BYTES.labels(engine.name).set
     return mirror
 

@@ -13,6 +13,7 @@ import os
 import queue
 import threading
 
+from .gateway.mirror import labels_match
 from .gateway.streams import StreamError
 
 # events a subscriber may have waiting before it is dropped as too slow
@@ -50,12 +51,7 @@ def matches(event: dict, filters: dict) -> bool:
         if not names & set(wanted):
             return False
     wanted = filters.get("label")
-    if wanted:
-        for label in wanted:
-            key, eq, value = label.partition("=")
-            if key not in attributes or (eq and attributes[key] != value):
-                return False
-    return True
+    return not wanted or labels_match(attributes, wanted)
 
 
 def _strip_tag(name: str) -> str:

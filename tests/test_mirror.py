@@ -24,6 +24,7 @@ from tests.conftest import (
     ENGINE_URL,
     LABELS,
     RUN_ID,
+    SESSION_LABEL,
     TEST_LABEL,
     admin_headers,
     eventually,
@@ -35,12 +36,16 @@ from tests.conftest import (
 # the Podman engine's fixture, for the test of engines the mirror does not follow
 podman_api = test_podman.podman_api
 
-# what a mirror holds is answered for MAX_AGE seconds at most (a change the engine announces by
-# no event, as a stopped container connected to a network, is seen within it; one it announces,
-# within tens of milliseconds: README); a change made elsewhere is seen within BOUND
-MAX_AGE = 1.0
-BOUND = MAX_AGE + 1.5
+# a change made elsewhere that the engine announces is seen within BOUND (tens of milliseconds:
+# README); the property test's mirrors keep what they hold for as long as MAX_AGE, far more, so
+# that only the events keep them right. A change announced by no event (a stopped container
+# connected to a network) is seen within the max age: its own test sets one of SHORT_AGE.
+BOUND = 2.0
+MAX_AGE = 600
+SHORT_AGE = 1.0
 LABEL = f"{TEST_LABEL}={RUN_ID}"
+# the session's images (the test image and its tags) carry the session's label
+IMAGES = f"{SESSION_LABEL}={RUN_ID}"
 # the daemon's words for a duration change with the second: compared as one word
 _DURATION = re.compile(r"Less than a second|About a minute|About an hour|\d+ \w+")
 
@@ -91,7 +96,7 @@ def reads(base, names) -> list[str]:
     paths = [
         f"/containers?all=true&label={LABEL}",
         f"/containers?label={LABEL}",
-        f"/images?label={LABEL}",
+        f"/images?label={IMAGES}",
         f"/volumes?label={LABEL}",
         f"/networks?label={LABEL}",
     ]
@@ -128,8 +133,9 @@ def differences(base, names, api) -> list[str]:
     volumes = {v["name"] for v in call(base, "GET", f"/volumes?label={LABEL}")[1]}
     if volumes != {v["Name"] for v in api.volumes(filters=scope).get("Volumes") or []}:
         found.append(f"volumes: {volumes}")
-    tags = {t for i in call(base, "GET", f"/images?label={LABEL}")[1] for t in i["tags"]}
-    if tags != {t for i in api.images(filters=scope) for t in i.get("RepoTags") or []}:
+    tags = {t for i in call(base, "GET", f"/images?label={IMAGES}")[1] for t in i["tags"]}
+    engine_tags = api.images(filters={"label": IMAGES})
+    if tags != {t for i in engine_tags for t in i.get("RepoTags") or []}:
         found.append(f"tags: {tags}")
     return found
 
@@ -231,6 +237,12 @@ class World:
             else:
                 cli("update", "--restart", f"on-failure:{retries}", name)
         elif action == "connect":
+            if not service:
+                # the engine announces no connection of a stopped container: see
+                # test_a_change_announced_by_no_event_is_seen_within_the_max_age
+                name = r.choice([n for n, on in sorted(self.containers.items()) if on] or [name])
+                if not self.containers[name]:
+                    return "nothing"
             if name in self.connected:
                 return "nothing"
             body = {"container": name}
@@ -341,6 +353,45 @@ def test_answers_equal_the_daemons_after_changes_through_the_service_and_the_cli
         cli("rmi", tag)
 
 
+def test_a_change_through_the_service_is_read_at_once_by_every_worker(
+    busybox_image, docker_api, tmp_path, monkeypatch
+):
+    """Two workers (two apps sharing one directory) whose mirrors hear no event: the one
+    fault a real engine cannot be made to show is an event that comes late. What a worker
+    changes is still read at once by both, through the write mark alone."""
+    workers = [
+        make_client(READ_CACHE=True, READ_CACHE_MAX_AGE=600, SHARED_DIR=str(tmp_path))
+        for _ in range(2)
+    ]
+    for worker in workers:
+        mirror = worker.application.extensions["docker_gateway"].mirror
+        monkeypatch.setattr(mirror, "apply", lambda event: None)
+        worker.get("/containers")
+        eventually(lambda worker=worker: worker.get("/system/info").json["read_cache"]["serving"])
+    name = f"mirror-{RUN_ID}-marked"
+    made = docker_api.create_container(
+        busybox_image, ["sleep", "300"], name=name, labels=dict(LABELS)
+    )["Id"]
+    writer, reader = workers
+    scope = f"/containers?all=true&label={LABEL}"
+    # a change made elsewhere, of which no event is heard: not seen while the mirror holds
+    for worker in workers:
+        worker.get(scope)
+    docker_api.rename(made, f"{name}-elsewhere")
+    assert [c["name"] for c in reader.get(scope).json] == [name]
+    answer = writer.post(f"/containers/{made}/rename", json={"name": f"{name}-2"})
+    assert answer.status_code == 200
+    assert [c["name"] for c in reader.get(scope).json] == [f"{name}-2"]
+    assert writer.post(f"/containers/{made}/start").status_code == 200
+    for worker in workers:
+        assert worker.get(f"/containers/{made}").json["state"] == "running"
+        assert worker.get(f"{scope}&status=running").json[0]["id"] == made
+    assert docker_api.inspect_container(made)["State"]["Running"]
+    mirror = reader.application.extensions["docker_gateway"].mirror
+    assert sum(mirror.hits.values()) > 0
+    docker_api.remove_container(made, force=True)
+
+
 def test_filters_are_the_daemons(busybox_image, docker_api):
     client = make_client(READ_CACHE=True)
     network = docker_api.create_network(f"mirror-{RUN_ID}-filters", labels=dict(LABELS))["Id"]
@@ -377,19 +428,17 @@ def test_filters_are_the_daemons(busybox_image, docker_api):
         f"/containers?all=true&network={network}",
         f"/containers?all=true&volume={volume}",
         f"/containers?all=true&volume=/data&{label}",
-        f"/images?label={LABEL}",
-        "/images?dangling=false",
-        "/images",
+        f"/images?label={IMAGES}",
+        f"/images?dangling=false&label={IMAGES}",
         f"/volumes?label={LABEL}",
         f"/volumes?name=mirror-{RUN_ID}",
         f"/networks?label={LABEL}",
         f"/networks?name=mirror-{RUN_ID}",
-        "/networks?name=bridge",
         # the daemon's own: a filter the mirror does not apply
         f"/containers?all=true&ancestor={busybox_image}&{label}",
         f"/containers?all=true&name=mirror-{RUN_ID}-f[12]",
-        "/volumes?driver=local",
-        "/networks?driver=bridge",
+        f"/volumes?driver=local&label={LABEL}",
+        f"/networks?driver=bridge&label={LABEL}",
         f"/images?reference={busybox_image}",
         f"/containers/{made[0]}",
         f"/containers/mirror-{RUN_ID}-f1",
@@ -476,15 +525,19 @@ def reported(base):
     ), reads
 
 
-def test_a_kind_past_the_limit_is_read_from_the_daemon(docker_api):
+def test_a_kind_past_the_limit_is_read_from_the_daemon(busybox_image):
     client = make_client(READ_CACHE=True, READ_CACHE_MAX_BYTES=100)
     client.get("/containers")
     eventually(lambda: client.get("/system/info").json["read_cache"]["serving"])
-    first = client.get("/images").json
-    assert client.get("/images").json == first
+    for _ in range(3):
+        answer = client.get(f"/images?label={IMAGES}")
+        assert answer.status_code == 200
+        assert busybox_image in [tag for image in answer.json for tag in image["tags"]]
     report = client.get("/system/info").json["read_cache"]
     (images,) = [kind for kind in report["kinds"] if kind["kind"] == "images"]
-    assert images["too_large"] and report["bytes"] <= 100
+    # filled once, found too large, then never answered from the mirror
+    assert images["too_large"] and images["hits"] == 0 and images["misses"] == 1
+    assert report["bytes"] <= 100
 
 
 def test_answers_stay_right_across_a_daemon_restart(busybox_image, docker_api):
@@ -544,6 +597,26 @@ def test_a_team_sees_only_its_own_through_the_mirror(case, docker_api, busybox_i
     assert sum(kind["hits"] for kind in report["kinds"]) > 0
 
 
+def test_a_change_announced_by_no_event_is_seen_within_the_max_age(busybox_image, docker_api):
+    """A stopped container connected to a network elsewhere: the engine sends no event (it
+    does for the disconnection), and the mirror answers it within its max age."""
+    network = docker_api.create_network(f"mirror-{RUN_ID}-quiet", labels=dict(LABELS))["Id"]
+    name = f"mirror-{RUN_ID}-quiet"
+    cli("create", "--label", LABEL, "--name", name, busybox_image, "sleep", "300")
+    with served(READ_CACHE="true", READ_CACHE_MAX_AGE=SHORT_AGE) as (base, _):
+        call(base, "GET", "/containers")
+        eventually(lambda: serving(base))
+        names = {"containers": [name]}
+        assert not differences(base, names, docker_api)
+        cli("network", "connect", network, name)
+        started = time.monotonic()
+        eventually(lambda: not differences(base, names, docker_api), timeout=SHORT_AGE + BOUND)
+        print(f"an unannounced change seen after {(time.monotonic() - started) * 1000:.0f} ms")
+        networks = call(base, "GET", f"/containers/{name}")[1]["networks"]
+        assert f"mirror-{RUN_ID}-quiet" in [n["name"] for n in networks]
+    cli("rm", "-f", name)
+
+
 def test_a_podman_engine_is_read_from_itself(podman_api):
     """Podman's events are not Docker's (no network events, `remove` for `destroy`): its
     reads go to it, while the Docker engine beside it is mirrored."""
@@ -559,7 +632,8 @@ def test_a_podman_engine_is_read_from_itself(podman_api):
     podman = client.get("/engines/podman/system/info", headers=headers).json["read_cache"]
     assert not podman["enabled"] and not podman["serving"] and podman["bytes"] == 0
     answers = [
-        client.get("/engines/podman/containers?all=true", headers=extra | headers).json
+        client.get(f"/engines/podman/containers?all=true&label={LABEL}", headers=extra | headers)
         for extra in ({}, {"Cache-Control": "no-cache"})
     ]
-    assert answers[0] == answers[1]
+    assert answers[0].status_code == answers[1].status_code == 200
+    assert answers[0].json == answers[1].json

@@ -127,7 +127,7 @@ class _Kind:
         self.listed_mark = -1
         self.listed_at = 0.0
         # id -> (write mark, record, its JSON size, when it was read)
-        self.details: dict[str, tuple[int, dict, int]] = {}
+        self.details: dict[str, tuple[int, dict, int, float]] = {}
         self.entries_bytes = 0
         self.details_bytes = 0
         # id -> (record, what the service made of it): made once for each record held
@@ -267,7 +267,8 @@ class Mirror:
         actor = event.get("actor_id") or ""
         if kind == "container":
             self._stale("containers", actor)
-            if action in ("start", "die", "destroy", "create"):
+            # a network's inspect names the running containers on it
+            if action in ("start", "die", "destroy", "create", "rename"):
                 self._stale("networks")
         elif kind == "image":
             self._stale("images")
@@ -450,11 +451,7 @@ class Mirror:
     def containers(self, all=False, filters=None, size=False, **rest) -> list[dict]:
         if size or rest:
             raise Miss("containers")
-        wanted = _normal(filters)
-        if set(wanted) - {"label", "name", "status", "network", "volume"}:
-            raise Miss("containers")
-        if any(not _PLAIN.match(v) for v in wanted.get("name", [])):
-            raise Miss("containers")
+        wanted = _asked("containers", filters, {"label", "name", "status", "network", "volume"})
         if any(v not in STATES for v in wanted.get("status", [])):
             raise Miss("containers")
         now = datetime.now(UTC)
@@ -488,9 +485,7 @@ class Mirror:
     def images(self, name=None, quiet=False, all=False, filters=None) -> list[dict]:
         if name or quiet or all:
             raise Miss("images")
-        wanted = _normal(filters)
-        if set(wanted) - {"label", "dangling"}:
-            raise Miss("images")
+        wanted = _asked("images", filters, {"label", "dangling"})
         api = self._api()
         entries = self._listed("images", lambda: api.images())
         return [e for e in entries if _image_kept(e, wanted)]
@@ -507,11 +502,7 @@ class Mirror:
     # -- volumes -------------------------------------------------------------------------------
 
     def volumes(self, filters=None) -> dict:
-        wanted = _normal(filters)
-        if set(wanted) - {"label", "name"}:
-            raise Miss("volumes")
-        if any(not _PLAIN.match(v) for v in wanted.get("name", [])):
-            raise Miss("volumes")
+        wanted = _asked("volumes", filters, {"label", "name"})
         api = self._api()
         entries = self._listed("volumes", lambda: api.volumes().get("Volumes") or [])
         return {
@@ -532,11 +523,7 @@ class Mirror:
     def networks(self, names=None, ids=None, filters=None, greedy=False) -> list[dict]:
         if names or ids or greedy:
             raise Miss("networks")
-        wanted = _normal(filters)
-        if set(wanted) - {"label", "name"}:
-            raise Miss("networks")
-        if any(not _PLAIN.match(v) for v in wanted.get("name", [])):
-            raise Miss("networks")
+        wanted = _asked("networks", filters, {"label", "name"})
         api = self._api()
         entries = self._listed("networks", lambda: api.networks())
         return [e for e in entries if _named_kept(e, wanted)]
@@ -556,19 +543,23 @@ class Mirror:
 # -- the daemon's filters, applied here -----------------------------------------------------
 
 
-def _normal(filters) -> dict[str, list[str]]:
-    """Filters as lists of words, as the daemon reads them."""
+def _asked(kind: str, filters, applied: set[str]) -> dict[str, list[str]]:
+    """A list's filters as lists of words, as the daemon reads them; Miss when one is not
+    among those ``applied`` here, or a name holds a regular expression's characters."""
     normal = {}
     for key, value in (filters or {}).items():
         values = value if isinstance(value, list | tuple | set) else [value]
         words = [str(v).lower() if isinstance(v, bool) else str(v) for v in values]
         if words:
             normal[key] = words
+    if set(normal) - applied or not all(_PLAIN.match(v) for v in normal.get("name", [])):
+        raise Miss(kind)
     return normal
 
 
-def _labels_match(labels: dict | None, wanted: list[str]) -> bool:
-    # every `key` or `key=value` given: the daemon's MatchKVList
+def labels_match(labels: dict | None, wanted: list[str]) -> bool:
+    """Every `key` or `key=value` of ``wanted`` is among ``labels``: the daemon's label filter
+    (its MatchKVList), for lists and events alike."""
     labels = labels or {}
     for label in wanted:
         key, eq, value = label.partition("=")
@@ -588,7 +579,7 @@ def _container_kept(entry: dict, wanted: dict, all: bool) -> bool:
         names = [n.lstrip("/") for n in entry.get("Names") or []]
         if not any(v in n for v in wanted["name"] for n in names):
             return False
-    if "label" in wanted and not _labels_match(entry.get("Labels"), wanted["label"]):
+    if "label" in wanted and not labels_match(entry.get("Labels"), wanted["label"]):
         return False
     if "network" in wanted:
         networks = (entry.get("NetworkSettings") or {}).get("Networks") or {}
@@ -604,7 +595,7 @@ def _container_kept(entry: dict, wanted: dict, all: bool) -> bool:
 
 
 def _image_kept(entry: dict, wanted: dict) -> bool:
-    if "label" in wanted and not _labels_match(entry.get("Labels"), wanted["label"]):
+    if "label" in wanted and not labels_match(entry.get("Labels"), wanted["label"]):
         return False
     if "dangling" in wanted:
         tags = [t for t in entry.get("RepoTags") or [] if t != "<none>:<none>"]
@@ -626,7 +617,7 @@ def _image_named(entry: dict, ref: str) -> bool:
 def _named_kept(entry: dict, wanted: dict) -> bool:
     """A volume's or a network's entry: every `label` given, and any `name` within its name
     (the daemon's regular expression, for words of plain characters)."""
-    if "label" in wanted and not _labels_match(entry.get("Labels"), wanted["label"]):
+    if "label" in wanted and not labels_match(entry.get("Labels"), wanted["label"]):
         return False
     name = entry.get("Name") or ""
     return "name" not in wanted or any(v in name for v in wanted["name"])
