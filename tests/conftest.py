@@ -68,6 +68,22 @@ def pytest_configure(config):
     config.pluginmanager.register(contract, "contract")
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A console test that fails says what its open pages showed and logged: a browser's
+    failure is otherwise only the locator that waited."""
+    outcome = yield
+    console = sys.modules.get("tests.test_console")
+    if console is None:
+        return
+    report = outcome.get_result()
+    if report.failed and console.Watched.open_pages:
+        pages = "\n".join(page.described() for page in console.Watched.open_pages)
+        report.sections.append(("console pages", pages))
+    if call.when == "teardown":
+        console.Watched.open_pages.clear()
+
+
 # the engine's mirror in the suite's services: off, unless asked for (see make_app)
 READ_CACHE = os.environ.get("DOCKYARD_TEST_READ_CACHE") == "1"
 

@@ -64,14 +64,26 @@ def shots(tmp_path_factory):
     return tmp_path_factory.mktemp("console-screenshots")
 
 
+# the failures of a request that got no answer at all: the console sends it again where that
+# does nothing more (api.js, boot.js). Chromium fails the requests waiting for a connection
+# when the machine's addresses change, as a Docker host's do whenever a container starts or
+# stops; the console's own tests abort a request so to show it.
+UNANSWERED = ("net::ERR_NETWORK_CHANGED", "net::ERR_CONNECTION_FAILED")
+
+
 class Watched:
-    """A page whose console errors, failed requests and requests elsewhere are recorded."""
+    """A page whose console errors, failed requests and requests elsewhere are recorded.
+    The pages of a test that fails are described in its report (``described``)."""
+
+    open_pages: list["Watched"] = []
 
     def __init__(self, browser, base, viewport=DESKTOP):
+        Watched.open_pages.append(self)
         self.base = base
         self.context = browser.new_context(viewport=viewport, accept_downloads=True)
         self.page = self.context.new_page()
         self.errors, self.failed, self.urls, self.expected = [], [], [], set()
+        self.answers, self.answered, self.unanswered = [], set(), []
         self.page.on("console", self._console)
         self.page.on("pageerror", lambda error: self.errors.append(f"page error: {error}"))
         self.page.on("request", lambda request: self.urls.append(request.url))
@@ -87,19 +99,28 @@ class Watched:
     def _console(self, message):
         if message.type != "error":
             return
+        if any(failure in message.text for failure in UNANSWERED):
+            return  # the request's own failure, judged in `check`
         if any(f"status of {status}" in message.text for status, _ in self.expected):
             return
         self.errors.append(message.text)
 
     def _request_failed(self, request):
         # a stream the console itself cuts (leaving a section, a "try it" cut short) is aborted
-        if request.failure != "net::ERR_ABORTED":
+        if request.failure in UNANSWERED:
+            # but the icon, which the browser asks for and which only looks
+            if not request.url.endswith("/console/static/icon.svg"):
+                self.unanswered.append(f"{request.method} {request.url}")
+        elif request.failure != "net::ERR_ABORTED":
             self.failed.append(f"{request.method} {request.url}: {request.failure}")
 
     def _response(self, response):
         path = response.url.removeprefix(self.base).split("?")[0]
         if response.status >= 400 and (response.status, path) not in self.expected:
             self.failed.append(f"{response.request.method} {response.url}: {response.status}")
+        self.answered.add(f"{response.request.method} {response.url}")
+        if "/console/static/" not in response.url:
+            self.answers.append(f"{response.request.method} {response.url}: {response.status}")
 
     def open(self, fragment="", token=None):
         self.page.goto(f"{self.base}/{fragment}")
@@ -116,10 +137,31 @@ class Watched:
     def shot(self, folder, name):
         self.page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
 
+    def described(self) -> str:
+        """What the page shows and logged: for the report of a test that failed."""
+        try:
+            messages = self.page.locator(".message, #notice").evaluate_all(
+                "nodes => nodes.filter(n => n.textContent.trim())"
+                ".map(n => `${n.className || n.id}: ${n.textContent.trim()}`)"
+            )
+        except Exception as exc:  # the page may be gone with the failure
+            messages = [f"(not read: {exc})"]
+        return "\n".join([
+            f"page {self.page.url}",
+            *(f"  shows {m}" for m in messages),
+            *(f"  error {e}" for e in self.errors),
+            *(f"  failed {f}" for f in self.failed),
+            *(f"  unanswered {u}" for u in self.unanswered),
+            *(f"  answered {a}" for a in self.answers[-30:]),
+        ])  # fmt: skip
+
     def check(self):
+        Watched.open_pages.remove(self)
         self.context.close()
         assert not self.errors, self.errors
         assert not self.failed, self.failed
+        # a request that got no answer (the machine's network changed) was sent again
+        assert set(self.unanswered) <= self.answered, set(self.unanswered) - self.answered
         # a terminal's WebSocket goes to the same address
         socket = "ws" + self.base.removeprefix("http") + "/"
         elsewhere = [
@@ -483,7 +525,7 @@ def test_a_team_token_sees_its_teams_objects_only(
 
 
 def test_the_console_is_served_locked_down(service):
-    for path in ("/", "/console", "/console/static/js/main.js", "/console/static/console.css"):
+    for path in ("/", "/console", "/console/static/js/boot.js", "/console/static/console.css"):
         with urllib.request.urlopen(f"{service}{path}", timeout=10) as answer:
             assert answer.status == 200, path
             assert answer.headers["Content-Security-Policy"] == POLICY
@@ -507,8 +549,11 @@ def test_the_console_is_served_locked_down(service):
         page = answer.read().decode()
     # no inline code or style, and nothing loaded from elsewhere
     assert re.findall(r"<script[^>]*>", page) == [
-        '<script type="module" src="/console/static/js/main.js">'
+        '<script type="module" src="/console/static/js/boot.js">'
     ]
+    # the token field is read by the console's script alone: a native submission (before the
+    # script ran) would carry no token, and the page's policy blocks it anyway
+    assert 'id="token"' in page and 'name="token"' not in page
     assert "<style" not in page and " style=" not in page and not re.search(r" on\w+=", page)
     assert all(url.startswith("/") for url in re.findall(r'(?:src|href)="([^"#]+)"', page))
     scripts = ROOT_JS.glob("*.js")

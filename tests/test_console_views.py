@@ -177,6 +177,9 @@ def test_bulk_stop_and_remove_act_on_exactly_the_selected_containers_and_kill_in
     expect(page.locator("#confirm-detail")).to_have_text("\n".join(names[:2]))
     expect(page.locator("#confirm-text")).to_contain_text("Each gets 1 s")
     confirm(page)
+    # both stops answered (a failure would be said here, with the service's reason)
+    said = page.locator("#container-list-page > .message")
+    expect(said).to_have_text(f"stopped {names[0]}, {names[1]}")
     for name in names[:2]:
         expect(page.locator(f"tr[data-name='{name}'] .state")).to_contain_text("exited")
     expect(page.locator(f"tr[data-name='{names[2]}'] .state")).to_contain_text("running")
@@ -207,6 +210,85 @@ def test_bulk_stop_and_remove_act_on_exactly_the_selected_containers_and_kill_in
     expect(page.locator("#container-list tbody tr")).to_have_count(1)
     left = docker_api.containers(all=True, filters={"label": f"{TEST_LABEL}={RUN_ID}"})
     assert [c["Names"][0].lstrip("/") for c in left] == names[:1]
+    watched.check()
+
+
+def unanswered_once(page, wanted, reach=False):
+    """The first request ``wanted(request)`` picks gets no answer, as when Chromium fails
+    the requests waiting for a connection because the machine's addresses changed (a
+    container started or stopped); with ``reach``, the service does it but its answer is
+    lost. Answers the list of the requests picked."""
+    picked = []
+
+    def handle(route, request):
+        if not wanted(request):
+            route.fallback()
+            return
+        picked.append(request.url)
+        if len(picked) == 1:
+            if reach:
+                route.fetch()
+            route.abort("connectionfailed")
+            return
+        route.continue_()
+
+    page.route("**/*", handle)
+    return picked
+
+
+@pytest.mark.parametrize("file", ["js/chart.js", "console.css"])
+def test_a_file_of_the_page_whose_load_got_no_answer_is_loaded_again(browser, service, file):
+    watched = Watched(browser, service, viewport=DESKTOP)
+    loads = unanswered_once(watched.page, lambda r: r.url.endswith(f"/console/static/{file}"))
+    page = watched.open(token=WRITE)
+    expect(page.locator("#main")).to_have_attribute("data-ready", "containers")
+    # styled: the sheet puts the skip link out of sight
+    expect(page.locator("a.skip")).to_have_css("left", "-999px")
+    assert len(loads) == 2
+    assert watched.unanswered == [f"GET {service}/console/static/{file}"]
+    watched.check()
+
+
+def test_a_request_that_got_no_answer_is_sent_again_where_that_does_nothing_more(
+    browser, service, busybox_image, docker_api
+):
+    names, watched, page = listing(browser, service, busybox_image, docker_api, "first",
+                                   "second")  # fmt: skip
+    second = docker_api.inspect_container(names[1])["Id"]
+    # a stop that never reached the service: sent again, both stopped
+    stops = unanswered_once(page, lambda r: r.url.split("?")[0].endswith(f"{second}/stop"))
+    page.fill("#stop-timeout", "0")
+    page.check("#container-pick-all")
+    page.click("#bulk-stop")
+    confirm(page)
+    said = page.locator("#container-list-page > .message")
+    expect(said).to_have_text(f"stopped {names[0]}, {names[1]}")
+    assert len(stops) == 2
+    assert running_names(docker_api) == set()
+    page.unroute("**/*")
+
+    # a remove the service did, its answer lost: the second try's 404 means done
+    removes = unanswered_once(page, lambda r: r.method == "DELETE", reach=True)
+    watched.expected.add((404, f"/containers/{second}"))  # the second try's
+    row = page.locator(f"tr[data-name='{names[1]}']")
+    row.get_by_role("button", name="Remove").click()
+    confirm(page)
+    expect(said).to_have_text(f"removed {names[1]}")
+    expect(row).to_have_count(0)
+    assert len(removes) == 2
+    page.unroute("**/*")
+
+    # a restart is not sent again (a second would restart again): its failure is said
+    restarts = unanswered_once(page, lambda r: "/restart" in r.url)
+    row = page.locator(f"tr[data-name='{names[0]}']")
+    row.get_by_role("button", name="Restart").click()
+    confirm(page)
+    expect(said).to_contain_text("The service cannot be reached")
+    assert len(restarts) == 1
+    assert running_names(docker_api) == set()
+    left = docker_api.containers(all=True, filters={"label": f"{TEST_LABEL}={RUN_ID}"})
+    assert [c["Names"][0].lstrip("/") for c in left] == names[:1]
+    watched.unanswered.remove(f"POST {restarts[0]}")  # said above: the one not sent again
     watched.check()
 
 

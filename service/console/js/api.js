@@ -94,7 +94,25 @@ async function failure(response) {
   return new ApiError(response.status, body);
 }
 
-async function send(method, path, { query, body, accept, signal, type } = {}) {
+// Chromium fails the requests that wait for a connection when the machine's addresses change,
+// and a Docker host's change each time a container starts or stops (its veth, docker0's link):
+// a request that got no answer at all is sent again where a second try does nothing more.
+// GET, HEAD and PUT; a DELETE, whose second try may find the object gone (404: done); a POST
+// when its caller says so (`repeat`: true, or the status that means done on a second try).
+const REPEAT = { GET: true, HEAD: true, PUT: true, DELETE: 404 };
+const PAUSES = [100, 400, 1200];
+
+function pause(ms, signal) {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener("abort", () => {
+      clearTimeout(timer);
+      resolve();
+    }, { once: true });
+  });
+}
+
+async function send(method, path, { query, body, accept, signal, type, repeat } = {}) {
   let payload;
   let contentType = type;
   if (body instanceof Blob) {
@@ -103,22 +121,44 @@ async function send(method, path, { query, body, accept, signal, type } = {}) {
     payload = JSON.stringify(body);
     contentType = "application/json";
   }
+  const again = repeat ?? REPEAT[method];
   let response;
-  try {
-    response = await fetch(url(path, query), {
-      method,
-      headers: headers(accept || "application/json", contentType),
-      body: payload,
-      signal,
-      cache: "no-store",
-      credentials: "omit",
-    });
-  } catch (error) {
-    if (error.name === "AbortError") throw error;
-    throw new ApiError(0, null);
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      response = await fetch(url(path, query), {
+        method,
+        headers: headers(accept || "application/json", contentType),
+        body: payload,
+        signal,
+        cache: "no-store",
+        credentials: "omit",
+      });
+    } catch (error) {
+      if (error.name === "AbortError") throw error;
+      if (!again || attempt >= PAUSES.length) throw new ApiError(0, null);
+      await pause(PAUSES[attempt], signal);
+      signal?.throwIfAborted();
+      continue;
+    }
+    // the first try did it, unanswered: what it meant to do is done
+    if (attempt && response.status === again) return new Response(null, { status: 204 });
+    break;
   }
   if (!response.ok) throw await failure(response);
   return response;
+}
+
+// for a list asked again (a filter changed, an action done) before its last answer came: each
+// answer but the latest asked for rejects as an AbortError, which the views leave unsaid, so
+// that an earlier answer that comes later never draws over a newer one
+export function newest() {
+  let asked = 0;
+  return async (answer) => {
+    const mine = ++asked;
+    const value = await answer;
+    if (mine !== asked) throw new DOMException("a newer answer was asked for", "AbortError");
+    return value;
+  };
 }
 
 // a JSON call: the answer's JSON (or text), or an ApiError

@@ -2,7 +2,7 @@
 // new-container form with the policy's decision first, and one container's page
 // (#containers/<name>): its facts, live logs, exec, a terminal, stats and inspect.
 
-import { call, can, seg, stream } from "./api.js";
+import { call, can, newest, seg, stream } from "./api.js";
 import { statsChart } from "./chart.js";
 import { terminalPanel } from "./terminal.js";
 import {
@@ -12,6 +12,11 @@ import {
 
 // what `docker stop` waits by default before it kills
 const STOP_TIMEOUT = 10;
+
+// the verbs that may be sent again when a try got no answer (api.js): a second start or stop
+// finds the state it asks for and leaves it; a second kill, pause or unpause is a 409 then,
+// which means that the first did it. Restart is not among them: a second would restart again.
+const REPEATS = { start: true, stop: true, kill: 409, pause: 409, unpause: 409 };
 
 // the service's own containers: its volume helpers, and a Dockyard container (the API refuses
 // to act on the one it runs in): shown, never offered an action
@@ -67,10 +72,11 @@ export async function renderContainers(main, { signal, param }) {
     return Number.isFinite(value) ? Math.min(Math.max(value, 0), 3600) : STOP_TIMEOUT;
   }
 
+  const latest = newest();
   async function refresh() {
     const query = { all: all.checked ? "true" : "false", label: filter.value.trim() || undefined };
     try {
-      containers = await call("GET", "/containers", { query, signal });
+      containers = await latest(call("GET", "/containers", { query, signal }));
       draw();
     } catch (error) {
       if (error.name !== "AbortError") say(message, error.message, "error");
@@ -158,6 +164,7 @@ export async function renderContainers(main, { signal, param }) {
     try {
       await call("POST", `/containers/${seg(container.id)}/${verb}`, {
         query: verb === "stop" || verb === "restart" ? { timeout: seconds() } : {},
+        repeat: REPEATS[verb],
       });
       say(status, `${verb}: ${container.name} done`, "ok");
     } catch (error) {
@@ -220,7 +227,7 @@ export async function renderContainers(main, { signal, param }) {
     await Promise.all(chosen.map(async (c) => {
       try {
         if (verb === "stop") {
-          await call("POST", `/containers/${seg(c.id)}/stop`, { query: { timeout: seconds() } });
+          await call("POST", `/containers/${seg(c.id)}/stop`, { query: { timeout: seconds() }, repeat: REPEATS.stop });
         } else {
           await call("DELETE", `/containers/${seg(c.id)}`, { query: { force: "true" } });
         }

@@ -1,7 +1,7 @@
 // Images: the list, pull with a progress bar fed by the stream, build from a Dockerfile typed
 // here with its log streaming, tag, push, remove.
 
-import { call, seg, stream } from "./api.js";
+import { call, newest, seg, stream } from "./api.js";
 import { action, bytes, clear, confirmAction, field, h, labels, pairs, reference, say, table, when } from "./dom.js";
 
 // the registry a reference names, as the engine reads it: its first component when that has a
@@ -75,10 +75,11 @@ export async function render(main, { signal }) {
   const untagged = h("input", { type: "checkbox", id: "image-untagged" });
   untagged.addEventListener("change", () => refresh());
 
+  const latest = newest();
   async function refresh() {
     try {
       const query = { dangling: untagged.checked ? undefined : "false" };
-      const images = await call("GET", "/images", { query, signal });
+      const images = await latest(call("GET", "/images", { query, signal }));
       clear(list, imageTable(images));
     } catch (error) {
       if (error.name !== "AbortError") say(message, error.message, "error");

@@ -158,6 +158,10 @@ document.getElementById("token-form").addEventListener("submit", async (event) =
   await route({ fresh: true });
 });
 
+// the form is sent by this script alone (the page starts with its button disabled): a click
+// before it ran would have been a native submission, which the page's policy blocks
+document.querySelector("#token-form button[type=submit]").disabled = false;
+
 document.getElementById("token-forget").addEventListener("click", async () => {
   await started;
   await useToken("");

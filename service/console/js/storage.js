@@ -1,7 +1,7 @@
 // Volumes (create, remove, backup download, restore upload with progress) and networks
 // (create, remove, connect and disconnect containers).
 
-import { call, fetchRaw, seg, upload } from "./api.js";
+import { call, fetchRaw, newest, seg, upload } from "./api.js";
 import {
   action, bytes, clear, confirmAction, field, h, labels, ordered, pairs, saveFile, say, sortedTable, table, toggleSort,
   when,
@@ -19,9 +19,10 @@ export async function renderVolumes(main, { signal }) {
   const sort = { by: "Name", descending: false };
   let volumes = [];
 
+  const latest = newest();
   async function refresh() {
     try {
-      volumes = await call("GET", "/volumes", { signal, query: { size: sizes.checked || null } });
+      volumes = await latest(call("GET", "/volumes", { signal, query: { size: sizes.checked || null } }));
       draw();
     } catch (error) {
       if (error.name !== "AbortError") say(message, error.message, "error");
@@ -157,9 +158,10 @@ export async function renderNetworks(main, { signal, param }) {
   const detail = h("div", { id: "network-detail" });
   let opened = null; // the name of the network shown under the list
 
+  const latest = newest();
   async function refresh() {
     try {
-      const networks = await call("GET", "/networks", { signal });
+      const networks = await latest(call("GET", "/networks", { signal }));
       clear(list, networkTable(networks));
       mark();
     } catch (error) {
