@@ -81,6 +81,42 @@ def test_a_terminal_in_the_console_computes_resizes_and_exits(
     watched.check()
 
 
+def test_a_terminal_connection_that_never_opened_is_made_again_with_a_new_ticket(
+    browser, service, busybox_image
+):
+    """Chromium fails a connection under way when the machine's addresses change (a container
+    started or stopped): here the first connection never opens because its ticket is spoilt
+    on its way to the page, which the service refuses as it would any unknown ticket."""
+    name = f"term-{RUN_ID}-again"
+    sleeper(service, busybox_image, name)
+    watched = Watched(browser, service)
+    page = watched.open(f"#containers/{name}", token=WRITE)
+    tickets = []
+
+    def spoil_the_first(route):
+        answer = route.fetch()
+        given = answer.json()
+        tickets.append(given["ticket"])
+        if len(tickets) == 1:
+            given["ticket"] = "spoilt"
+        route.fulfill(response=answer, json=given)
+
+    page.route("**/terminal", spoil_the_first)
+    page.click("#terminal-open")
+    expect(page.locator("#terminal-state")).to_contain_text("Connected")
+    assert len(tickets) == 2
+    page.locator("#terminal .xterm-screen").click()
+    page.keyboard.type("echo $((6*7))\n")
+    eventually(lambda: "\n42" in screen_text(page), timeout=15)
+    page.keyboard.type("exit\n")
+    expect(page.locator("#terminal-state")).to_contain_text("exited with code 0")
+    # the refused connection's own line in the page's console
+    refused = [e for e in watched.errors if "WebSocket connection" in e and "403" in e]
+    assert len(refused) == 1, watched.errors
+    watched.errors.remove(refused[0])
+    watched.check()
+
+
 def sizes(page) -> list[tuple[int, int]]:
     """The `rows cols` lines `stty size` printed on the screen."""
     found = []

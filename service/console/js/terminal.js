@@ -86,7 +86,7 @@ export function terminalPanel(id, signal) {
     if (mode.value === "exec" && command.value.trim()) body.command = command.value.trim();
     let answer;
     try {
-      answer = await call("POST", `/containers/${id}/terminal`, { body });
+      answer = await ticket(body);
     } catch (error) {
       term.dispose();
       screen.hidden = true;
@@ -94,10 +94,18 @@ export function terminalPanel(id, signal) {
       say(state, error instanceof ApiError ? error.message : String(error), "error");
       return;
     }
-    session = connect(answer, term, fit);
+    session = connect(answer, term, fit, body);
   }
 
-  function connect(answer, term, fit) {
+  // a ticket for one connection: asking again changes nothing (an unused one expires)
+  function ticket(body) {
+    return call("POST", `/containers/${id}/terminal`, { body, repeat: true });
+  }
+
+  // a connection that never opened (Chromium fails those under way when the machine's
+  // addresses change, as a Docker host's do when a container starts or stops) is made again
+  // with a new ticket, twice at most; one that opened and closed is said closed
+  function connect(answer, term, fit, body, attempt = 0) {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     const ws = new WebSocket(`${scheme}://${location.host}${answer.path}`, [
       answer.protocol,
@@ -114,7 +122,9 @@ export function terminalPanel(id, signal) {
     const observer = new ResizeObserver(() => fit.fit());
     observer.observe(screen);
 
+    let opened = false;
     ws.addEventListener("open", () => {
+      opened = true;
       say(state, `Connected to ${answer.container.slice(0, 12)}: type in the terminal.`, "ok");
       closeButton.hidden = false;
       screen.dataset.state = "open";
@@ -129,11 +139,19 @@ export function terminalPanel(id, signal) {
       if (message.type === "end") ending = (ENDINGS[message.reason] || (() => ""))(message.exit_code);
       else if (message.type === "error") say(state, message.message, "error");
     });
-    ws.addEventListener("close", () => {
+    ws.addEventListener("close", async () => {
       typed.dispose();
       raw.dispose();
       resized.dispose();
       observer.disconnect();
+      if (!opened && !ending && !signal.aborted && attempt < 2) {
+        try {
+          session = connect(await ticket(body), term, fit, body, attempt + 1);
+          return;
+        } catch {
+          // said below, as any terminal that closed
+        }
+      }
       term.options.disableStdin = true;
       screen.dataset.state = "closed";
       closeButton.hidden = true;
