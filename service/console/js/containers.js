@@ -361,7 +361,8 @@ function newContainerForm(onCreated) {
       return null;
     }
     try {
-      const answer = await call("POST", "/containers/decision", { body: request });
+      // a decision changes nothing: it may be asked again
+      const answer = await call("POST", "/containers/decision", { body: request, repeat: true });
       // an allowed create's message is "allowed": said once
       const text = answer.allowed
         ? `Policy: allowed.${answer.message && answer.message !== "allowed" ? ` ${answer.message}` : ""}`

@@ -98,7 +98,8 @@ export async function render(main, { signal }) {
       const version = tagName.value.trim() || "latest";
       if (!source || !repository) return say(message, "name the image and the new repository", "error");
       try {
-        await call("POST", `/images/${seg(source)}/tag`, { body: { repository, tag: version } });
+        // a second tag of the same name finds it made
+        await call("POST", `/images/${seg(source)}/tag`, { body: { repository, tag: version }, repeat: true });
         say(message, `tagged ${repository}:${version}`, "ok");
       } catch (error) {
         say(message, error.message, "error");
