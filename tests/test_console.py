@@ -13,6 +13,7 @@ import urllib.error
 import urllib.request
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect, sync_playwright
 
 from service.auth import hash_token
@@ -71,6 +72,17 @@ def shots(tmp_path_factory):
 UNANSWERED = ("net::ERR_NETWORK_CHANGED", "net::ERR_CONNECTION_FAILED")
 
 
+def load(page, url=None):
+    """The page at ``url`` (else reloaded), loaded again if its load got no answer: Chromium
+    shows a network change's error page for a navigation under way, as a person would see."""
+    for attempt in range(3):
+        try:
+            return page.goto(url) if url else page.reload()
+        except PlaywrightError as failure:
+            if "ERR_NETWORK_CHANGED" not in str(failure) or attempt == 2:
+                raise
+
+
 class Watched:
     """A page whose console errors, failed requests and requests elsewhere are recorded.
     The pages of a test that fails are described in its report (``described``)."""
@@ -123,7 +135,7 @@ class Watched:
             self.answers.append(f"{response.request.method} {response.url}: {response.status}")
 
     def open(self, fragment="", token=None):
-        self.page.goto(f"{self.base}/{fragment}")
+        load(self.page, f"{self.base}/{fragment}")
         if token:
             self.page.fill("#token", token)
             self.page.click("#token-form button[type=submit]")

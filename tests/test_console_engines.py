@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 from service.auth import hash_token
 from tests import test_console
 from tests.conftest import ENGINE_URL, LABELS, RUN_ID, served
-from tests.test_console import LABEL, WRITE, Watched
+from tests.test_console import LABEL, WRITE, Watched, load
 
 browser = test_console.browser
 
@@ -140,7 +140,7 @@ def test_the_switcher_sends_every_call_to_the_chosen_engine_for_this_tab_only(
 
     # a reload of the tab keeps the choice
     with page.expect_request(lambda r: path_of(r.url).endswith("/containers")) as asked:
-        page.reload()
+        load(page)
     assert path_of(asked.value.url) == "/engines/other/containers"
     expect(page.locator("#main")).to_have_attribute("data-ready", "containers")
     expect(select).to_have_value("other")
@@ -149,7 +149,7 @@ def test_the_switcher_sends_every_call_to_the_chosen_engine_for_this_tab_only(
     tab = watched.context.new_page()
     tab_urls = []
     tab.on("request", lambda request: tab_urls.append(request.url))
-    tab.goto(f"{service}/")
+    load(tab, f"{service}/")
     tab.fill("#token", WRITE)
     tab.click("#token-form button[type=submit]")
     expect(tab.locator("#main")).to_have_attribute("data-ready", "containers")
@@ -177,7 +177,7 @@ def test_the_switcher_sends_every_call_to_the_chosen_engine_for_this_tab_only(
 
     # a remembered engine that is no longer one: the default one
     page.evaluate("sessionStorage.setItem('dockyard.engine', 'no-such-engine')")
-    page.reload()
+    load(page)
     expect(page.locator("#main")).to_have_attribute("data-ready", "containers")
     expect(select).to_have_value("dock")
     assert page.evaluate("sessionStorage.getItem('dockyard.engine')") == "dock"
@@ -190,7 +190,7 @@ def test_a_token_for_one_engine_sees_it_as_a_label_and_calls_it_by_name(browser,
     # another tab's choice, remembered here, is not one this token may use
     page.evaluate("sessionStorage.setItem('dockyard.engine', 'dock')")
     with page.expect_request(lambda r: path_of(r.url).endswith("/containers")) as asked:
-        page.reload()
+        load(page)
     assert path_of(asked.value.url) == "/engines/other/containers"
     expect(page.locator("#main")).to_have_attribute("data-ready", "containers")
     expect(page.locator("#engine")).to_be_hidden()

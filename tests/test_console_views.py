@@ -15,7 +15,7 @@ from playwright.sync_api import expect
 
 from tests import test_console
 from tests.conftest import LABELS, RUN_ID, TEST_LABEL, eventually
-from tests.test_console import LABEL, WRITE, Watched, confirm
+from tests.test_console import LABEL, WRITE, Watched, confirm, load
 
 # the fixtures of the console's tests: one browser and one service for the module
 browser, service, shots = test_console.browser, test_console.service, test_console.shots
@@ -88,7 +88,7 @@ def test_a_containers_address_opens_it_after_a_reload_and_back_returns_to_the_li
     expect(page.locator("#container-list-page")).to_be_hidden()
 
     # a reload (a bookmark) opens the same container's page
-    page.reload()
+    load(page)
     expect(page.locator("#main")).to_have_attribute("data-ready", "containers")
     expect(detail.locator("h2")).to_contain_text(name)
     expect(detail.locator(".id-badge")).to_contain_text(ident[:12])
@@ -357,7 +357,7 @@ def test_built_in_networks_offer_no_remove_and_a_network_has_an_address(
     ours.get_by_role("link", name=network).click()
     assert page.evaluate("location.hash") == f"#networks/{network}"
     expect(page.locator("#network-detail h3")).to_have_text(f"Network {network}")
-    page.reload()
+    load(page)
     expect(page.locator("#network-detail h3")).to_have_text(f"Network {network}")
     page.go_back()
     expect(page.locator("#network-detail")).to_be_empty()
@@ -414,7 +414,7 @@ def test_a_token_given_while_the_console_starts_draws_its_section_once(
     lists = []  # the volume list's requests
     listing = re.compile(r"/volumes(\?|$)")
     page.on("request", lambda r: listing.search(r.url) and lists.append(r.url))
-    page.goto(f"{service}/#volumes")
+    load(page, f"{service}/#volumes")
     for _ in range(200):  # the handler runs while Playwright waits, not in a sleep
         if held:
             break
