@@ -57,10 +57,25 @@ class Course:
         return self.concepts[lang].get(concept_id)
 
 
+# the course last loaded from each folder, with what it was loaded from: the stamps of its
+# files and the operations it was checked against. The apps of one process (a worker's one,
+# a test run's many) read and check the same files once; the course is never changed after.
+_loaded: dict[str, tuple[tuple, Course]] = {}
+
+
 def init_app(app, api, root=None) -> None:
     """Load the course from ``root`` (the package's content by default), checked against
     the app's operations, and keep it with the app."""
-    app.extensions[EXTENSION] = load(root or ROOT, operations(api))
+    root = Path(root or ROOT)
+    known = operations(api)
+    stamps = tuple(
+        sorted((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in root.rglob("*"))
+    )
+    made_of = (stamps, tuple(sorted((key, tuple(v.items())) for key, v in known.items())))
+    kept = _loaded.get(str(root))
+    if kept is None or kept[0] != made_of:
+        kept = _loaded[str(root)] = (made_of, load(root, known))
+    app.extensions[EXTENSION] = kept[1]
 
 
 def operations(api) -> dict[tuple[str, str], dict]:

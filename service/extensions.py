@@ -7,7 +7,6 @@ from copy import deepcopy
 
 import flask_smorest
 from flask import request
-from flask_smorest.error_handler import ErrorSchema
 from flask_smorest.utils import resolve_schema_instance
 from webargs import core
 from webargs.flaskparser import FlaskParser, abort
@@ -20,6 +19,7 @@ from .errors import ANSWERED_ERRORS, Failure, describe, http_exception
 from .gateway import DockerGateway
 from .policy import Denied
 from .routing import allowed_methods, websocket_path, websocket_upgrade
+from .schemas import ErrorSchema
 from .schemas import streams as stream_schemas
 from .scopes import SCOPES
 from .streaming import JSON, NDJSON, SSE, STREAMED, TEXT, negotiate, reserve_stream
@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 
 class Api(flask_smorest.Api):
+    ERROR_SCHEMA = ErrorSchema
+
     def _register_error_handlers(self):
         super()._register_error_handlers()
         for error in ANSWERED_ERRORS:

@@ -369,6 +369,24 @@ def test_the_fixture_course_loads_whole():
     assert set(course.svgs) == {"demo"} and set(course.svgs["demo"]) == {"fr", "en"}
 
 
+def test_the_apps_of_a_process_share_the_course_until_a_file_changes(tmp_path):
+    root = tmp_path / "content"
+    shutil.copytree(FIXTURE, root)
+    first, second = (with_course(make_app(), root) for _ in range(2))
+    assert first.extensions[concepts.EXTENSION] is second.extensions[concepts.EXTENSION]
+    # a file changed: the next app reads the course again, and the first keeps its own
+    path = root / "concepts" / "intro.en.yaml"
+    data = read_yaml(path)
+    data["title"] = "Changed since"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    third = with_course(make_app(), root)
+    assert third.extensions[concepts.EXTENSION].concept("intro", "en")["title"] == "Changed since"
+    assert first.extensions[concepts.EXTENSION].concept("intro", "en")["title"] != "Changed since"
+    # and a broken one stops the start, as it did before it was ever loaded
+    path.write_text("id: [unclosed\n")
+    assert "not valid YAML" in failed_start(root)
+
+
 # -- the real course ----------------------------------------------------------------------------
 
 

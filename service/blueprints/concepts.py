@@ -5,12 +5,12 @@ import hashlib
 from flask import Response, current_app, g, request
 from flask.views import MethodView
 from flask_smorest import abort
-from flask_smorest.error_handler import ErrorSchema
 
 from .. import concepts as course_content
 from ..concepts import DEFAULT_LANG, LANGS
 from ..extensions import Blueprint, gateway
 from ..guards import list_filters, mine
+from ..schemas import ErrorSchema
 from ..schemas import concepts as schemas
 from ..streaming import binary_format, chosen_format
 

@@ -6,7 +6,6 @@ import re
 from flask import current_app, request
 from flask.views import MethodView
 from flask_smorest import abort
-from flask_smorest.error_handler import ErrorSchema
 
 from .. import engines, policy
 from ..extensions import Blueprint, cached, gateway
@@ -23,8 +22,8 @@ from ..guards import (
     team,
 )
 from ..policy import teams
+from ..schemas import ErrorSchema, streams
 from ..schemas import containers as schemas
-from ..schemas import streams
 from ..schemas.fields import CONTAINER_REF
 from ..streaming import (
     JSON,

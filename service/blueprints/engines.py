@@ -3,10 +3,10 @@ its name, as `/engines/{name}/...` (service.engines)."""
 
 from flask import current_app
 from flask.views import MethodView
-from flask_smorest.error_handler import ErrorSchema
 
 from .. import engines
 from ..extensions import Blueprint
+from ..schemas import ErrorSchema
 from ..schemas import engines as schemas
 
 blp = Blueprint("engines", __name__, description="The engines the service drives, by name")

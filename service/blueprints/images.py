@@ -8,7 +8,6 @@ import marshmallow as ma
 from flask import current_app, request
 from flask.views import MethodView
 from flask_smorest import abort
-from flask_smorest.error_handler import ErrorSchema
 
 from .. import engines, policy
 from ..auth import has_scope
@@ -19,8 +18,8 @@ from ..gateway.streams import StreamError
 from ..guards import team
 from ..policy import teams
 from ..redaction import redact_history
+from ..schemas import ErrorSchema, streams
 from ..schemas import images as schemas
-from ..schemas import streams
 from ..streaming import (
     TAR,
     TAR_BODY,

@@ -5,12 +5,12 @@ import re
 
 from flask.views import MethodView
 from flask_smorest import abort
-from flask_smorest.error_handler import ErrorSchema
 
 from .. import audit, policy
 from ..extensions import Blueprint, cached, gateway
 from ..guards import guard, list_filters, mine, own_container, seen_network, team
 from ..policy import teams
+from ..schemas import ErrorSchema
 from ..schemas import networks as schemas
 
 blp = Blueprint(

@@ -11,11 +11,11 @@ import logging
 from flask import current_app
 from flask.views import MethodView
 from flask_smorest import abort
-from flask_smorest.error_handler import ErrorSchema
 
 from .. import engines, policy
 from ..extensions import Blueprint, gateway
 from ..gateway.registry import RegistryError, is_host, split_term
+from ..schemas import ErrorSchema
 from ..schemas import registry as schemas
 
 log = logging.getLogger(__name__)

@@ -2,11 +2,11 @@
 goes to the engine and never comes back."""
 
 from flask.views import MethodView
-from flask_smorest.error_handler import ErrorSchema
 
 from ..extensions import Blueprint, gateway
 from ..guards import list_filters, mine, seen_swarm_object, swarm_ref, team
 from ..policy import teams
+from ..schemas import ErrorSchema
 from ..schemas import swarm as schemas
 
 blp = Blueprint(

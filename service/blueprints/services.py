@@ -2,7 +2,6 @@
 
 from flask.views import MethodView
 from flask_smorest import abort
-from flask_smorest.error_handler import ErrorSchema
 
 from .. import audit, engines, policy
 from ..extensions import Blueprint, gateway
@@ -18,8 +17,8 @@ from ..guards import (
     team,
 )
 from ..policy import teams
+from ..schemas import ErrorSchema, streams
 from ..schemas import services as schemas
-from ..schemas import streams
 from ..streaming import NDJSON, SSE, TEXT, logs_answer
 
 blp = Blueprint(

@@ -1,7 +1,6 @@
 """/swarm, /nodes and /tasks: the engine's own cluster, its nodes and the tasks they run."""
 
 from flask.views import MethodView
-from flask_smorest.error_handler import ErrorSchema
 
 from .. import audit
 from ..auth import has_scope
@@ -9,6 +8,7 @@ from ..errors import SWARM_HINT
 from ..extensions import Blueprint, gateway
 from ..gateway.swarm import node_summary
 from ..guards import list_filters, mine, swarm_ref, team
+from ..schemas import ErrorSchema
 from ..schemas import swarm as schemas
 
 blp = Blueprint(

@@ -5,7 +5,6 @@ import logging
 from flask import Response, current_app
 from flask.views import MethodView
 from flask_smorest import abort
-from flask_smorest.error_handler import ErrorSchema
 
 from .. import engines, metrics
 from ..auth import current_token, has_scope
@@ -13,7 +12,7 @@ from ..errors import DAEMON_ERRORS, describe
 from ..events import subscribe
 from ..extensions import RETRY_AFTER_HEADER, Blueprint, gateway
 from ..guards import events_kept
-from ..schemas import streams
+from ..schemas import ErrorSchema, streams
 from ..schemas import system as schemas
 from ..streaming import (
     NDJSON,

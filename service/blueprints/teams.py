@@ -9,7 +9,6 @@ network or volume is shared with another. Only an operator's token (one with no 
 from flask import current_app
 from flask.views import MethodView
 from flask_smorest import abort
-from flask_smorest.error_handler import ErrorSchema
 
 from .. import audit, policy
 from ..extensions import Blueprint, gateway
@@ -24,6 +23,7 @@ from ..guards import (
     team_list_filters,
 )
 from ..policy import teams
+from ..schemas import ErrorSchema
 from ..schemas import teams as schemas
 
 blp = Blueprint(

@@ -5,13 +5,13 @@ ticket; the WebSocket (GET, an upgrade) presents it, with no token in any URL.""
 from flask import current_app, g, request
 from flask.views import MethodView
 from flask_smorest import abort
-from flask_smorest.error_handler import ErrorSchema
 
 from .. import engines
 from ..audit import now
 from ..auth import admit_ticket_holder, current_token
 from ..extensions import RETRY_AFTER_HEADER, Blueprint, gateway
 from ..guards import guard
+from ..schemas import ErrorSchema
 from ..schemas import terminals as schemas
 from ..streaming import reserve_stream
 from ..streaming.hijack import Upgraded

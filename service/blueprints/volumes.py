@@ -5,7 +5,6 @@ import re
 from flask import request
 from flask.views import MethodView
 from flask_smorest import abort
-from flask_smorest.error_handler import ErrorSchema
 
 from .. import engines, policy
 from ..archives import BadArchive, Gzipped, TooLarge, spool_checked
@@ -23,6 +22,7 @@ from ..guards import (
     team,
 )
 from ..policy import teams
+from ..schemas import ErrorSchema
 from ..schemas import volumes as schemas
 from ..schemas.containers import PolicyDecisionSchema
 from ..schemas.fields import CONTAINER_REF

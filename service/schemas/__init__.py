@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import marshmallow as ma
 from flask import g
+from flask_smorest.error_handler import ErrorSchema as SmorestErrorSchema
 from marshmallow.schema import SchemaMeta
 
 from ..redaction import redact_argv, redact_env
@@ -96,7 +97,21 @@ def _put(errors: dict, path: tuple, message: str) -> None:
     errors[last] = [message]
 
 
-class Schema(ma.Schema):
+class Shared:
+    """A schema is not changed once made, so a copy of it is itself: flask-smorest deep-copies
+    each view's documentation at every app's registration, which otherwise copied every field
+    of every schema (most of the time an app takes to be made)."""
+
+    def __deepcopy__(self, memo):
+        return self
+
+
+class ErrorSchema(Shared, SmorestErrorSchema):
+    """Every error's answer (`code`, `status`, `message`, `errors`): flask-smorest's, named
+    `Error` in the document, shared as the other schemas are."""
+
+
+class Schema(Shared, ma.Schema):
     """Bodies in and out: an unknown field in a request body is a 422, not silently dropped,
     and so is text that cannot be encoded to reach the daemon. What a schema checks across
     its fields is stated for the document too, as JSON Schema, in ``document_rules``."""
@@ -186,7 +201,7 @@ class RedactedSchema(Reply):
         return data
 
 
-class QueryArgsSchema(ma.Schema):
+class QueryArgsSchema(Shared, ma.Schema):
     """Query strings: parameters this operation does not know are left aside, and all the
     text of those it knows is bounded (filters and options go on in the daemon's URL)."""
 
@@ -388,7 +403,7 @@ def unix_time(value: str, now: float | None = None) -> str:
     return f"{moment.timestamp():.9f}"
 
 
-class DaemonTimes(ma.Schema):
+class DaemonTimes(Shared, ma.Schema):
     """A query's `since` and `until` as the daemon takes them safely: unix seconds with a
     fraction, worked out here (a duration ago, a date's instant), so that the daemon never
     parses a duration or a date of its own (what Go's parser refuses, or overflows on)."""
