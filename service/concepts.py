@@ -68,9 +68,8 @@ def init_app(app, api, root=None) -> None:
     the app's operations, and keep it with the app."""
     root = Path(root or ROOT)
     known = operations(api)
-    stamps = tuple(
-        sorted((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in root.rglob("*"))
-    )
+    files = sorted((str(path), path.stat()) for path in root.rglob("*"))
+    stamps = tuple((path, stat.st_mtime_ns, stat.st_size) for path, stat in files)
     made_of = (stamps, tuple(sorted((key, tuple(v.items())) for key, v in known.items())))
     kept = _loaded.get(str(root))
     if kept is None or kept[0] != made_of:
